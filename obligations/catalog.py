@@ -1,0 +1,278 @@
+"""The plan catalog: the interchange format every part of duban reads (DESIGN.md, "The catalog
+format"). A typed model, validation that lists every problem as ``file:line: field: reason``,
+and the effective catalog (policy cadence filled in where the text states none).
+
+Pure: callers pass the text; nothing here touches files or the database.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dateutil.rrule import rrulestr
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from obligations.directory import Directory
+from obligations.problems import from_validation_error
+from obligations.yamlsource import Located, Problem, YamlSyntaxError, format_path, parse
+
+CadenceKind = Literal["once", "monthly", "quarterly", "semiannual", "annual", "biennial", "rrule", "event"]
+Scope = Literal["issuer", "province", "city", "county", "township", "village", "case"]
+PLAN_ID = r"^[a-z0-9][a-z0-9-]*$"
+
+KIND_NAMES = {
+    "once": "一次性", "monthly": "每月", "quarterly": "每季度", "semiannual": "每半年",
+    "annual": "每年", "biennial": "每两年", "rrule": "自定义周期", "event": "事件触发",
+}
+SCOPE_NAMES = {
+    "issuer": "发文单位", "province": "各省", "city": "各市", "county": "各县（市、区）",
+    "township": "各乡镇（街道）", "village": "各村（社区）", "case": "每名重点关爱对象",
+}
+
+
+class CatalogError(ValueError):
+    """A catalog that failed validation; ``problems`` lists every located error."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class _Open(BaseModel):
+    # "add fields freely": unknown fields are kept and exported back out
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+
+class After(_Open):
+    obligation: str = Field(min_length=1)
+    days: int = Field(ge=0)
+    workdays: bool = False
+
+
+class Cadence(_Open):
+    kind: CadenceKind | None = None
+    rrule: str | None = None
+    months: list[int] | None = None
+    count: int = Field(default=1, ge=1)
+    start: dt.date | None = None
+    deadline: dt.date | None = None
+    after: After | None = None
+    origin: Literal["stated", "policy"]
+    text: str | None = None
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, months: list[int] | None) -> list[int] | None:
+        if months is not None:
+            bad = [m for m in months if not 1 <= m <= 12]
+            if bad:
+                raise ValueError(f"月份必须在 1–12 之间，发现 {bad}")
+            if len(set(months)) != len(months):
+                raise ValueError("月份重复")
+        return months
+
+    @field_validator("rrule")
+    @classmethod
+    def _rrule(cls, rule: str | None) -> str | None:
+        if rule is not None:
+            try:
+                rrulestr(rule, dtstart=dt.datetime(2025, 1, 1))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"RRULE 无法解析: {exc}") from None
+        return rule
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Cadence":
+        if self.origin == "stated":
+            if self.kind is None:
+                raise ValueError("原文规定的周期 (origin: stated) 必须给出 kind")
+            if not self.text:
+                raise ValueError("原文规定的周期 (origin: stated) 必须在 text 中引用原文短语")
+        if self.kind == "once" and self.deadline is None:
+            raise ValueError("一次性任务 (kind: once) 必须给出 deadline")
+        if self.kind == "event" and self.after is None:
+            raise ValueError("事件触发任务 (kind: event) 必须给出 after")
+        if self.kind == "rrule" and not self.rrule:
+            raise ValueError("kind: rrule 必须给出 rrule")
+        if self.after is not None and self.kind != "event":
+            raise ValueError("只有 kind: event 可以使用 after")
+        return self
+
+
+class Obligation(_Open):
+    id: str = Field(min_length=1)
+    what: str = Field(min_length=1)
+    who: list[str] = Field(min_length=1)
+    scope: Scope
+    cadence: Cadence
+
+
+class DepartmentRef(_Open):
+    name: str = Field(min_length=1)
+    key: str | None = None
+    role: Literal["lead", "co"]
+
+
+class Clause(_Open):
+    id: str = Field(min_length=1)
+    kind: Literal["task", "requirement", "checklist"]
+    section: str | None = None
+    title: str | None = None
+    text: str = Field(min_length=1)
+    lines: list[int] = Field(min_length=2, max_length=2)
+    departments: list[DepartmentRef] = []
+    obligations: list[Obligation] = []
+    category: str | None = None
+    target: str | None = None
+    item: str | None = None
+
+    @field_validator("lines")
+    @classmethod
+    def _lines(cls, lines: list[int]) -> list[int]:
+        if lines[0] < 1 or lines[1] < lines[0]:
+            raise ValueError(f"行号应为 [首行, 末行] 且 1 ≤ 首行 ≤ 末行，发现 {lines}")
+        return lines
+
+
+class PlanInfo(_Open):
+    id: str = Field(pattern=PLAN_ID)
+    title: str = Field(min_length=1)
+    issuer: str = Field(min_length=1)
+    locality: str = Field(min_length=1)
+    level: Literal["province", "city", "county"]
+    issued: dt.date | None = None
+    implements: list[str] = []
+
+
+class Catalog(_Open):
+    plan: PlanInfo
+    clauses: list[Clause] = Field(min_length=1)
+
+    def obligations(self):
+        for clause in self.clauses:
+            for obligation in clause.obligations:
+                yield clause, obligation
+
+
+@dataclass(frozen=True)
+class PolicyDefault:
+    """The coordinator's default progress-report cadence for clauses that state none."""
+
+    kind: str = "quarterly"
+    scope: str = "issuer"
+    what: str = "报送工作进展"
+    rrule: str | None = None
+    months: tuple[int, ...] | None = None
+    count: int = 1
+
+
+def parse_catalog(text: str, filename: str, directory: Directory, source_lines: int | None = None) -> Catalog:
+    """Validate catalog text. Raise CatalogError listing every located problem."""
+    try:
+        located = parse(text, filename)
+    except YamlSyntaxError as exc:
+        raise CatalogError([exc.problem]) from None
+    problems = [Problem(filename, line, format_path(path), "重复的键") for path, line in located.duplicates]
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        raise CatalogError([Problem(filename, 1, "(document)", "目录文件顶层应为映射 (plan, clauses)")])
+    try:
+        catalog = Catalog.model_validate(data)
+    except ValidationError as err:
+        raise CatalogError(problems + from_validation_error(err, located, filename)) from None
+    problems += check_catalog(catalog, located, filename, directory, source_lines)
+    if problems:
+        raise CatalogError(problems)
+    return catalog
+
+
+def check_catalog(
+    catalog: Catalog, located: Located, filename: str, directory: Directory, source_lines: int | None
+) -> list[Problem]:
+    """Checks across fields: unique ids, known departments, `after` references, line ranges."""
+    out: list[Problem] = []
+
+    def at(path: tuple, reason: str) -> None:
+        out.append(Problem(filename, located.line_of(path), format_path(path), reason))
+
+    clause_ids: dict[str, int] = {}
+    obligation_ids: dict[str, tuple] = {}
+    for ci, clause in enumerate(catalog.clauses):
+        cpath = ("clauses", ci)
+        if clause.id in clause_ids:
+            at(cpath + ("id",), f"条款编号 {clause.id!r} 重复 (第 {clause_ids[clause.id]} 行已有)")
+        else:
+            clause_ids[clause.id] = located.line_of(cpath + ("id",))
+        if source_lines is not None and clause.lines[1] > source_lines:
+            at(cpath + ("lines",), f"行号 {clause.lines} 超出原文 source.txt 的 {source_lines} 行")
+        leads = [d for d in clause.departments if d.role == "lead"]
+        if len(leads) > 1:
+            at(cpath + ("departments",), f"牵头部门只能有一个，发现 {len(leads)} 个")
+        for di, dep in enumerate(clause.departments):
+            dpath = cpath + ("departments", di)
+            found = directory.resolve(dep.name)
+            if found is None:
+                at(dpath + ("name",), f"部门名称 {dep.name!r} 不在部门目录中")
+            elif dep.key is not None and dep.key != found.key:
+                at(dpath + ("key",), f"部门 {dep.name!r} 在目录中对应 {found.key}，而不是 {dep.key}")
+        for oi, ob in enumerate(clause.obligations):
+            opath = cpath + ("obligations", oi)
+            if ob.id in obligation_ids:
+                at(opath + ("id",), f"义务编号 {ob.id!r} 重复")
+            else:
+                obligation_ids[ob.id] = opath
+            for wi, who in enumerate(ob.who):
+                if not directory.knows(who):
+                    at(opath + ("who", wi), f"{who!r} 不是部门目录中的部门键或角色键")
+    for clause, ob in catalog.obligations():
+        after = ob.cadence.after
+        if after is not None:
+            opath = obligation_ids.get(ob.id)
+            if after.obligation not in obligation_ids:
+                at(opath + ("cadence", "after", "obligation"), f"after 指向的义务 {after.obligation!r} 不存在")
+            elif after.obligation == ob.id:
+                at(opath + ("cadence", "after", "obligation"), "after 不能指向自身")
+    return out
+
+
+def effective_catalog(catalog: Catalog, policy: PolicyDefault, directory: Directory) -> Catalog:
+    """The catalog as duban schedules it: department keys resolved, and every clause with at
+    least one obligation (the policy progress-report cadence where the text states none)."""
+    data = catalog.model_dump(mode="json", exclude_none=False)
+    for clause in data["clauses"]:
+        for dep in clause["departments"]:
+            if dep.get("key") is None:
+                found = directory.resolve(dep["name"])
+                dep["key"] = found.key if found else None
+        # every listed department owes something: those no obligation names get the policy
+        # progress report (a clause that states no cadence gets it for all its departments)
+        named = {who for ob in clause["obligations"] for who in ob["who"]}
+        keys = [k for k in dict.fromkeys(d["key"] for d in clause["departments"] if d.get("key")) if k not in named]
+        if keys:
+            clause["obligations"].append({
+                "id": f"{clause['id']}.p",
+                "what": f"{policy.what}：{clause.get('title') or clause.get('item') or clause['id']}",
+                "who": keys,
+                "scope": policy.scope,
+                "cadence": {"origin": "policy"},
+                "generated": True,
+            })
+        for ob in clause["obligations"]:
+            cad = ob["cadence"]
+            if cad["origin"] == "policy" and cad.get("kind") is None:
+                cad.update(kind=policy.kind, rrule=policy.rrule, count=policy.count,
+                           months=list(policy.months) if policy.months else None)
+    return Catalog.model_validate(data)
+
+
+def to_document(catalog: Catalog) -> dict[str, Any]:
+    """The catalog as a plain document with the fixed field names (for YAML/JSON export)."""
+    return catalog.model_dump(mode="json", exclude_none=False)
+
+
+def content_hash(value: Any) -> str:
+    blob = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

@@ -276,3 +276,36 @@ def to_document(catalog: Catalog) -> dict[str, Any]:
 def content_hash(value: Any) -> str:
     blob = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def describe_cadence(cadence: dict[str, Any]) -> str:
+    """A cadence in words, for people: 每半年（4、10月）, 每季度 6 次, 一次性（2024-11-30 前）."""
+    kind = cadence.get("kind")
+    if kind == "once":
+        text = f"一次性（{cadence.get('deadline')} 前）"
+    elif kind == "event":
+        after = cadence.get("after") or {}
+        unit = "个工作日" if after.get("workdays") else "日"
+        text = f"{after.get('obligation')} 完成后 {after.get('days')} {unit}内"
+    elif kind == "rrule":
+        text = _describe_rrule(cadence.get("rrule") or "")
+    else:
+        text = KIND_NAMES.get(kind, str(kind))
+    months = cadence.get("months")
+    if months and kind != "rrule":
+        text += "（" + "、".join(str(m) for m in months) + "月）"
+    count = cadence.get("count") or 1
+    if count > 1:
+        text += f" {count} 次"
+    if cadence.get("start"):
+        text += f"，{str(cadence['start'])[:4]}年起"
+    return text
+
+
+def _describe_rrule(rule: str) -> str:
+    parts = dict(p.split("=", 1) for p in rule.upper().split(";") if "=" in p)
+    freq, interval = parts.get("FREQ"), int(parts.get("INTERVAL", "1"))
+    unit = {"DAILY": "日", "WEEKLY": "周", "MONTHLY": "个月", "YEARLY": "年"}.get(freq or "")
+    if unit and not (set(parts) - {"FREQ", "INTERVAL"}):
+        return f"每{interval}{unit}" if interval > 1 else f"每{unit.removeprefix('个')}"
+    return f"RRULE {rule}"

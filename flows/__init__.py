@@ -1,0 +1,1 @@
+"""Prefect flows, the embedded scheduler and the `duban` command line."""

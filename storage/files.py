@@ -1,0 +1,151 @@
+"""Reading the configuration, the directory and plan catalogs from disk, with located errors."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from obligations.catalog import CadenceKind, Catalog, PolicyDefault, parse_catalog
+from obligations.directory import Directory, parse_directory
+from obligations.problems import from_validation_error
+from obligations.yamlsource import Problem, YamlSyntaxError, format_path, parse
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ConfigError(ValueError):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class _ProgressReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: CadenceKind = "quarterly"
+    scope: Literal["issuer", "province", "city", "county", "township", "village"] = "issuer"
+    what: str = "报送工作进展"
+    rrule: str | None = None
+    months: list[int] | None = None
+    count: int = Field(default=1, ge=1)
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    progress_report: _ProgressReport = _ProgressReport()
+
+
+class _ConfigDoc(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    database: str = "sqlite:///var/duban.db"
+    data_dir: str = "var"
+    directory: str = "plans/directory.yaml"
+    plans: list[str] = []
+    policy: _Policy = _Policy()
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    database_url: str
+    data_dir: Path
+    directory_path: Path
+    plan_dirs: tuple[Path, ...]
+    policy: PolicyDefault
+    raw: dict
+
+
+def find_config(explicit: str | None = None) -> Path:
+    for candidate in (explicit, os.environ.get("DUBAN_CONFIG")):
+        if candidate:
+            path = Path(candidate)
+            if not path.is_file():
+                raise ConfigError([Problem(str(path), 1, "(file)", "配置文件不存在")])
+            return path
+    for path in (Path.cwd() / "config.yaml", PROJECT_ROOT / "config.yaml"):
+        if path.is_file():
+            return path
+    raise ConfigError([Problem("config.yaml", 1, "(file)", "找不到配置文件；请用 --config 或 DUBAN_CONFIG 指定")])
+
+
+def load_settings(explicit: str | None = None) -> Settings:
+    path = find_config(explicit).resolve()
+    text = path.read_text(encoding="utf-8")
+    try:
+        located = parse(text, str(path))
+    except YamlSyntaxError as exc:
+        raise ConfigError([exc.problem]) from None
+    try:
+        doc = _ConfigDoc.model_validate(located.data or {})
+    except ValidationError as err:
+        raise ConfigError(from_validation_error(err, located, str(path))) from None
+    base = path.parent
+    url = os.environ.get("DUBAN_DATABASE_URL") or doc.database
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
+        url = "sqlite:///" + str((base / url.removeprefix("sqlite:///")).resolve())
+    pr = doc.policy.progress_report
+    policy = PolicyDefault(kind=pr.kind, scope=pr.scope, what=pr.what, rrule=pr.rrule,
+                           months=tuple(pr.months) if pr.months else None, count=pr.count)
+    return Settings(
+        path=path, database_url=url, data_dir=(base / doc.data_dir).resolve(),
+        directory_path=(base / doc.directory).resolve(),
+        plan_dirs=tuple((base / p).resolve() for p in doc.plans), policy=policy,
+        raw=doc.model_dump(),
+    )
+
+
+def read_directory(path: Path) -> Directory:
+    if not path.is_file():
+        from obligations.directory import DirectoryError
+
+        raise DirectoryError([Problem(str(path), 1, "(file)", "部门目录文件不存在")])
+    return parse_directory(path.read_text(encoding="utf-8"), str(path))
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    path: Path
+    catalog: Catalog
+    source_sha256: str | None
+
+
+def read_catalog(path: Path, directory: Directory) -> CatalogFile:
+    """Read and validate ``catalog.yaml`` (or a folder holding it) beside its ``source.txt``."""
+    from obligations.catalog import CatalogError
+
+    if path.is_dir():
+        path = path / "catalog.yaml"
+    if not path.is_file():
+        raise CatalogError([Problem(str(path), 1, "(file)", "目录文件不存在")])
+    source = path.with_name("source.txt")
+    source_lines = sha = None
+    if source.is_file():
+        raw = source.read_bytes()
+        sha = hashlib.sha256(raw).hexdigest()
+        source_lines = raw.decode("utf-8").count("\n") + 1
+    catalog = parse_catalog(path.read_text(encoding="utf-8"), str(path), directory, source_lines)
+    return CatalogFile(path, catalog, sha)
+
+
+def plan_folder(settings: Settings, plan_id: str) -> Path | None:
+    """The configured folder of a plan, by folder name or by the catalog's plan id."""
+    import yaml
+
+    for folder in settings.plan_dirs:
+        if folder.name == plan_id:
+            return folder
+    for folder in settings.plan_dirs:
+        try:
+            head = yaml.safe_load((folder / "catalog.yaml").read_text(encoding="utf-8"))
+            if isinstance(head, dict) and (head.get("plan") or {}).get("id") == plan_id:
+                return folder
+        except (OSError, yaml.YAMLError):
+            continue
+    return None
+
+
+__all__ = ["ConfigError", "Settings", "load_settings", "read_directory", "read_catalog", "plan_folder",
+           "CatalogFile", "format_path"]

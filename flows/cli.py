@@ -9,7 +9,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
-import click
 import typer
 import yaml
 from rich.console import Console
@@ -25,7 +24,6 @@ from storage.db import make_engine, migrate
 from storage.files import ConfigError, Settings, load_settings
 
 out = Console(soft_wrap=False)
-err = Console(stderr=True)
 
 app = typer.Typer(
     help="督办 duban：把实施方案的条款变成按期督办的任务。Turns plan clauses into scheduled obligations.",
@@ -110,7 +108,7 @@ def plans_load(
 ):
     """加载计划目录和部门目录到数据库；重复加载不产生变化 / load catalogs (idempotent)."""
     if not plan_id and not all_:
-        raise click.UsageError("请给出计划编号，或使用 --all 加载全部计划")
+        raise typer.BadParameter("请给出计划编号，或使用 --all 加载全部计划", param_hint="PLAN_ID")
     result = load_plans(engine(), settings(), [plan_id] if plan_id else None)
     if format == ListFormat.json:
         emit_json({"directory": result.directory.__dict__, "plans": [r.as_dict() for r in result.plans]})
@@ -228,7 +226,7 @@ def obligations_list(
     if department:
         with Session(engine()) as s:
             if not any(d["key"] == department for d in catalog_repo.list_departments(s)):
-                raise click.BadParameter(f"未知的部门键 {department}（可用 duban departments list 查看）",
+                raise typer.BadParameter(f"未知的部门键 {department}（可用 duban departments list 查看）",
                                          param_hint="--department")
     with Session(engine()) as s:
         rows = catalog_repo.list_obligations(s, plan=plan, department=department,
@@ -286,19 +284,28 @@ def jurisdictions_list(level: Optional[str] = typer.Option(None, "--level", help
 # ---------------------------------------------------------------- entry point
 
 def _fail(message: str, code: int = 1) -> int:
-    err.print(message, markup=False, highlight=False)
+    # plain write: `file:line: field: reason` lines must never be wrapped
+    sys.stderr.write(message.rstrip("\n") + "\n")
     return code
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; domain errors become messages on stderr and exit code 1 (usage errors 2)."""
+    global out
+    out = Console(soft_wrap=False)  # re-read the terminal width (COLUMNS) on each run
     try:
         rc = app(args=argv, prog_name="duban", standalone_mode=False)
         return rc if isinstance(rc, int) else 0
-    except click.exceptions.Abort:
+    except typer.Abort:
         return _fail("已取消", 130)
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: bad option values, missing arguments
+        show = getattr(exc, "show", None)
+        if show:
+            show(file=sys.stderr)
+        else:
+            _fail(f"错误：{exc.format_message()}")
         return exc.exit_code
     except (CatalogError, DirectoryError, ConfigError) as exc:
         lines = [str(p) for p in exc.problems]

@@ -170,7 +170,8 @@ class PolicyDefault:
 
 
 def parse_catalog(text: str, filename: str, directory: Directory, source_lines: int | None = None) -> Catalog:
-    """Validate catalog text. Raise CatalogError listing every located problem."""
+    """Validate catalog text. Raise CatalogError listing every located problem: type errors
+    from the model and the cross-field checks both run, so one pass shows everything."""
     try:
         located = parse(text, filename)
     except YamlSyntaxError as exc:
@@ -179,62 +180,84 @@ def parse_catalog(text: str, filename: str, directory: Directory, source_lines: 
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):
         raise CatalogError([Problem(filename, 1, "(document)", "目录文件顶层应为映射 (plan, clauses)")])
+    catalog = None
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as err:
-        raise CatalogError(problems + from_validation_error(err, located, filename)) from None
-    problems += check_catalog(catalog, located, filename, directory, source_lines)
+        problems += from_validation_error(err, located, filename)
+    problems += check_catalog(data, located, filename, directory, source_lines)
     if problems:
-        raise CatalogError(problems)
+        unique = list(dict.fromkeys(problems))
+        raise CatalogError(sorted(unique, key=lambda p: p.line))
     return catalog
 
 
 def check_catalog(
-    catalog: Catalog, located: Located, filename: str, directory: Directory, source_lines: int | None
+    data: dict, located: Located, filename: str, directory: Directory, source_lines: int | None
 ) -> list[Problem]:
-    """Checks across fields: unique ids, known departments, `after` references, line ranges."""
+    """Checks across fields, on the raw document so they run even where types are wrong:
+    unique ids, known departments and parties, `after` references, line ranges."""
     out: list[Problem] = []
 
     def at(path: tuple, reason: str) -> None:
         out.append(Problem(filename, located.line_of(path), format_path(path), reason))
 
+    clauses = data.get("clauses") if isinstance(data.get("clauses"), list) else []
     clause_ids: dict[str, int] = {}
     obligation_ids: dict[str, tuple] = {}
-    for ci, clause in enumerate(catalog.clauses):
+    afters: list[tuple[tuple, str, str]] = []
+    for ci, clause in enumerate(clauses):
+        if not isinstance(clause, dict):
+            continue
         cpath = ("clauses", ci)
-        if clause.id in clause_ids:
-            at(cpath + ("id",), f"条款编号 {clause.id!r} 重复 (第 {clause_ids[clause.id]} 行已有)")
-        else:
-            clause_ids[clause.id] = located.line_of(cpath + ("id",))
-        if source_lines is not None and clause.lines[1] > source_lines:
-            at(cpath + ("lines",), f"行号 {clause.lines} 超出原文 source.txt 的 {source_lines} 行")
-        leads = [d for d in clause.departments if d.role == "lead"]
+        cid = clause.get("id")
+        if cid is not None:
+            cid = str(cid)
+            if cid in clause_ids:
+                at(cpath + ("id",), f"条款编号 {cid!r} 重复 (第 {clause_ids[cid]} 行已有)")
+            else:
+                clause_ids[cid] = located.line_of(cpath + ("id",))
+        lines = clause.get("lines")
+        if (source_lines is not None and isinstance(lines, list) and len(lines) == 2
+                and all(isinstance(n, int) for n in lines) and lines[1] > source_lines):
+            at(cpath + ("lines",), f"行号 {lines} 超出原文 source.txt 的 {source_lines} 行")
+        departments = clause.get("departments") if isinstance(clause.get("departments"), list) else []
+        leads = [d for d in departments if isinstance(d, dict) and d.get("role") == "lead"]
         if len(leads) > 1:
             at(cpath + ("departments",), f"牵头部门只能有一个，发现 {len(leads)} 个")
-        for di, dep in enumerate(clause.departments):
+        for di, dep in enumerate(departments):
+            if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
+                continue
             dpath = cpath + ("departments", di)
-            found = directory.resolve(dep.name)
+            found = directory.resolve(dep["name"])
             if found is None:
-                at(dpath + ("name",), f"部门名称 {dep.name!r} 不在部门目录中")
-            elif dep.key is not None and dep.key != found.key:
-                at(dpath + ("key",), f"部门 {dep.name!r} 在目录中对应 {found.key}，而不是 {dep.key}")
-        for oi, ob in enumerate(clause.obligations):
+                at(dpath + ("name",), f"部门名称 {dep['name']!r} 不在部门目录中")
+            elif dep.get("key") is not None and dep["key"] != found.key:
+                at(dpath + ("key",), f"部门 {dep['name']!r} 在目录中对应 {found.key}，而不是 {dep['key']}")
+        obligations = clause.get("obligations") if isinstance(clause.get("obligations"), list) else []
+        for oi, ob in enumerate(obligations):
+            if not isinstance(ob, dict):
+                continue
             opath = cpath + ("obligations", oi)
-            if ob.id in obligation_ids:
-                at(opath + ("id",), f"义务编号 {ob.id!r} 重复")
-            else:
-                obligation_ids[ob.id] = opath
-            for wi, who in enumerate(ob.who):
-                if not directory.knows(who):
-                    at(opath + ("who", wi), f"{who!r} 不是部门目录中的部门键或角色键")
-    for clause, ob in catalog.obligations():
-        after = ob.cadence.after
-        if after is not None:
-            opath = obligation_ids.get(ob.id)
-            if after.obligation not in obligation_ids:
-                at(opath + ("cadence", "after", "obligation"), f"after 指向的义务 {after.obligation!r} 不存在")
-            elif after.obligation == ob.id:
-                at(opath + ("cadence", "after", "obligation"), "after 不能指向自身")
+            oid = str(ob["id"]) if ob.get("id") is not None else None
+            if oid is not None:
+                if oid in obligation_ids:
+                    at(opath + ("id",), f"义务编号 {oid!r} 重复")
+                else:
+                    obligation_ids[oid] = opath
+            who = ob.get("who") if isinstance(ob.get("who"), list) else []
+            for wi, key in enumerate(who):
+                if isinstance(key, str) and not directory.knows(key):
+                    at(opath + ("who", wi), f"{key!r} 不是部门目录中的部门键或角色键")
+            cadence = ob.get("cadence")
+            after = cadence.get("after") if isinstance(cadence, dict) else None
+            if isinstance(after, dict) and after.get("obligation") is not None:
+                afters.append((opath + ("cadence", "after", "obligation"), str(after["obligation"]), oid))
+    for path, target, oid in afters:
+        if target not in obligation_ids:
+            at(path, f"after 指向的义务 {target!r} 不存在")
+        elif target == oid:
+            at(path, "after 不能指向自身")
     return out
 
 

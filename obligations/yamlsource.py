@@ -12,7 +12,7 @@ import yaml
 Path = tuple[str | int, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Problem:
     """One validation problem, located in a file."""
 

@@ -42,11 +42,15 @@ def database_url(tmp_path):
     admin = make_engine(server)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(server).set(drivername="postgresql+psycopg").update_query_dict({"options": f"-csearch_path={schema}"})
+    url = make_url(server).set(drivername="postgresql+psycopg").update_query_dict(
+        {"options": f"-csearch_path={schema}", "application_name": schema})
     try:
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
+            # a connection a test left open must not block the drop
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE application_name = :name"), {"name": schema})
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 

@@ -70,7 +70,8 @@ def test_revised_catalog_updates_in_place_and_reports_the_diff(project, engine):
         assert removed is not None and removed.active is False   # retired, not deleted
         ob = s.scalar(select(Obligation).where(Obligation.plan_id == "fujian-2025", Obligation.code == "1.1"))
         assert ob.cadence["months"] == [3, 9]
-    exported = catalog_repo.export_catalog(Session(engine), "fujian-2025")
+    with Session(engine) as s:
+        exported = catalog_repo.export_catalog(s, "fujian-2025")
     assert "req-3" not in [c["id"] for c in exported["clauses"]]
     assert load_plans(engine, settings, ["fujian-2025"]).plans[0].unchanged
 

@@ -1,17 +1,20 @@
 """Reading the configuration, the directory and plan catalogs from disk, with located errors."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from obligations.catalog import CadenceKind, Catalog, PolicyDefault, parse_catalog
 from obligations.directory import Directory, parse_directory
 from obligations.problems import from_validation_error
+from obligations.workcal import WorkCalendar
 from obligations.yamlsource import Problem, YamlSyntaxError, format_path, parse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +41,21 @@ class _Policy(BaseModel):
     progress_report: _ProgressReport = _ProgressReport()
 
 
+class _Calendar(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    roll_forward: bool = True
+    holidays: list[dt.date] = []
+    workdays: list[dt.date] = []
+
+
+class _Schedule(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    timezone: str = "Asia/Shanghai"
+    start: dt.date = dt.date(2025, 1, 1)
+    horizon_days: int = Field(default=120, ge=1)
+    due_soon_days: int = Field(default=7, ge=0)
+
+
 class _ConfigDoc(BaseModel):
     model_config = ConfigDict(extra="allow")
     database: str = "sqlite:///var/duban.db"
@@ -45,6 +63,8 @@ class _ConfigDoc(BaseModel):
     directory: str = "plans/directory.yaml"
     plans: list[str] = []
     policy: _Policy = _Policy()
+    calendar: _Calendar = _Calendar()
+    schedule: _Schedule = _Schedule()
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,23 @@ class Settings:
     plan_dirs: tuple[Path, ...]
     policy: PolicyDefault
     raw: dict
+    timezone: str = "Asia/Shanghai"
+    schedule_start: dt.date = dt.date(2025, 1, 1)
+    horizon_days: int = 120
+    due_soon_days: int = 7
+    roll_forward: bool = True
+    extra_holidays: tuple[dt.date, ...] = ()
+    extra_workdays: tuple[dt.date, ...] = ()
+
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar(self.extra_holidays, self.extra_workdays, self.roll_forward)
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
 
 
 def find_config(explicit: str | None = None) -> Path:
@@ -94,6 +131,10 @@ def load_settings(explicit: str | None = None) -> Settings:
         directory_path=(base / doc.directory).resolve(),
         plan_dirs=tuple((base / p).resolve() for p in doc.plans), policy=policy,
         raw=doc.model_dump(),
+        timezone=doc.schedule.timezone, schedule_start=doc.schedule.start,
+        horizon_days=doc.schedule.horizon_days, due_soon_days=doc.schedule.due_soon_days,
+        roll_forward=doc.calendar.roll_forward, extra_holidays=tuple(doc.calendar.holidays),
+        extra_workdays=tuple(doc.calendar.workdays),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -108,3 +109,78 @@ class Contact(SQLModel, table=True):
     name: str
     email: str | None = None
     webhook: str | None = None
+
+
+_BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite rowid needs INTEGER
+
+
+class Case(SQLModel, table=True):
+    """A key child under care (重点关爱服务对象, 一人一档). Pseudonymous: no names are stored."""
+
+    __tablename__ = "care_case"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=40)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)  # village, or township
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    director: str | None = None  # the responsible children's director (name or staff code)
+    opened: dt.date
+    closed: dt.date | None = None
+    note: str | None = None
+
+
+class SchedulePeriod(SQLModel, table=True):
+    """An obligation's cadence expanded once: its periods, shared by every assignee and case."""
+
+    __tablename__ = "schedule_period"
+    __table_args__ = (UniqueConstraint("obligation_id", "period_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: int = Field(foreign_key="obligation.id", index=True)
+    period_key: str = Field(max_length=24)
+    period_start: dt.date
+    period_end: dt.date
+    due: dt.date
+    required: int
+    schedule_hash: str = Field(max_length=64)
+
+
+class Occurrence(SQLModel, table=True):
+    """One obligation owed by one assignee (department or role at a unit, or per case) for one
+    period. Unique on (obligation, unit, party, case, period): materialize inserts with
+    ON CONFLICT DO NOTHING. ``done_count`` and ``completed_on`` follow the completions."""
+
+    __table_args__ = (
+        sa.Index("ux_occurrence_key", "obligation_id", "jurisdiction_id", "party_key",
+                 sa.text("coalesce(case_id, 0)"), "period_key", unique=True),
+        sa.Index("ix_occurrence_due", "due"),
+        sa.Index("ix_occurrence_party_unit", "party_key", "jurisdiction_id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    obligation_id: int = Field(foreign_key="obligation.id")
+    plan_id: str = Field(foreign_key="plan.id", index=True, max_length=64)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id")
+    party_key: str = Field(foreign_key="department.key", max_length=64)
+    case_id: int | None = Field(default=None, foreign_key="care_case.id", index=True)
+    period_key: str = Field(max_length=24)
+    period_start: dt.date
+    period_end: dt.date
+    due: dt.date
+    required: int = 1
+    done_count: int = 0
+    completed_on: dt.date | None = None
+    waived_at: dt.datetime | None = None
+    waived_by: str | None = None
+    waived_reason: str | None = None
+
+
+class Completion(SQLModel, table=True):
+    """What an assignee did: append-only."""
+
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), index=True, nullable=False))
+    recorded_at: dt.datetime
+    done_on: dt.date
+    actor: str
+    count: int = 1
+    note: str | None = None
+    evidence_path: str | None = None
+    channel: str = Field(max_length=16)  # cli | web | email | api | import

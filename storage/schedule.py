@@ -1,0 +1,221 @@
+"""Materialize: obligations → schedule periods → occurrences, set-based.
+
+Each obligation's cadence is expanded once in Python (a handful of periods) into
+``schedule_period``; assignees and cases are fanned out in SQL with one
+``INSERT … SELECT … ON CONFLICT DO NOTHING`` per plan and scope, so the database does the
+million-row work and a second run inserts nothing. A revised catalog replaces only open future
+occurrences (no completion, not waived, period not yet begun); history is never rewritten."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from obligations.cadence import event_due, expand, obligation_start
+from obligations.catalog import content_hash
+from obligations.workcal import WorkCalendar
+from storage.tables import Jurisdiction, Obligation, ObligationParty, Occurrence, Plan, SchedulePeriod
+
+UNIT_SCOPES = ("province", "city", "county", "township", "village")
+
+
+@dataclass
+class MaterializeReport:
+    until: dt.date
+    periods_added: int = 0
+    periods_replaced: int = 0
+    occurrences_added: int = 0
+    occurrences_removed: int = 0
+    events_added: int = 0
+    by_plan: dict[str, int] = field(default_factory=dict)
+    unplaced_plans: list[str] = field(default_factory=list)        # locality not in the directory
+    unassigned: list[str] = field(default_factory=list)            # obligations nobody owes
+    calendar_fallback_years: list[int] = field(default_factory=list)
+
+
+def _schedule_hash(ob: Obligation, parties: list[str], start: dt.date) -> str:
+    return content_hash({"cadence": ob.cadence, "scope": ob.scope, "who": parties, "start": start.isoformat()})
+
+
+def plan_unit(session: Session, plan: Plan) -> Jurisdiction | None:
+    """The jurisdiction a plan was issued for: its locality at its level."""
+    rows = session.scalars(select(Jurisdiction).where(Jurisdiction.name == plan.locality)).all()
+    same_level = [j for j in rows if j.level == plan.level]
+    return (same_level or rows or [None])[0]
+
+
+def materialize(engine: Engine, calendar: WorkCalendar, until: dt.date, *, today: dt.date,
+                default_start: dt.date, window_from: dt.date | None = None) -> MaterializeReport:
+    report = MaterializeReport(until)
+    with Session(engine) as session, session.begin():
+        plans = {p.id: p for p in session.scalars(select(Plan))}
+        parties: dict[int, list[str]] = {}
+        for oid, key in session.execute(select(ObligationParty.obligation_id, ObligationParty.party_key)
+                                        .order_by(ObligationParty.obligation_id, ObligationParty.position)):
+            parties.setdefault(oid, []).append(key)
+        obligations = session.scalars(select(Obligation)).all()
+        _retire(session, [o.id for o in obligations if not o.active], today, report)
+        existing: dict[int, dict[str, str]] = {}
+        for oid, key, digest in session.execute(select(SchedulePeriod.obligation_id, SchedulePeriod.period_key,
+                                                       SchedulePeriod.schedule_hash)):
+            existing.setdefault(oid, {})[key] = digest
+        cache: dict[tuple, list] = {}
+        new_periods = []
+        for ob in obligations:
+            if not ob.active or ob.cadence_kind == "event":
+                continue
+            start = obligation_start(ob.cadence, plans[ob.plan_id].doc, default_start)
+            digest = _schedule_hash(ob, parties.get(ob.id, []), start)
+            have = existing.get(ob.id, {})
+            stale = [k for k, h in have.items() if h != digest]
+            if stale:
+                report.periods_replaced += _replace_future(session, ob.id, stale, today, report)
+                have = {k: h for k, h in have.items() if h == digest}
+            cache_key = (content_hash(ob.cadence), start, window_from)
+            if cache_key not in cache:
+                cache[cache_key] = expand(ob.cadence, start, until, calendar, window_from)
+            for p in cache[cache_key]:
+                if p.key not in have:
+                    new_periods.append(dict(obligation_id=ob.id, period_key=p.key, period_start=p.start,
+                                            period_end=p.end, due=p.due, required=int(ob.cadence.get("count") or 1),
+                                            schedule_hash=digest))
+        if new_periods:
+            session.execute(insert_ignore(SchedulePeriod.__table__, session.get_bind().dialect.name), new_periods)
+            report.periods_added = len(new_periods)
+        for plan in plans.values():
+            unit = plan_unit(session, plan)
+            if unit is None:
+                report.unplaced_plans.append(plan.id)
+                continue
+            added = _fan_out(session, plan.id, unit, until)
+            report.by_plan[plan.id] = added
+            report.occurrences_added += added
+        report.events_added = spawn_events(session, calendar)
+        report.unassigned = _unassigned(session, until)
+    report.calendar_fallback_years = sorted(calendar.fallback_years)
+    return report
+
+
+def insert_ignore(table: sa.Table, dialect_name: str):
+    """INSERT … ON CONFLICT DO NOTHING for SQLite and PostgreSQL (executemany-friendly)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
+def _fan_out(session: Session, plan_id: str, unit: Jurisdiction, until: dt.date) -> int:
+    """One INSERT … SELECT per scope family for this plan: units at a level within the plan's
+    locality (only units that hold the party's department), the issuer unit itself, and open
+    cases (the period after opening, until closing)."""
+    cols = ("obligation_id, plan_id, jurisdiction_id, party_key, case_id, period_key, period_start, "
+            "period_end, due, required, done_count")
+    common = ("FROM schedule_period sp JOIN obligation o ON o.id = sp.obligation_id "
+              "JOIN obligation_party op ON op.obligation_id = o.id ")
+    statements = [
+        # the issuing body itself
+        f"INSERT INTO occurrence ({cols}) SELECT sp.obligation_id, o.plan_id, :unit, op.party_key, NULL, "
+        f"sp.period_key, sp.period_start, sp.period_end, sp.due, sp.required, 0 {common}"
+        "JOIN contact c ON c.jurisdiction_id = :unit AND c.department_key = op.party_key "
+        "WHERE o.plan_id = :plan AND o.active AND o.scope = 'issuer' AND sp.period_start <= :until "
+        "ON CONFLICT DO NOTHING",
+        # every unit at the obligation's level within the plan's locality
+        f"INSERT INTO occurrence ({cols}) SELECT sp.obligation_id, o.plan_id, j.id, op.party_key, NULL, "
+        f"sp.period_key, sp.period_start, sp.period_end, sp.due, sp.required, 0 {common}"
+        "JOIN jurisdiction j ON j.level = o.scope AND j.path LIKE :path "
+        "JOIN contact c ON c.jurisdiction_id = j.id AND c.department_key = op.party_key "
+        "WHERE o.plan_id = :plan AND o.active AND o.scope IN ('province','city','county','township','village') "
+        "AND sp.period_start <= :until ON CONFLICT DO NOTHING",
+        # every open key-child case within the locality: from the period after opening
+        f"INSERT INTO occurrence ({cols}) SELECT sp.obligation_id, o.plan_id, k.jurisdiction_id, op.party_key, k.id, "
+        f"sp.period_key, sp.period_start, sp.period_end, sp.due, sp.required, 0 {common}"
+        "JOIN care_case k ON sp.period_start > k.opened AND (k.closed IS NULL OR sp.period_end <= k.closed) "
+        "JOIN jurisdiction j ON j.id = k.jurisdiction_id AND j.path LIKE :path "
+        "WHERE o.plan_id = :plan AND o.active AND o.scope = 'case' AND sp.period_start <= :until "
+        "ON CONFLICT DO NOTHING",
+    ]
+    params = {"plan": plan_id, "unit": unit.id, "path": unit.path + "%", "until": until}
+    added = 0
+    for sql in statements:
+        added += session.execute(sa.text(sql), params).rowcount or 0
+    return added
+
+
+def _retire(session: Session, obligation_ids: list[int], today: dt.date, report: MaterializeReport) -> None:
+    """Obligations removed from their catalog: drop their open future occurrences and periods."""
+    if not obligation_ids:
+        return
+    report.occurrences_removed += session.execute(
+        delete(Occurrence).where(Occurrence.obligation_id.in_(obligation_ids), Occurrence.period_start > today,
+                                 Occurrence.done_count == 0, Occurrence.waived_at.is_(None))).rowcount or 0
+    session.execute(delete(SchedulePeriod).where(SchedulePeriod.obligation_id.in_(obligation_ids),
+                                                 SchedulePeriod.period_start > today))
+
+
+def _replace_future(session: Session, obligation_id: int, keys: list[str], today: dt.date,
+                    report: MaterializeReport) -> int:
+    """A revised cadence, scope or party list: remove open occurrences of future periods that
+    were computed under the old schedule. Begun or completed periods keep their rows."""
+    future = [k for (k,) in session.execute(
+        select(SchedulePeriod.period_key).where(SchedulePeriod.obligation_id == obligation_id,
+                                                SchedulePeriod.period_key.in_(keys),
+                                                SchedulePeriod.period_start > today))]
+    if not future:
+        # nothing future to replace; re-stamp the old periods so they are not revisited
+        return 0
+    report.occurrences_removed += session.execute(
+        delete(Occurrence).where(Occurrence.obligation_id == obligation_id, Occurrence.period_key.in_(future),
+                                 Occurrence.done_count == 0, Occurrence.waived_at.is_(None))).rowcount or 0
+    session.execute(delete(SchedulePeriod).where(SchedulePeriod.obligation_id == obligation_id,
+                                                 SchedulePeriod.period_key.in_(future)))
+    return len(future)
+
+
+def spawn_events(session: Session, calendar: WorkCalendar) -> int:
+    """Event obligations (报送备案 within 10 days of issuing): one occurrence per completed
+    predecessor occurrence, for the same unit and case, due N days or working days after."""
+    events = session.scalars(select(Obligation).where(Obligation.active, Obligation.cadence_kind == "event")).all()
+    added = 0
+    for ev in events:
+        after = ev.cadence["after"]
+        pred = session.scalar(select(Obligation.id).where(Obligation.plan_id == ev.plan_id,
+                                                           Obligation.code == after["obligation"]))
+        if pred is None:
+            continue
+        who = [k for (k,) in session.execute(select(ObligationParty.party_key)
+                                             .where(ObligationParty.obligation_id == ev.id))]
+        done = session.execute(
+            select(Occurrence.jurisdiction_id, Occurrence.case_id, Occurrence.period_key, Occurrence.completed_on)
+            .where(Occurrence.obligation_id == pred, Occurrence.completed_on.is_not(None))
+            .distinct()).all()
+        rows = []
+        for unit, case, key, completed in done:
+            due = event_due(after, completed, calendar)
+            rows += [dict(obligation_id=ev.id, plan_id=ev.plan_id, jurisdiction_id=unit, party_key=k, case_id=case,
+                          period_key=key, period_start=completed, period_end=due, due=due,
+                          required=int(ev.cadence.get("count") or 1), done_count=0) for k in who]
+        if rows:
+            before = _count(session, ev.id)
+            session.execute(insert_ignore(Occurrence.__table__, session.get_bind().dialect.name), rows)
+            added += _count(session, ev.id) - before
+    return added
+
+
+def _count(session: Session, obligation_id: int) -> int:
+    return session.scalar(select(sa.func.count()).select_from(Occurrence).where(Occurrence.obligation_id == obligation_id))
+
+
+def _unassigned(session: Session, until: dt.date) -> list[str]:
+    """Active, non-event obligations with periods but no occurrence at all (e.g. a department
+    the directory has at no unit of that level)."""
+    q = sa.text(
+        "SELECT o.plan_id || ':' || o.code FROM obligation o WHERE o.active AND o.cadence_kind <> 'event' "
+        "AND o.scope <> 'case' AND EXISTS (SELECT 1 FROM schedule_period sp WHERE sp.obligation_id = o.id "
+        "AND sp.period_start <= :until) AND NOT EXISTS (SELECT 1 FROM occurrence x WHERE x.obligation_id = o.id) "
+        "ORDER BY 1")
+    return [r for (r,) in session.execute(q, {"until": until})]

@@ -18,7 +18,10 @@ from sqlmodel import Session
 
 from obligations.catalog import KIND_NAMES, SCOPE_NAMES, CatalogError, describe_cadence
 from obligations.directory import LEVEL_NAMES, DirectoryError
+from obligations.periods import PeriodSyntaxError
 from storage import catalog_repo
+from storage.cases import LedgerError
+from storage.occurrences import OccurrenceError
 from storage.catalogs import PlanNotConfigured, load_plans, validate_file
 from storage.db import make_engine, migrate
 from storage.files import ConfigError, Settings, load_settings
@@ -312,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         head = {CatalogError: "计划目录校验失败，未加载任何内容", DirectoryError: "部门目录校验失败，未加载任何内容",
                 ConfigError: "配置有误"}[type(exc)]
         return _fail(f"{head}（{len(lines)} 处错误）：\n" + "\n".join(lines))
-    except (catalog_repo.UnknownPlan, PlanNotConfigured) as exc:
+    except LedgerError as exc:
+        return _fail(f"台账有误，未导入任何内容（{len(exc.problems)} 处错误）：\n" + "\n".join(exc.problems))
+    except (catalog_repo.UnknownPlan, PlanNotConfigured, OccurrenceError, PeriodSyntaxError) as exc:
         return _fail(f"错误：{exc}")
     except OperationalError as exc:
         url = _state.get("settings").database_url if _state.get("settings") else "?"
@@ -340,3 +345,6 @@ def _mask(url: str) -> str:
 
 def entry() -> None:
     sys.exit(main())
+
+
+import flows.cli_schedule  # noqa: E402,F401  (registers the scheduling commands)

@@ -1,0 +1,207 @@
+"""Occurrences: queries the coordinator needs, completions and waivers.
+
+Listings compute status in SQL with ``status_sql``, the mirror of ``obligations.status.status``
+(a test checks they agree); nothing loads occurrences into Python to count them."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from obligations.status import STATUSES, status
+from obligations.workcal import WorkCalendar
+from storage.tables import Case, Clause, Completion, Department, Jurisdiction, Obligation, Occurrence, Plan
+
+
+class OccurrenceError(ValueError):
+    pass
+
+
+def status_sql(today: dt.date, soon_days: int):
+    o = Occurrence
+    return sa.case(
+        (o.waived_at.is_not(None), "waived"),
+        (o.done_count >= o.required, sa.case((o.completed_on <= o.due, "done"), else_="done_late")),
+        (o.due < today, "overdue"),
+        (o.due <= today + dt.timedelta(days=soon_days), "due_soon"),
+        else_="open",
+    )
+
+
+def resolve_jurisdiction(session: Session, text: str) -> Jurisdiction:
+    """A unit by code or by name (名称唯一时)."""
+    unit = session.scalar(select(Jurisdiction).where(Jurisdiction.code == text))
+    if unit:
+        return unit
+    units = session.scalars(select(Jurisdiction).where(Jurisdiction.name == text)).all()
+    if not units:
+        raise OccurrenceError(f"没有名为 {text} 的行政区划（可用 duban jurisdictions list 查看）")
+    if len(units) > 1:
+        codes = "、".join(f"{u.code}" for u in units)
+        raise OccurrenceError(f"行政区划名称 {text} 不唯一，请改用区划代码：{codes}")
+    return units[0]
+
+
+def _base_query(today: dt.date, soon_days: int):
+    st = status_sql(today, soon_days).label("status")
+    q = (select(Occurrence.id, Occurrence.plan_id, Clause.code.label("clause"), Clause.title.label("clause_title"),
+                Obligation.code.label("obligation"), Obligation.what, Occurrence.party_key,
+                Department.name.label("party_name"), Jurisdiction.code.label("jurisdiction_code"),
+                Jurisdiction.name.label("jurisdiction"), Case.code.label("case"), Occurrence.period_key,
+                Occurrence.period_start, Occurrence.period_end, Occurrence.due, Occurrence.required,
+                Occurrence.done_count, Occurrence.completed_on, st)
+         .join(Obligation, Obligation.id == Occurrence.obligation_id)
+         .join(Clause, Clause.id == Obligation.clause_id)
+         .join(Department, Department.key == Occurrence.party_key)
+         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+         .outerjoin(Case, Case.id == Occurrence.case_id))
+    return q, st
+
+
+def list_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, plan: str | None = None,
+                     department: str | None = None, jurisdiction: str | None = None,
+                     date_from: dt.date | None = None, date_to: dt.date | None = None,
+                     statuses: tuple[str, ...] | None = None, case: str | None = None,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """Occurrences ordered by due date; ``date_from``/``date_to`` bound the due date."""
+    q, st = _base_query(today, soon_days)
+    if plan:
+        if session.get(Plan, plan) is None:
+            raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
+        q = q.where(Occurrence.plan_id == plan)
+    if department:
+        if session.get(Department, department) is None:
+            raise OccurrenceError(f"未知的部门键 {department}（可用 duban departments list 查看）")
+        q = q.where(Occurrence.party_key == department)
+    if jurisdiction:
+        unit = resolve_jurisdiction(session, jurisdiction)
+        q = q.where(Jurisdiction.path.like(unit.path + "%"))
+    if case:
+        q = q.where(Case.code == case)
+    if date_from:
+        q = q.where(Occurrence.due >= date_from)
+    if date_to:
+        q = q.where(Occurrence.due <= date_to)
+    if statuses:
+        bad = set(statuses) - set(STATUSES)
+        if bad:
+            raise OccurrenceError(f"未知的状态 {sorted(bad)}（可用：{'、'.join(STATUSES)}）")
+        q = q.where(st.in_(statuses))
+    q = q.order_by(Occurrence.due, Occurrence.plan_id, Obligation.code, Jurisdiction.path, Occurrence.party_key,
+                   Occurrence.id)
+    if limit:
+        q = q.limit(limit)
+    return [_row(r) for r in session.execute(q)]
+
+
+def _row(r) -> dict[str, Any]:
+    return {
+        "id": r.id, "plan": r.plan_id, "clause": r.clause, "clause_title": r.clause_title,
+        "obligation": r.obligation, "what": r.what, "assignee": r.party_key, "assignee_name": r.party_name,
+        "jurisdiction": r.jurisdiction, "jurisdiction_code": r.jurisdiction_code, "case": r.case,
+        "period": r.period_key, "period_start": r.period_start.isoformat(), "period_end": r.period_end.isoformat(),
+        "due": r.due.isoformat(), "required": r.required, "done": r.done_count,
+        "completed_on": r.completed_on.isoformat() if r.completed_on else None, "status": r.status,
+    }
+
+
+def count_occurrences(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Occurrence)) or 0
+
+
+def status_summary(session: Session, *, today: dt.date, soon_days: int = 7, plan: str | None = None,
+                   start: dt.date | None = None, end: dt.date | None = None,
+                   jurisdiction: str | None = None) -> list[dict[str, Any]]:
+    """Counts per department and status for occurrences due within [start, end]."""
+    st = status_sql(today, soon_days)
+    q = (select(Occurrence.party_key, Department.name, st.label("status"), func.count())
+         .join(Department, Department.key == Occurrence.party_key))
+    if plan:
+        if session.get(Plan, plan) is None:
+            raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
+        q = q.where(Occurrence.plan_id == plan)
+    if start:
+        q = q.where(Occurrence.due >= start)
+    if end:
+        q = q.where(Occurrence.due <= end)
+    if jurisdiction:
+        unit = resolve_jurisdiction(session, jurisdiction)
+        q = q.join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id).where(
+            Jurisdiction.path.like(unit.path + "%"))
+    q = q.group_by(Occurrence.party_key, Department.name, st).order_by(Occurrence.party_key)
+    out: dict[str, dict[str, Any]] = {}
+    for key, name, stat, n in session.execute(q):
+        row = out.setdefault(key, {"department": key, "name": name, **{s: 0 for s in STATUSES}, "total": 0})
+        row[stat] += n
+        row["total"] += n
+    for row in out.values():
+        finished = row["done"] + row["done_late"]
+        owed = finished + row["overdue"]
+        row["on_time_rate"] = round(row["done"] / owed, 4) if owed else None
+    return list(out.values())
+
+
+def occurrence_detail(session: Session, occurrence_id: int, *, today: dt.date, soon_days: int = 7) -> dict[str, Any]:
+    q, _ = _base_query(today, soon_days)
+    row = session.execute(q.where(Occurrence.id == occurrence_id)).first()
+    if row is None:
+        raise OccurrenceError(f"没有编号为 {occurrence_id} 的督办事项")
+    detail = _row(row)
+    occ = session.get(Occurrence, occurrence_id)
+    detail["waived_reason"] = occ.waived_reason
+    detail["completions"] = [
+        {"id": c.id, "done_on": c.done_on.isoformat(), "recorded_at": c.recorded_at.isoformat(timespec="seconds"),
+         "actor": c.actor, "count": c.count, "note": c.note, "evidence": c.evidence_path, "channel": c.channel}
+        for c in session.scalars(select(Completion).where(Completion.occurrence_id == occurrence_id)
+                                 .order_by(Completion.id))]
+    return detail
+
+
+def record_completion(session: Session, occurrence_id: int, *, count: int, actor: str, channel: str,
+                      note: str | None = None, evidence_path: str | None = None, done_on: dt.date,
+                      calendar: WorkCalendar | None = None, now: dt.datetime | None = None) -> Completion:
+    """Append a completion and move the occurrence's count in one atomic UPDATE (safe with
+    several writers). The caller owns the transaction."""
+    if count < 1:
+        raise OccurrenceError("完成次数必须为正整数")
+    occ = session.get(Occurrence, occurrence_id)
+    if occ is None:
+        raise OccurrenceError(f"没有编号为 {occurrence_id} 的督办事项")
+    if occ.waived_at is not None:
+        raise OccurrenceError(f"督办事项 {occurrence_id} 已豁免（{occ.waived_reason}），不能再登记完成")
+    completion = Completion(occurrence_id=occurrence_id, recorded_at=now or dt.datetime.now(dt.timezone.utc),
+                            done_on=done_on, actor=actor, count=count, note=note, evidence_path=evidence_path,
+                            channel=channel)
+    session.add(completion)
+    o = Occurrence.__table__.c
+    session.execute(
+        update(Occurrence.__table__).where(o.id == occurrence_id).values(
+            done_count=o.done_count + count,
+            completed_on=sa.case((sa.and_(o.completed_on.is_(None), o.done_count + count >= o.required), done_on),
+                                 else_=o.completed_on)))
+    session.flush()
+    session.expire(occ)
+    if calendar is not None and occ.completed_on is not None:
+        from storage.schedule import spawn_events
+
+        spawn_events(session, calendar)
+    return completion
+
+
+def waive(session: Session, occurrence_id: int, *, reason: str, actor: str, now: dt.datetime | None = None) -> None:
+    if not reason.strip():
+        raise OccurrenceError("豁免必须说明理由")
+    occ = session.get(Occurrence, occurrence_id)
+    if occ is None:
+        raise OccurrenceError(f"没有编号为 {occurrence_id} 的督办事项")
+    occ.waived_at = now or dt.datetime.now(dt.timezone.utc)
+    occ.waived_by, occ.waived_reason = actor, reason
+
+
+def python_status(occ: Occurrence, today: dt.date, soon_days: int = 7) -> str:
+    """The pure rule applied to a row (used by tests and single-item views)."""
+    return status(required=occ.required, done=occ.done_count, due=occ.due, completed_on=occ.completed_on,
+                  waived=occ.waived_at is not None, today=today, soon_days=soon_days)

@@ -1,0 +1,83 @@
+"""The scheduling commands end to end through the CLI: a coordinator's day."""
+import datetime as dt
+import json
+
+from flows.cli import main
+from tests.test_schedule import write_ledger
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    c = capsys.readouterr()
+    return code, c.out, c.err
+
+
+FIELDS = {"id", "plan", "clause", "obligation", "assignee", "jurisdiction", "period_start", "period_end", "due",
+          "required", "done", "status"}
+
+
+def test_coordinator_journey(project, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "240")
+    assert run(capsys, "plans", "load", "--all")[0] == 0
+    ledger = write_ledger(tmp_path / "ledger.xlsx", [
+        ["FJ-0101", "鼓东街道", "鼓东街道第一社区", "监护缺失", "王主任", dt.date(2025, 2, 10), None, None]])
+    code, out, _ = run(capsys, "cases", "import", str(ledger))
+    assert code == 0 and "新增 1 人" in out
+    code, out, _ = run(capsys, "materialize", "--until", "2025-12-31", "--today", "2025-01-01")
+    assert code == 0 and "新增" in out
+    code, out, _ = run(capsys, "materialize", "--until", "2025-12-31", "--today", "2025-01-01", "--format", "json")
+    assert json.loads(out)["occurrences_added"] == 0
+
+    # the 教育局 co-responsible department looks at what is due within a week of 2025-04-25
+    code, out, _ = run(capsys, "due", "--department", "education", "--within", "7d", "--today", "2025-04-25",
+                       "--format", "json", "--limit", "0")
+    rows = json.loads(out)
+    assert rows and FIELDS <= set(rows[0]) and {r["assignee"] for r in rows} == {"education"}
+    assert all("2025-04-25" <= r["due"] <= "2025-05-02" for r in rows)
+    target = rows[0]
+    code, out, _ = run(capsys, "complete", str(target["id"]), "--count", "1", "--note", "已更新信息",
+                       "--by", "鼓楼区教育局", "--on", "2025-04-28")
+    assert code == 0 and "按期办结" in out
+    code, out, _ = run(capsys, "occurrences", "show", str(target["id"]), "--format", "json")
+    detail = json.loads(out)
+    assert detail["completions"][0]["note"] == "已更新信息" and detail["completions"][0]["channel"] == "cli"
+
+    # the 民政局 lead checks overdue items in 福州市 and below
+    code, out, _ = run(capsys, "overdue", "--jurisdiction", "福州市", "--today", "2025-05-10", "--format", "json",
+                       "--limit", "0")
+    overdue = json.loads(out)
+    assert overdue and {r["status"] for r in overdue} == {"overdue"}
+    assert target["id"] not in {r["id"] for r in overdue}
+    code, out, _ = run(capsys, "occurrences", "list", "--case", "FJ-0101", "--format", "json", "--limit", "0")
+    case_rows = json.loads(out)
+    assert case_rows and {r["assignee"] for r in case_rows} == {"children_director"}
+    assert min(r["period_start"] for r in case_rows) > "2025-02-10"
+
+    code, out, _ = run(capsys, "status", "--plan", "fujian-2025", "--period", "2025H1", "--today", "2025-07-15",
+                       "--format", "json")
+    summary = {r["department"]: r for r in json.loads(out)}
+    assert summary["education"]["done"] >= 1 and summary["education"]["on_time_rate"] > 0
+    code, out, _ = run(capsys, "status", "--plan", "fujian-2025", "--period", "2025H1", "--today", "2025-07-15")
+    assert code == 0 and "按期完成率" in out and "教育部门" in out
+
+    code, out, _ = run(capsys, "overdue", "--today", "2025-05-10", "--limit", "3")
+    assert code == 0 and "逾期未办" in out and "仅显示前 3 项" in out
+    code, out, _ = run(capsys, "cases", "export", str(tmp_path / "out.xlsx"))
+    assert code == 0 and "已导出 1 人" in out
+
+
+def test_scheduling_errors(project, capsys, tmp_path):
+    run(capsys, "plans", "load", "--all")
+    code, _, err = run(capsys, "complete", "999999", "--count", "1")
+    assert code == 1 and "没有编号为 999999 的督办事项" in err
+    code, _, err = run(capsys, "status", "--period", "2025H3")
+    assert code == 1 and "无法识别的期间" in err
+    code, _, err = run(capsys, "overdue", "--jurisdiction", "火星市")
+    assert code == 1 and "没有名为 火星市 的行政区划" in err
+    code, _, err = run(capsys, "materialize", "--until", "someday")
+    assert code == 2 and "不是日期" in err
+    bad = write_ledger(tmp_path / "bad.xlsx", [["X", "鼓东街道", None, "流浪", None, "2025-01-01", None, None]])
+    code, _, err = run(capsys, "cases", "import", str(bad))
+    assert code == 1 and "台账有误，未导入任何内容（1 处错误）" in err and "台账!2: 编号:" in err
+    code, _, err = run(capsys, "cases", "import", str(tmp_path / "none.xlsx"))
+    assert code == 1 and "文件不存在" in err

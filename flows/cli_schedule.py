@@ -205,13 +205,14 @@ def status_cmd(plan: Optional[str] = typer.Option(None, "--plan"),
         return
     scope = f"{plan or '全部计划'}，{period or '全部期间'}" + (f"，{jurisdiction}" if jurisdiction else "")
     t = Table(title=f"完成情况（{scope}，截至 {now}）", title_justify="left")
-    for col in ("部门", *STATUS_NAMES.values(), "合计", "按期完成率"):
-        t.add_column(col, justify="left" if col == "部门" else "right")
+    t.add_column("部门", min_width=12, max_width=18, overflow="fold")
+    for col in ("未到期", "将到期", "逾期", "按期办结", "逾期办结", "豁免", "合计", "按期率"):
+        t.add_column(col, justify="right", min_width=2 * len(col), no_wrap=True)
     for r in rows:
         rate = "—" if r["on_time_rate"] is None else f"{r['on_time_rate'] * 100:.1f}%"
         t.add_row(r["name"], *(str(r[k]) for k in STATUS_NAMES), str(r["total"]), rate)
     cli.out.print(t)
-    cli.out.print("按期完成率 = 按期办结 ÷（按期办结 + 逾期办结 + 逾期未办）。")
+    cli.out.print("按期率 = 按期办结 ÷（按期办结 + 逾期办结 + 逾期未办）；逾期 = 逾期未办。")
 
 
 @occurrences_app.command("list")

@@ -58,7 +58,7 @@ def test_coordinator_journey(project, capsys, tmp_path, monkeypatch):
     summary = {r["department"]: r for r in json.loads(out)}
     assert summary["education"]["done"] >= 1 and summary["education"]["on_time_rate"] > 0
     code, out, _ = run(capsys, "status", "--plan", "fujian-2025", "--period", "2025H1", "--today", "2025-07-15")
-    assert code == 0 and "按期完成率" in out and "教育部门" in out
+    assert code == 0 and "按期率" in out and "教育部门" in out
 
     code, out, _ = run(capsys, "overdue", "--today", "2025-05-10", "--limit", "3")
     assert code == 0 and "逾期未办" in out and "仅显示前 3 项" in out

@@ -102,12 +102,22 @@ class Cadence(_Open):
         return self
 
 
+class NotifyOverride(_Open):
+    """Per-obligation notification policy (overrides config.yaml's notify section)."""
+
+    reminders: list[int] | None = None
+    on_due_day: bool | None = None
+    overdue_every: int | None = Field(default=None, ge=1)
+    escalate_after: list[int] | None = None
+
+
 class Obligation(_Open):
     id: str = Field(min_length=1)
     what: str = Field(min_length=1)
     who: list[str] = Field(min_length=1)
     scope: Scope
     cadence: Cadence
+    notify: NotifyOverride | None = None
 
 
 class DepartmentRef(_Open):

@@ -6,7 +6,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from obligations.catalog import CadenceKind, Catalog, PolicyDefault, parse_catalog
 from obligations.directory import Directory, parse_directory
 from obligations.problems import from_validation_error
+from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
 from obligations.yamlsource import Problem, YamlSyntaxError, format_path, parse
 
@@ -56,6 +57,20 @@ class _Schedule(BaseModel):
     due_soon_days: int = Field(default=7, ge=0)
 
 
+class _Notify(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reminders: list[int] = [7, 1]
+    on_due_day: bool = True
+    overdue_every: int = Field(default=3, ge=1)
+    escalate_after: list[int] = [5, 10]
+    send_time: dt.time = dt.time(9, 0)
+    quiet_hours: list[dt.time] = Field(default=[dt.time(20, 0), dt.time(8, 0)], min_length=2, max_length=2)
+    link_days: int = Field(default=30, ge=1)
+    max_attempts: int = Field(default=8, ge=1)
+    base_url: str = "http://127.0.0.1:8000"
+    sender: str = "督办系统 <duban@example.org>"
+
+
 class _ConfigDoc(BaseModel):
     model_config = ConfigDict(extra="allow")
     database: str = "sqlite:///var/duban.db"
@@ -65,6 +80,7 @@ class _ConfigDoc(BaseModel):
     policy: _Policy = _Policy()
     calendar: _Calendar = _Calendar()
     schedule: _Schedule = _Schedule()
+    notify: _Notify = _Notify()
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,12 @@ class Settings:
     roll_forward: bool = True
     extra_holidays: tuple[dt.date, ...] = ()
     extra_workdays: tuple[dt.date, ...] = ()
+
+    notify: Any = None
+
+    def notify_policy(self) -> NotifyPolicy:
+        n = self.notify
+        return NotifyPolicy(tuple(n.reminders), n.on_due_day, n.overdue_every, tuple(n.escalate_after))
 
     def calendar(self) -> WorkCalendar:
         return WorkCalendar(self.extra_holidays, self.extra_workdays, self.roll_forward)
@@ -134,7 +156,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         timezone=doc.schedule.timezone, schedule_start=doc.schedule.start,
         horizon_days=doc.schedule.horizon_days, due_soon_days=doc.schedule.due_soon_days,
         roll_forward=doc.calendar.roll_forward, extra_holidays=tuple(doc.calendar.holidays),
-        extra_workdays=tuple(doc.calendar.workdays),
+        extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify,
     )
 
 

@@ -99,6 +99,10 @@ class Jurisdiction(SQLModel, table=True):
     supervisor_name: str | None = None
     supervisor_email: str | None = None
     supervisor_webhook: str | None = None
+    # where escalations go: the nearest unit at or above this one with a supervisor, and the
+    # next such unit above that (kept up to date by the sweep)
+    escalate_to_id: int | None = None
+    escalate_next_id: int | None = None
 
 
 class Contact(SQLModel, table=True):
@@ -184,3 +188,61 @@ class Completion(SQLModel, table=True):
     note: str | None = None
     evidence_path: str | None = None
     channel: str = Field(max_length=16)  # cli | web | email | api | import
+
+
+class WorkdayIndex(SQLModel, table=True):
+    """Working days as numbers: ``idx`` counts working days up to and including ``day`` (a rest
+    day shares the index of the working day before it). Working days between two dates is then
+    a subtraction in SQL."""
+
+    __tablename__ = "workday_index"
+    day: dt.date = Field(primary_key=True)
+    idx: int
+
+
+class Notice(SQLModel, table=True):
+    """One stage of one occurrence, notified once (the unique key is the idempotency key). The
+    rows are also the statistics of what was sent (reminders, overdue notices, escalations)."""
+
+    __table_args__ = (UniqueConstraint("occurrence_id", "stage"),
+                      sa.Index("ix_notice_recipient", "recipient_kind", "recipient_id", "digest_id"),
+                      sa.Index("ix_notice_digest", "digest_id"))
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), nullable=False))
+    stage: str = Field(max_length=16)      # remind-7, remind-1, due, overdue-1, overdue-2 …, escalate-1, escalate-2
+    kind: str = Field(max_length=10)       # remind | due | overdue | escalate
+    swept_on: dt.date
+    workdays: int                          # working days left (remind) or late (overdue, escalate)
+    recipient_kind: str = Field(max_length=10)  # contact | supervisor
+    recipient_id: int                           # contact.id, or the supervising jurisdiction.id
+    digest_id: int | None = Field(default=None, sa_column=Column(_BigId, sa.ForeignKey("outbox.id"), nullable=True))
+    link_used_at: dt.datetime | None = None
+
+
+class Outbox(SQLModel, table=True):
+    """One message to one recipient: the day's digest. Rendered when delivery first claims it,
+    then sent at least once with a Message-ID derived from ``key``."""
+
+    __table_args__ = (sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
+                      sa.Index("ix_outbox_recipient_day", "recipient_kind", "recipient_id", "day"))
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    key: str = Field(unique=True, max_length=80)       # digest:<kind>:<id>:<day>
+    recipient_kind: str = Field(max_length=10)
+    recipient_id: int
+    day: dt.date
+    channel: str = Field(max_length=10)                # email | dingtalk | wecom | none
+    address: str | None = None                         # e-mail address or webhook URL
+    recipient_name: str | None = None
+    transport: str | None = Field(default=None, max_length=10)  # smtp | file | http, set when sent
+    subject: str | None = None
+    text_body: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    html_body: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    items: int = 0
+    status: str = Field(default="pending", max_length=10)  # pending | sending | sent | skipped | dead
+    attempts: int = 0
+    next_attempt_at: dt.datetime
+    sending_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    message_id: str | None = None
+    last_error: str | None = None
+    created_at: dt.datetime

@@ -1,0 +1,1 @@
+"""Notices: the sweep (stages → outbox), templates, rendering, channels and delivery."""

@@ -1,0 +1,108 @@
+"""Rendering a digest: subject, text and HTML from Jinja2 templates, in Chinese.
+
+No child's name or identifying detail appears: case items carry the pseudonymous code and the
+township only."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlmodel import Session
+
+from obligations.cadence import period_label
+from obligations.notify import COLOURS, KIND_NAMES, stage_kind
+from notifications.links import make_token
+
+TEMPLATES = Path(__file__).with_name("templates")
+WEEKDAYS = "一二三四五六日"
+NUMERALS = "一二三四五六七八九十"
+KIND_ORDER = {"escalate": 0, "overdue": 1, "due": 2, "remind": 3}
+CSS = {"remind": "#1f5fbf", "due": "#1f5fbf", "overdue": "#b8860b", "escalate": "#c0392b"}
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
+                   lstrip_blocks=True, autoescape=select_autoescape(["html.j2"], default_for_string=False))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    items: int
+
+
+def date_text(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日（星期{WEEKDAYS[day.weekday()]}）"
+
+
+def clause_text(code: str) -> str:
+    if code.startswith("req-"):
+        return f"工作要求第{code[4:]}项"
+    if code.startswith("list-"):
+        return f"基础清单第{code[5:]}项"
+    return f"第{code}条"
+
+
+ITEMS_SQL = sa.text(
+    "SELECT n.id AS notice_id, n.stage, n.kind, n.workdays, o.id AS occurrence_id, o.due, o.period_key, "
+    "o.required, o.done_count, p.title AS plan_title, p.id AS plan_id, cl.code AS clause, cl.title AS clause_title, "
+    "ob.what, ob.code AS obligation, j.name AS unit, d.name AS dept, c.name AS contact_name, k.code AS case_code, "
+    "t.name AS township "
+    "FROM notice n JOIN occurrence o ON o.id = n.occurrence_id JOIN obligation ob ON ob.id = o.obligation_id "
+    "JOIN clause cl ON cl.id = ob.clause_id JOIN plan p ON p.id = o.plan_id "
+    "JOIN jurisdiction j ON j.id = o.jurisdiction_id JOIN department d ON d.key = o.party_key "
+    "LEFT JOIN contact c ON c.jurisdiction_id = o.jurisdiction_id AND c.department_key = o.party_key "
+    "LEFT JOIN care_case k ON k.id = o.case_id "
+    "LEFT JOIN jurisdiction t ON t.id = CASE WHEN j.level = 'village' THEN j.parent_id ELSE j.id END "
+    "WHERE n.digest_id = :digest AND o.waived_at IS NULL AND o.done_count < o.required "
+    "ORDER BY p.id, n.kind, o.due, cl.position, ob.position, j.path, d.key, n.id")
+
+
+def render_digest(session: Session, digest_id: int, *, recipient: str, supervisor: bool, day: dt.date,
+                  secret: bytes, base_url: str, link_days: int) -> Rendered | None:
+    """The digest as it stands now: items completed or waived since the sweep are left out;
+    None when nothing is left to say."""
+    rows = session.execute(ITEMS_SQL, {"digest": digest_id}).all()
+    if not rows:
+        return None
+    expires = day + dt.timedelta(days=link_days)
+    plans: dict[str, dict] = {}
+    for r in rows:
+        kind = stage_kind(r.stage)
+        plan = plans.setdefault(r.plan_id, {"title": r.plan_title, "groups": {}})
+        group = plan["groups"].setdefault(kind, {"name": KIND_NAMES[kind], "colour": COLOURS[kind],
+                                                 "css": CSS[kind], "entries": [], "order": KIND_ORDER[kind]})
+        due = r.due if isinstance(r.due, dt.date) else dt.date.fromisoformat(str(r.due))
+        if kind == "remind":
+            timing = f"还剩 {r.workdays} 个工作日"
+        elif kind == "due":
+            timing = "今日到期"
+        else:
+            timing = f"已逾期 {r.workdays} 个工作日"
+        token = make_token(secret, notice_id=r.notice_id, occurrence_id=r.occurrence_id, expires=expires)
+        group["entries"].append({
+            "clause": clause_text(r.clause), "clause_title": r.clause_title or "", "what": r.what,
+            "assignee": r.contact_name or f"{r.unit}{r.dept}",
+            "case": f"{r.case_code}（{r.township}）" if r.case_code else None,
+            "who_line": f"责任单位：{r.contact_name or r.unit + r.dept}"
+                        + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
+            "period": period_label(r.period_key), "due": date_text(due), "timing": timing,
+            "done": r.done_count, "required": r.required, "link": f"{base_url.rstrip('/')}/c/{token}",
+        })
+    plan_list = []
+    for i, plan in enumerate(plans.values()):
+        groups = sorted(plan["groups"].values(), key=lambda g: g["order"])
+        plan_list.append({"number": NUMERALS[i] if i < 10 else str(i + 1), "title": plan["title"], "groups": groups})
+    kinds = {g["order"] for p in plan_list for g in p["groups"]}
+    headline = {0: "督办", 1: "催办", 2: "提醒", 3: "提醒"}[min(kinds)]
+    overdue = sum(len(g["entries"]) for p in plan_list for g in p["groups"] if g["order"] <= 1)
+    intro = (f"截至{date_text(day)}，贵单位督查范围内下列单位的督办事项已逾期且尚未办结，请督促有关单位抓紧办理："
+             if supervisor else f"根据有关实施方案，截至{date_text(day)}，贵单位有下列事项需要办理：")
+    ctx = {"intro": intro, "recipient": recipient, "supervisor": supervisor, "day_text": date_text(day), "plans": plan_list,
+           "subject_day": f"{day.year}年{day.month}月{day.day}日", "total": len(rows), "overdue": overdue, "headline": headline, "link_days": link_days}
+    subject = _env.get_template("digest.subject.j2").render(ctx).strip()
+    return Rendered(subject, _env.get_template("digest.txt.j2").render(ctx),
+                    _env.get_template("digest.html.j2").render({**ctx, "subject": subject}), len(rows))

@@ -1,0 +1,87 @@
+"""`duban` commands for notices: sweep, deliver, outbox."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from flows import cli
+from flows.cli import FormatOption, ListFormat, app, emit_json, engine, settings
+from flows.cli_schedule import TodayOption, _today
+from notifications import service
+from notifications.deliver import requeue
+from obligations.notify import KIND_NAMES
+
+outbox_app = typer.Typer(help="发件箱：查看、重发 / the outbox", invoke_without_command=True)
+app.add_typer(outbox_app, name="outbox")
+
+STATUS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "skipped": "无需发送", "dead": "发送失败"}
+
+
+@app.command("sweep")
+def sweep_cmd(today: Optional[str] = TodayOption, format: ListFormat = FormatOption):
+    """按提醒、到期、逾期、督办规则生成当日通知（同一天重复运行不会重复生成）/ write the day's notices."""
+    day = _today(today)
+    report = service.run_sweep(engine(), settings(), day)
+    if format == ListFormat.json:
+        emit_json({"day": day.isoformat(), "notices": report.notices, "digests": report.digests,
+                   "without_address": report.without_address})
+        return
+    kinds = "，".join(f"{KIND_NAMES[k]} {n} 项" for k, n in report.notices.items()) or "无"
+    cli.out.print(f"{day} 通知：{kinds}；汇总为 {report.digests} 份通知（每个收件单位每天一份）。")
+    if report.without_address:
+        cli.out.print(f"[yellow]注意：{report.without_address} 个收件单位没有邮箱或机器人地址，见 duban outbox --failed[/yellow]")
+
+
+@app.command("deliver")
+def deliver_cmd(force: bool = typer.Option(False, "--force", help="忽略免打扰时段立即发送 / ignore quiet hours"),
+                format: ListFormat = FormatOption):
+    """发送发件箱中到期的通知（失败自动重试）/ send what is due in the outbox."""
+    report = service.run_deliver(engine(), settings(), force=force)
+    if format == ListFormat.json:
+        emit_json(report.__dict__)
+        return
+    if report.quiet:
+        cli.out.print("当前处于免打扰时段，未发送；可用 --force 立即发送。")
+        return
+    cli.out.print(f"已发送 {report.sent} 份；稍后重试 {report.retried} 份；发送失败 {report.dead} 份；"
+                  f"无需发送 {report.skipped} 份" + (f"；恢复中断 {report.recovered} 份" if report.recovered else "") + "。")
+    for line in report.errors[:10]:
+        cli.out.print(f"  [yellow]{line}[/yellow]", markup=True, highlight=False)
+
+
+@outbox_app.callback()
+def outbox_cmd(ctx: typer.Context,
+               failed: bool = typer.Option(False, "--failed", help="只看发送失败的 / dead letters only"),
+               status: Optional[str] = typer.Option(None, "--status", help="pending|sending|sent|skipped|dead"),
+               limit: int = typer.Option(50, "--limit", help="最多显示条数 / max rows"),
+               format: ListFormat = FormatOption):
+    """查看发件箱 / show the outbox."""
+    if ctx.invoked_subcommand:
+        return
+    rows = service.outbox_rows(engine(), failed=failed, status=status, limit=limit)
+    if format == ListFormat.json:
+        emit_json(rows)
+        return
+    counts = service.outbox_counts(engine())
+    cli.out.print("发件箱：" + ("，".join(f"{STATUS.get(k, k)} {v}" for k, v in sorted(counts.items())) or "空"))
+    if not rows:
+        return
+    t = Table(title_justify="left")
+    for col in ("编号", "日期", "收件单位", "渠道", "事项", "状态", "尝试", "说明"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        note = r["last_error"] or (r["subject"] or "")
+        t.add_row(str(r["id"]), r["day"], r["recipient"] or "—", r["channel"], str(r["items"]),
+                  STATUS.get(r["status"], r["status"]), str(r["attempts"]), note)
+    cli.out.print(t)
+
+
+@outbox_app.command("retry")
+def outbox_retry(outbox_id: int = typer.Argument(..., help="发件箱编号 / outbox id")):
+    """将发送失败的通知重新排队 / requeue a failed notice."""
+    if not requeue(engine(), outbox_id):
+        raise typer.BadParameter(f"发件箱中没有可重发的 {outbox_id}（已发送或不存在）", param_hint="ID")
+    cli.out.print(f"已重新排队：{outbox_id}。运行 duban deliver 发送。")

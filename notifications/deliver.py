@@ -1,0 +1,146 @@
+"""Delivery: claim pending outbox rows in batches, mark them ``sending`` before the I/O and
+``sent`` right after (one commit per message), retry transient failures with exponential
+backoff, and turn permanent failures, or a message that failed ``max_attempts`` times, into
+dead letters.
+
+Claiming uses ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL so several workers can run at
+once; SQLite serializes writers, which gives the same guarantee for one machine. A row left in
+``sending`` by a crashed worker is taken back after the lease expires and sent again with the
+same Message-ID. The remaining window: a crash after the server accepted a message and before
+the ``sent`` commit (one database commit, milliseconds) produces a second copy with the same
+Message-ID."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from notifications.channels import Channels, Message, SendError
+from notifications.render import render_digest
+from storage.tables import Outbox
+
+
+@dataclass
+class DeliverySettings:
+    secret: bytes
+    base_url: str
+    link_days: int = 30
+    max_attempts: int = 8
+    batch: int = 100
+    lease: dt.timedelta = dt.timedelta(minutes=10)
+    quiet_hours: tuple[dt.time, dt.time] | None = (dt.time(20, 0), dt.time(8, 0))
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass
+class DeliverReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0
+    recovered: int = 0
+    quiet: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def in_quiet_hours(now: dt.datetime, quiet: tuple[dt.time, dt.time] | None, timezone: str) -> bool:
+    if not quiet:
+        return False
+    local = now.astimezone(ZoneInfo(timezone)).time()
+    start, end = quiet
+    return (start <= local or local < end) if start > end else (start <= local < end)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4, 8 … minutes, at most six hours."""
+    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+def recover_stale(engine: Engine, now: dt.datetime, lease: dt.timedelta) -> int:
+    with engine.begin() as conn:
+        return conn.execute(sa.text(
+            "UPDATE outbox SET status = 'pending', last_error = '发送中断（进程退出），重新排队' "
+            "WHERE status = 'sending' AND sending_at < :cutoff"), {"cutoff": now - lease}).rowcount or 0
+
+
+def claim(engine: Engine, now: dt.datetime, limit: int) -> list[int]:
+    lock = "FOR UPDATE SKIP LOCKED" if engine.dialect.name == "postgresql" else ""
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = :now "
+            "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now "
+            f"ORDER BY next_attempt_at, id LIMIT :limit {lock}) AND status = 'pending' RETURNING id"),
+            {"now": now, "limit": limit}).all()
+    return sorted(r[0] for r in rows)
+
+
+def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, now: dt.datetime | None = None,
+            until_empty: bool = True, force: bool = False) -> DeliverReport:
+    """Send what is due. ``force`` ignores quiet hours (for tests and the demo's simulated clock)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    report = DeliverReport()
+    if not force and in_quiet_hours(now, settings.quiet_hours, settings.timezone):
+        report.quiet = True
+        return report
+    report.recovered = recover_stale(engine, now, settings.lease)
+    try:
+        while True:
+            ids = claim(engine, now, settings.batch)
+            for oid in ids:
+                _deliver_one(engine, channels, settings, oid, now, report)
+            if not ids or not until_empty:
+                break
+    finally:
+        channels.close()
+    return report
+
+
+def _deliver_one(engine: Engine, channels: Channels, settings: DeliverySettings, oid: int, now: dt.datetime,
+                 report: DeliverReport) -> None:
+    with Session(engine) as session, session.begin():
+        row = session.get(Outbox, oid)
+        if row.subject is None:
+            rendered = render_digest(session, oid, recipient=row.recipient_name or "", day=row.day,
+                                     supervisor=row.recipient_kind == "supervisor", secret=settings.secret,
+                                     base_url=settings.base_url, link_days=settings.link_days)
+            if rendered is None:   # everything in it was completed or waived since the sweep
+                row.status, row.last_error = "skipped", "所列事项均已办结或豁免，无需发送"
+                report.skipped += 1
+                return
+            row.subject, row.text_body, row.html_body, row.items = (rendered.subject, rendered.text,
+                                                                    rendered.html, rendered.items)
+        msg = Message(row.key, row.address or "", row.recipient_name, row.subject, row.text_body, row.html_body)
+        channel, attempts = row.channel, row.attempts
+    adapter = channels.by_channel.get(channel)
+    try:
+        if adapter is None:
+            raise SendError(f"不支持的渠道 {channel}", permanent=True)
+        mid = adapter.send(msg)
+    except SendError as exc:
+        dead = exc.permanent or attempts >= settings.max_attempts
+        with engine.begin() as conn:
+            conn.execute(sa.update(Outbox.__table__).where(Outbox.__table__.c.id == oid).values(
+                status="dead" if dead else "pending", last_error=str(exc)[:500],
+                next_attempt_at=now + backoff(attempts)))
+        report.dead += dead
+        report.retried += not dead
+        report.errors.append(f"{msg.key}: {exc}")
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.update(Outbox.__table__).where(Outbox.__table__.c.id == oid).values(
+            status="sent", sent_at=dt.datetime.now(dt.timezone.utc), message_id=mid, transport=adapter.name,
+            last_error=None))
+    report.sent += 1
+
+
+def requeue(engine: Engine, outbox_id: int, now: dt.datetime | None = None) -> bool:
+    """`duban outbox retry ID`: a dead or failed row goes back to the queue."""
+    with engine.begin() as conn:
+        return bool(conn.execute(sa.text(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = :now, attempts = 0 "
+            "WHERE id = :id AND status IN ('dead', 'pending', 'skipped')"),
+            {"id": outbox_id, "now": now or dt.datetime.now(dt.timezone.utc)}).rowcount)

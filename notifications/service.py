@@ -1,0 +1,56 @@
+"""Wiring the notices to the configuration: one place that builds the sweep's and the
+delivery's settings and channels from config.yaml and the environment."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from notifications.channels import Channels
+from notifications.deliver import DeliverReport, DeliverySettings, deliver
+from notifications.links import load_secret
+from notifications.sweep import SweepReport, sweep
+from storage.files import Settings
+from storage.tables import Outbox
+
+
+def run_sweep(engine: Engine, settings: Settings, today: dt.date) -> SweepReport:
+    return sweep(engine, settings.calendar(), settings.notify_policy(), today,
+                 send_time=settings.notify.send_time, timezone=settings.timezone)
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    n = settings.notify
+    return DeliverySettings(secret=load_secret(settings.data_dir), base_url=n.base_url, link_days=n.link_days,
+                            max_attempts=n.max_attempts, quiet_hours=tuple(n.quiet_hours), timezone=settings.timezone)
+
+
+def channels(settings: Settings) -> Channels:
+    return Channels.from_env(settings.data_dir / "outbox", settings.notify.sender)
+
+
+def run_deliver(engine: Engine, settings: Settings, *, now: dt.datetime | None = None, force: bool = False,
+                chans: Channels | None = None) -> DeliverReport:
+    return deliver(engine, chans or channels(settings), delivery_settings(settings), now=now, force=force)
+
+
+def outbox_rows(engine: Engine, *, failed: bool = False, status: str | None = None, limit: int = 200) -> list[dict]:
+    with Session(engine) as s:
+        q = select(Outbox).order_by(Outbox.id.desc()).limit(limit or None)
+        if failed:
+            q = q.where(Outbox.status == "dead")
+        elif status:
+            q = q.where(Outbox.status == status)
+        return [{"id": o.id, "key": o.key, "day": o.day.isoformat(), "recipient": o.recipient_name,
+                 "channel": o.channel, "address": o.address, "items": o.items, "status": o.status,
+                 "attempts": o.attempts, "next_attempt_at": o.next_attempt_at.isoformat(timespec="seconds"),
+                 "sent_at": o.sent_at.isoformat(timespec="seconds") if o.sent_at else None,
+                 "message_id": o.message_id, "transport": o.transport, "subject": o.subject,
+                 "last_error": o.last_error} for o in s.scalars(q)]
+
+
+def outbox_counts(engine: Engine) -> dict[str, int]:
+    with Session(engine) as s:
+        return dict(s.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())

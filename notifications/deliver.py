@@ -60,21 +60,35 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
+def _stamp(sql: str, *names: str) -> sa.TextClause:
+    """Raw SQL whose datetime parameters are bound with the columns' own type, so SQLite stores
+    and compares them in one format."""
+    kind = Outbox.__table__.c.next_attempt_at.type
+    return sa.text(sql).bindparams(*(sa.bindparam(n, type_=kind) for n in names))
+
+
 def recover_stale(engine: Engine, now: dt.datetime, lease: dt.timedelta) -> int:
     with engine.begin() as conn:
-        return conn.execute(sa.text(
+        return conn.execute(_stamp(
             "UPDATE outbox SET status = 'pending', last_error = '发送中断（进程退出），重新排队' "
-            "WHERE status = 'sending' AND sending_at < :cutoff"), {"cutoff": now - lease}).rowcount or 0
+            "WHERE status = 'sending' AND sending_at < :cutoff", "cutoff"), {"cutoff": now - lease}).rowcount or 0
 
 
 def claim(engine: Engine, now: dt.datetime, limit: int) -> list[int]:
-    lock = "FOR UPDATE SKIP LOCKED" if engine.dialect.name == "postgresql" else ""
+    """Mark up to ``limit`` due rows ``sending`` and return their ids. On PostgreSQL the rows
+    are picked in a CTE with FOR UPDATE SKIP LOCKED (evaluated once), so concurrent workers
+    never take the same row."""
+    if engine.dialect.name == "postgresql":
+        sql = ("WITH picked AS (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now "
+               "ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+               "UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = :now "
+               "FROM picked WHERE outbox.id = picked.id RETURNING outbox.id")
+    else:
+        sql = ("UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = :now "
+               "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now "
+               "ORDER BY next_attempt_at, id LIMIT :limit) AND status = 'pending' RETURNING id")
     with engine.begin() as conn:
-        rows = conn.execute(sa.text(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = :now "
-            "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now "
-            f"ORDER BY next_attempt_at, id LIMIT :limit {lock}) AND status = 'pending' RETURNING id"),
-            {"now": now, "limit": limit}).all()
+        rows = conn.execute(_stamp(sql, "now"), {"now": now, "limit": limit}).all()
     return sorted(r[0] for r in rows)
 
 
@@ -140,7 +154,7 @@ def _deliver_one(engine: Engine, channels: Channels, settings: DeliverySettings,
 def requeue(engine: Engine, outbox_id: int, now: dt.datetime | None = None) -> bool:
     """`duban outbox retry ID`: a dead or failed row goes back to the queue."""
     with engine.begin() as conn:
-        return bool(conn.execute(sa.text(
+        return bool(conn.execute(_stamp(
             "UPDATE outbox SET status = 'pending', next_attempt_at = :now, attempts = 0 "
-            "WHERE id = :id AND status IN ('dead', 'pending', 'skipped')"),
+            "WHERE id = :id AND status IN ('dead', 'pending', 'skipped')", "now"),
             {"id": outbox_id, "now": now or dt.datetime.now(dt.timezone.utc)}).rowcount)

@@ -161,17 +161,19 @@ def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[in
                "WHEN {hook} LIKE '%/cgi-bin/webhook/send%' THEN 'wecom' "
                "WHEN {hook} IS NOT NULL THEN 'dingtalk' ELSE 'none' END")
     before = session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0
+    stamp = Outbox.__table__.c.next_attempt_at.type
+    typed = (sa.bindparam("send_at", type_=stamp), sa.bindparam("now", type_=stamp))
     session.execute(sa.text(
         head + "SELECT 'digest:contact:' || CAST(c.id AS VARCHAR(20)) || ':' || :day, 'contact', c.id, :today, "
         + channel.format(email="c.email", hook="c.webhook") + ", COALESCE(c.email, c.webhook), c.name, "
         "'pending', 0, :send_at, :now, 0 FROM contact c WHERE c.id IN (SELECT recipient_id FROM notice "
-        "WHERE recipient_kind = 'contact' AND digest_id IS NULL) ON CONFLICT DO NOTHING"), common)
+        "WHERE recipient_kind = 'contact' AND digest_id IS NULL) ON CONFLICT DO NOTHING").bindparams(*typed), common)
     session.execute(sa.text(
         head + "SELECT 'digest:supervisor:' || CAST(j.id AS VARCHAR(20)) || ':' || :day, 'supervisor', j.id, :today, "
         + channel.format(email="j.supervisor_email", hook="j.supervisor_webhook")
         + ", COALESCE(j.supervisor_email, j.supervisor_webhook), j.supervisor_name, 'pending', 0, :send_at, :now, 0 "
         "FROM jurisdiction j WHERE j.id IN (SELECT recipient_id FROM notice WHERE recipient_kind = 'supervisor' "
-        "AND digest_id IS NULL) ON CONFLICT DO NOTHING"), common)
+        "AND digest_id IS NULL) ON CONFLICT DO NOTHING").bindparams(*typed), common)
     created = (session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0) - before
     # attach the undigested rows to today's digest while it is still unrendered
     session.execute(sa.text(

@@ -73,3 +73,107 @@ def project(tmp_path, database_url, monkeypatch):
     monkeypatch.setenv("DUBAN_CONFIG", str(root / "config.yaml"))
     monkeypatch.setenv("DUBAN_DATABASE_URL", database_url)
     return root
+
+
+# ---------------------------------------------------------------- real servers on loopback
+
+import email
+import email.policy
+import json as _json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    """An aiosmtpd server on loopback that keeps what it receives; can be stopped and restarted
+    on the same port to play an outage."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self.messages: list[email.message.EmailMessage] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+                sink.messages.append(msg)
+                return "250 OK"
+
+        self._controller_cls, self._handler = Controller, Handler()
+        self.controller = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.controller = self._controller_cls(self._handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def message_ids(self) -> list[str]:
+        return [m["Message-ID"] for m in self.messages]
+
+
+@pytest.fixture
+def smtp_sink():
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+class RobotServer:
+    """A loopback HTTP server standing in for the DingTalk / WeCom robot endpoints."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.replies: list[tuple[int, dict]] = []   # queued replies; default 200 errcode 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.requests.append({"path": self.path, "body": _json.loads(body)})
+                status, payload = server.replies.pop(0) if server.replies else (200, {"errcode": 0, "errmsg": "ok"})
+                data = _json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def robot_server():
+    server = RobotServer()
+    yield server
+    server.close()

@@ -20,8 +20,9 @@ import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 
 import httpx
@@ -52,17 +53,25 @@ def message_id(key: str, sender: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-def build_email(msg: Message, sender: str) -> EmailMessage:
-    out = EmailMessage()
-    out["Subject"] = msg.subject
-    out["From"] = sender
-    out["To"] = str(Address(display_name=msg.name or "", addr_spec=msg.address)) if msg.name else msg.address
+def build_email(msg: Message, sender: str) -> MIMEMultipart:
+    """A multipart/alternative (text + HTML) message with RFC 2047 UTF-8 headers. Built with the
+    compat32 MIME classes: the default policy's header folding costs more than sending."""
+    out = MIMEMultipart("alternative")
+    out["Subject"] = Header(msg.subject, "utf-8")
+    out["From"] = _address(sender)
+    out["To"] = _address(f"{msg.name} <{msg.address}>" if msg.name else msg.address)
     out["Date"] = email.utils.formatdate(localtime=False)
     out["Message-ID"] = message_id(msg.key, sender)
     out["X-Duban-Key"] = msg.key
-    out.set_content(msg.text)
-    out.add_alternative(msg.html, subtype="html")
+    out.attach(MIMEText(msg.text, "plain", "utf-8"))
+    out.attach(MIMEText(msg.html, "html", "utf-8"))
     return out
+
+
+def _address(text: str) -> str:
+    name, addr = email.utils.parseaddr(text)
+    return email.utils.formataddr((str(Header(name, "utf-8")) if name and not name.isascii() else name, addr)) \
+        if name else addr
 
 
 class FileSink:
@@ -84,7 +93,7 @@ class FileSink:
         target = self.path_for(msg.key)
         tmp = target.with_suffix(".tmp")
         try:
-            tmp.write_bytes(bytes(data))
+            tmp.write_bytes(data.as_bytes())
             os.replace(tmp, target)
         except OSError as exc:
             raise SendError(f"写入 {target} 失败：{exc}") from exc

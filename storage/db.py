@@ -25,6 +25,7 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")  # WAL: safe across process crashes
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from notifications.channels import Channels, Message, SendError
-from notifications.render import render_digest
+from notifications.render import compose, item_rows
 from storage.tables import Outbox
 
 
@@ -104,8 +105,8 @@ def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, n
     try:
         while True:
             ids = claim(engine, now, settings.batch)
-            for oid in ids:
-                _deliver_one(engine, channels, settings, oid, now, report)
+            for msg, channel, attempts, oid in _prepare(engine, settings, ids, report):
+                _send_one(engine, channels, settings, oid, msg, channel, attempts, now, report)
             if not ids or not until_empty:
                 break
     finally:
@@ -113,22 +114,33 @@ def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, n
     return report
 
 
-def _deliver_one(engine: Engine, channels: Channels, settings: DeliverySettings, oid: int, now: dt.datetime,
-                 report: DeliverReport) -> None:
+def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report: DeliverReport):
+    """Render the claimed rows that are not rendered yet (one query and one commit for the
+    batch) and return what to send."""
+    if not ids:
+        return []
+    out = []
     with Session(engine) as session, session.begin():
-        row = session.get(Outbox, oid)
-        if row.subject is None:
-            rendered = render_digest(session, oid, recipient=row.recipient_name or "", day=row.day,
-                                     supervisor=row.recipient_kind == "supervisor", secret=settings.secret,
-                                     base_url=settings.base_url, link_days=settings.link_days)
-            if rendered is None:   # everything in it was completed or waived since the sweep
-                row.status, row.last_error = "skipped", "所列事项均已办结或豁免，无需发送"
-                report.skipped += 1
-                return
-            row.subject, row.text_body, row.html_body, row.items = (rendered.subject, rendered.text,
-                                                                    rendered.html, rendered.items)
-        msg = Message(row.key, row.address or "", row.recipient_name, row.subject, row.text_body, row.html_body)
-        channel, attempts = row.channel, row.attempts
+        rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id)).all()
+        items = item_rows(session, [r.id for r in rows if r.subject is None])
+        for row in rows:
+            if row.subject is None:
+                rendered = compose(items[row.id], recipient=row.recipient_name or "", day=row.day,
+                                   supervisor=row.recipient_kind == "supervisor", secret=settings.secret,
+                                   base_url=settings.base_url, link_days=settings.link_days)
+                if rendered is None:   # everything in it was completed or waived since the sweep
+                    row.status, row.last_error = "skipped", "所列事项均已办结或豁免，无需发送"
+                    report.skipped += 1
+                    continue
+                row.subject, row.text_body, row.html_body, row.items = (rendered.subject, rendered.text,
+                                                                        rendered.html, rendered.items)
+            out.append((Message(row.key, row.address or "", row.recipient_name, row.subject, row.text_body,
+                                row.html_body), row.channel, row.attempts, row.id))
+    return out
+
+
+def _send_one(engine: Engine, channels: Channels, settings: DeliverySettings, oid: int, msg: Message,
+              channel: str, attempts: int, now: dt.datetime, report: DeliverReport) -> None:
     adapter = channels.by_channel.get(channel)
     try:
         if adapter is None:

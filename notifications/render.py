@@ -47,7 +47,7 @@ def clause_text(code: str) -> str:
 
 
 ITEMS_SQL = sa.text(
-    "SELECT n.id AS notice_id, n.stage, n.kind, n.workdays, o.id AS occurrence_id, o.due, o.period_key, "
+    "SELECT n.digest_id, n.id AS notice_id, n.stage, n.kind, n.workdays, o.id AS occurrence_id, o.due, o.period_key, "
     "o.required, o.done_count, p.title AS plan_title, p.id AS plan_id, cl.code AS clause, cl.title AS clause_title, "
     "ob.what, ob.code AS obligation, j.name AS unit, d.name AS dept, c.name AS contact_name, k.code AS case_code, "
     "t.name AS township "
@@ -57,15 +57,30 @@ ITEMS_SQL = sa.text(
     "LEFT JOIN contact c ON c.jurisdiction_id = o.jurisdiction_id AND c.department_key = o.party_key "
     "LEFT JOIN care_case k ON k.id = o.case_id "
     "LEFT JOIN jurisdiction t ON t.id = CASE WHEN j.level = 'village' THEN j.parent_id ELSE j.id END "
-    "WHERE n.digest_id = :digest AND o.waived_at IS NULL AND o.done_count < o.required "
-    "ORDER BY p.id, n.kind, o.due, cl.position, ob.position, j.path, d.key, n.id")
+    "WHERE n.digest_id IN :digests AND o.waived_at IS NULL AND o.done_count < o.required "
+    "ORDER BY n.digest_id, p.id, n.kind, o.due, cl.position, ob.position, j.path, d.key, n.id"
+).bindparams(sa.bindparam("digests", expanding=True))
 
 
 def render_digest(session: Session, digest_id: int, *, recipient: str, supervisor: bool, day: dt.date,
                   secret: bytes, base_url: str, link_days: int) -> Rendered | None:
     """The digest as it stands now: items completed or waived since the sweep are left out;
     None when nothing is left to say."""
-    rows = session.execute(ITEMS_SQL, {"digest": digest_id}).all()
+    rows = session.execute(ITEMS_SQL, {"digests": [digest_id]}).all()
+    return compose(rows, recipient=recipient, supervisor=supervisor, day=day, secret=secret, base_url=base_url,
+                   link_days=link_days)
+
+
+def item_rows(session: Session, digest_ids: list[int]) -> dict[int, list]:
+    """The current items of several digests in one query."""
+    out: dict[int, list] = {d: [] for d in digest_ids}
+    for r in session.execute(ITEMS_SQL, {"digests": digest_ids}):
+        out[r.digest_id].append(r)
+    return out
+
+
+def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secret: bytes, base_url: str,
+            link_days: int) -> Rendered | None:
     if not rows:
         return None
     expires = day + dt.timedelta(days=link_days)

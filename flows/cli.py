@@ -349,3 +349,4 @@ def entry() -> None:
 
 import flows.cli_schedule  # noqa: E402,F401  (registers the scheduling commands)
 import flows.cli_notify  # noqa: E402,F401  (registers the notice commands)
+import flows.cli_flows  # noqa: E402,F401  (registers demo, up, run)

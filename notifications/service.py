@@ -32,8 +32,29 @@ def channels(settings: Settings) -> Channels:
 
 
 def run_deliver(engine: Engine, settings: Settings, *, now: dt.datetime | None = None, force: bool = False,
-                chans: Channels | None = None) -> DeliverReport:
-    return deliver(engine, chans or channels(settings), delivery_settings(settings), now=now, force=force)
+                chans: Channels | None = None, workers: int = 1) -> DeliverReport:
+    """Deliver with ``workers`` threads, each with its own connections; claims keep them apart."""
+    ds = delivery_settings(settings)
+    if workers <= 1:
+        return deliver(engine, chans or channels(settings), ds, now=now, force=force)
+    return deliver_parallel(engine, lambda: channels(settings), ds, workers, now=now, force=force)
+
+
+def deliver_parallel(engine: Engine, make_channels, ds: DeliverySettings, workers: int, *,
+                     now: dt.datetime | None = None, force: bool = False) -> DeliverReport:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda _: deliver(engine, make_channels(), ds, now=now, force=force), range(workers)))
+    total = DeliverReport(quiet=all(p.quiet for p in parts))
+    for p in parts:
+        total.sent += p.sent
+        total.retried += p.retried
+        total.dead += p.dead
+        total.skipped += p.skipped
+        total.recovered += p.recovered
+        total.errors += p.errors
+    return total
 
 
 def outbox_rows(engine: Engine, *, failed: bool = False, status: str | None = None, limit: int = 200) -> list[dict]:

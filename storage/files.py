@@ -71,6 +71,14 @@ class _Notify(BaseModel):
     sender: str = "督办系统 <duban@example.org>"
 
 
+class _Service(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    materialize: str | dict[str, int] = "0 2 * * *"
+    sweep: str | dict[str, int] = "30 8 * * *"
+    deliver: str | dict[str, int] = "*/5 * * * *"
+    report: str | dict[str, int] = "0 7 * * 1"
+
+
 class _ConfigDoc(BaseModel):
     model_config = ConfigDict(extra="allow")
     database: str = "sqlite:///var/duban.db"
@@ -81,6 +89,7 @@ class _ConfigDoc(BaseModel):
     calendar: _Calendar = _Calendar()
     schedule: _Schedule = _Schedule()
     notify: _Notify = _Notify()
+    service: _Service = _Service()
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,7 @@ class Settings:
     extra_workdays: tuple[dt.date, ...] = ()
 
     notify: Any = None
+    service: Any = None
 
     def notify_policy(self) -> NotifyPolicy:
         n = self.notify
@@ -156,7 +166,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         timezone=doc.schedule.timezone, schedule_start=doc.schedule.start,
         horizon_days=doc.schedule.horizon_days, due_soon_days=doc.schedule.due_soon_days,
         roll_forward=doc.calendar.roll_forward, extra_holidays=tuple(doc.calendar.holidays),
-        extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify,
+        extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify, service=doc.service,
     )
 
 

@@ -177,3 +177,15 @@ def robot_server():
     server = RobotServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """One temporary Prefect server for the whole session (its start costs seconds)."""
+    from flows.prefect_env import configure_prefect
+
+    configure_prefect(tmp_path_factory.mktemp("prefect"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

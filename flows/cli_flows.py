@@ -1,0 +1,102 @@
+"""`duban` commands that run the service: demo, up, run."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from flows import cli
+from flows.cli import app, settings
+from flows.prefect_env import configure_prefect
+
+FLOW_NAMES = ("sync_plans", "materialize", "sweep", "deliver", "report")
+
+
+@app.command("demo")
+def demo_cmd(dir: Path = typer.Option(Path("demo"), "--dir", help="演示数据目录 / folder for the demo"),
+             seed: int = typer.Option(7, "--seed", help="随机种子，同一种子结果相同 / seed")):
+    """演示：在新目录中加载计划、登记示例对象，模拟 2025 全年的办理、提醒、催办和督办 / simulate a year."""
+    started = time.perf_counter()
+    folder = dir.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    configure_prefect(folder)
+    import warnings
+
+    from flows import demo
+    from flows.simulation import YEAR_END, YEAR_START, demo_settings, summary
+    from obligations.workcal import UnknownYearWarning
+
+    warnings.simplefilter("ignore", UnknownYearWarning)
+    cli.out.print(f"演示目录：{folder}（SQLite 数据库、通知、报告均写在此处）")
+    cli.out.print("正在启动 Prefect（首次约需十余秒）……")
+    with Progress(TextColumn("模拟 {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} 天"),
+                  TimeElapsedColumn(), console=cli.out, transient=False) as progress:
+        bar = progress.add_task(str(YEAR_START), total=(YEAR_END - YEAR_START).days + 1)
+
+        def tick(day: dt.date) -> None:
+            progress.update(bar, advance=1, description=str(day))
+
+        demo.on_day = tick
+        try:
+            totals = demo.demo_flow(folder=str(folder), seed=seed, config=cli._state.get("config"))
+        finally:
+            demo.on_day = None
+    result = summary(demo_settings(settings(), folder))
+    reports = folder / "reports"
+    reports.mkdir(exist_ok=True)
+    summary_path = reports / "summary-2025.json"
+    summary_path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    cli.out.print(f"\n模拟 2025 年全年：督办事项 {result['occurrences']} 项，重点关爱对象 {result['cases']} 人，"
+                  f"登记完成 {totals['completions']} 次，发送通知 {totals['sent']} 份。")
+    t = Table(title="各部门按期完成率（2025 年，截至 12 月 31 日）", title_justify="left")
+    t.add_column("部门", min_width=12, max_width=18, overflow="fold")
+    for col in ("应办", "按期办结", "逾期办结", "逾期未办", "按期率"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for r in sorted(result["departments"], key=lambda r: -(r["total"])):
+        rate = "—" if r["on_time_rate"] is None else f"{r['on_time_rate'] * 100:.1f}%"
+        t.add_row(r["name"], str(r["total"]), str(r["done"]), str(r["done_late"]), str(r["overdue"]), rate)
+    cli.out.print(t)
+    from obligations.notify import KIND_NAMES
+
+    cli.out.print("通知：" + "，".join(f"{KIND_NAMES[k]} {n} 项" for k, n in sorted(result["notices"].items()))
+                  + f"；汇总发送 {result['outbox'].get('sent', 0)} 份。")
+    cli.out.print(f"通知邮件（.eml）：{folder / 'outbox'}")
+    cli.out.print(f"完成情况汇总：{summary_path}")
+    cli.out.print(f"数据库：{folder / 'duban.db'}（可用 duban --config … 或 DUBAN_DATABASE_URL=sqlite:///{folder / 'duban.db'} 查询）")
+    cli.out.print(f"用时 {time.perf_counter() - started:.0f} 秒。")
+
+
+@app.command("up")
+def up_cmd():
+    """启动督办服务：按 config.yaml 的时间表自动生成事项、发送通知 / run the embedded scheduler."""
+    s = settings()
+    configure_prefect(s.data_dir)
+    cli.engine()   # migrate before the scheduler starts
+    from flows.runner import up
+
+    up(s, cli._state.get("config"))
+
+
+@app.command("run")
+def run_cmd(flow: str = typer.Argument(..., help="sync_plans | materialize | sweep | deliver | report"),
+            today: Optional[str] = typer.Option(None, "--today", help="按此日期运行 / run as of this date")):
+    """立即运行一个 Prefect 流程 / run one flow now."""
+    if flow not in FLOW_NAMES:
+        raise typer.BadParameter(f"未知的流程 {flow}（可用：{'、'.join(FLOW_NAMES)}）", param_hint="FLOW")
+    s = settings()
+    configure_prefect(s.data_dir)
+    from flows import pipeline
+
+    day = today or s.today().isoformat()
+    config = cli._state.get("config")
+    if flow == "deliver":
+        result = pipeline.deliver(at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), config=config)
+    else:
+        result = pipeline.FLOWS[flow](day=day, config=config)
+    cli.out.print(f"{flow}：{result}")

@@ -1,0 +1,133 @@
+"""Prefect flows: thin orchestration over the service functions, one task per stage (never one
+per occurrence). Each flow is idempotent, logs its counts through Prefect's logger, and names
+its runs after the day it works for (sweep-2025-10-08)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from prefect import flow, get_run_logger, task
+from sqlmodel import Session
+
+from notifications import service as notices
+from storage.catalogs import load_plans
+from storage.db import make_engine, migrate
+from storage.files import Settings, load_settings
+from storage.occurrences import status_summary
+from storage.schedule import materialize as materialize_service
+
+
+def _engine(settings: Settings):
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return engine
+
+
+@task(name="load-catalogs")
+def load_task(config: str | None) -> dict:
+    settings = load_settings(config)
+    engine = _engine(settings)
+    try:
+        result = load_plans(engine, settings)
+    finally:
+        engine.dispose()
+    return {"directory_changed": not result.directory.unchanged,
+            "plans": {r.plan_id: ("unchanged" if r.unchanged else "changed") for r in result.plans}}
+
+
+@flow(name="sync_plans", flow_run_name="sync-plans-{day}")
+def sync_plans(day: str, config: str | None = None) -> dict:
+    out = load_task(config)
+    get_run_logger().info("目录与计划：%s", out)
+    return out
+
+
+@task(name="materialize")
+def materialize_task(config: str | None, day: str, horizon_days: int | None) -> dict:
+    settings = load_settings(config)
+    today = dt.date.fromisoformat(day)
+    engine = _engine(settings)
+    try:
+        report = materialize_service(engine, settings.calendar(),
+                                     today + dt.timedelta(days=horizon_days or settings.horizon_days),
+                                     today=today, default_start=settings.schedule_start)
+    finally:
+        engine.dispose()
+    return {"occurrences_added": report.occurrences_added, "periods_added": report.periods_added,
+            "events_added": report.events_added, "removed": report.occurrences_removed}
+
+
+@flow(name="materialize", flow_run_name="materialize-{day}")
+def materialize(day: str, config: str | None = None, horizon_days: int | None = None) -> dict:
+    out = materialize_task(config, day, horizon_days)
+    get_run_logger().info("生成督办事项：%s", out)
+    return out
+
+
+@task(name="sweep")
+def sweep_task(config: str | None, day: str) -> dict:
+    settings = load_settings(config)
+    engine = _engine(settings)
+    try:
+        report = notices.run_sweep(engine, settings, dt.date.fromisoformat(day))
+    finally:
+        engine.dispose()
+    return {"notices": report.notices, "digests": report.digests, "without_address": report.without_address}
+
+
+@flow(name="sweep", flow_run_name="sweep-{day}")
+def sweep(day: str, config: str | None = None) -> dict:
+    out = sweep_task(config, day)
+    get_run_logger().info("生成通知：%s", out)
+    return out
+
+
+@task(name="send-outbox", retries=2, retry_delay_seconds=30)
+def deliver_task(config: str | None, at: str | None, force: bool) -> dict:
+    settings = load_settings(config)
+    engine = _engine(settings)
+    try:
+        now = dt.datetime.fromisoformat(at) if at else None
+        report = notices.run_deliver(engine, settings, now=now, force=force)
+    finally:
+        engine.dispose()
+    return {"sent": report.sent, "retried": report.retried, "dead": report.dead, "skipped": report.skipped,
+            "recovered": report.recovered, "quiet": report.quiet}
+
+
+@flow(name="deliver", flow_run_name="deliver-{at}")
+def deliver(at: str = "", config: str | None = None, force: bool = False) -> dict:
+    """Retries live on the I/O task only: a flow retry would redo the claims."""
+    out = deliver_task(config, at or None, force)
+    get_run_logger().info("发送通知：%s", out)
+    return out
+
+
+@task(name="compliance-summary")
+def report_task(config: str | None, day: str) -> str:
+    settings = load_settings(config)
+    today = dt.date.fromisoformat(day)
+    engine = _engine(settings)
+    try:
+        with Session(engine) as s:
+            rows = status_summary(s, today=today, soon_days=settings.due_soon_days,
+                                  start=dt.date(today.year, 1, 1), end=today)
+    finally:
+        engine.dispose()
+    folder = settings.data_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"summary-{day}.json"
+    path.write_text(json.dumps({"day": day, "departments": rows}, ensure_ascii=False, indent=2), encoding="utf-8")
+    return str(path)
+
+
+@flow(name="report", flow_run_name="report-{day}")
+def report(day: str, config: str | None = None) -> str:
+    """Until the inspection reports land: a compliance summary per department, year to date."""
+    path = report_task(config, day)
+    get_run_logger().info("完成情况汇总：%s", path)
+    return path
+
+
+FLOWS = {"sync_plans": sync_plans, "materialize": materialize, "sweep": sweep, "deliver": deliver,
+         "report": report}

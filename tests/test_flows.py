@@ -1,0 +1,104 @@
+"""The Prefect flows end to end, the embedded runner (`duban up`) and the demo's simulation."""
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+from flows.simulation import demo_settings, prepare, simulate_day, summary
+from storage.db import make_engine
+from storage.files import load_settings
+
+
+def test_flows_end_to_end_to_a_loopback_smtp_server(project, prefect_harness, smtp_sink, monkeypatch):
+    monkeypatch.setenv("DUBAN_SMTP_URL", smtp_sink.url)
+    from flows import pipeline
+
+    synced = pipeline.sync_plans(day="2025-04-28")
+    assert synced["plans"] == {"fujian-2025": "changed", "guangdong-2024": "changed", "pingdingshan-2025": "changed"}
+    assert pipeline.sync_plans(day="2025-04-28")["plans"]["fujian-2025"] == "unchanged"
+    made = pipeline.materialize(day="2025-04-01", horizon_days=60)
+    assert made["occurrences_added"] > 0 and pipeline.materialize(day="2025-04-01", horizon_days=60)["occurrences_added"] == 0
+    swept = pipeline.sweep(day="2025-04-28")
+    assert swept["digests"] > 0 and swept["notices"]["remind"] > 0
+    sent = pipeline.deliver(at="2025-04-28T02:00:00+00:00")
+    assert sent["sent"] == swept["digests"] == len(smtp_sink.messages)
+    subjects = [m["Subject"] for m in smtp_sink.messages]
+    assert any(s.startswith("【督办提醒】") for s in subjects)
+    path = Path(pipeline.report(day="2025-04-28"))
+    assert path.is_file() and "civil_affairs" in path.read_text(encoding="utf-8")
+    from prefect.client.orchestration import get_client
+
+    async def names():
+        async with get_client() as client:
+            return {r.name for r in await client.read_flow_runs()}
+    import asyncio
+
+    runs = asyncio.run(names())
+    assert {"sweep-2025-04-28", "materialize-2025-04-01", "report-2025-04-28"} <= runs
+
+
+def test_duban_up_runs_the_schedule_and_stops_on_sigint(project, tmp_path):
+    config = project / "config.yaml"
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    doc["calendar"]["workdays"] = [today]                  # make today a working day whatever it is
+    doc["notify"]["quiet_hours"] = ["00:00", "00:00"]      # never quiet
+    doc["notify"]["send_time"] = "00:00"
+    doc["service"] = {"materialize": {"seconds": 2}, "sweep": {"seconds": 3}, "deliver": {"seconds": 3},
+                      "report": "0 7 1 1 *"}
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    exe = Path(sys.executable).with_name("duban")
+    subprocess.run([exe, "plans", "load", "--all"], env=env, check=True, capture_output=True)
+    log = tmp_path / "up.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([exe, "up"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        engine = make_engine(load_settings(str(config)).database_url)
+        try:
+            deadline, sent = time.time() + 120, 0
+            while time.time() < deadline and not sent:
+                time.sleep(1)
+                with engine.connect() as conn:
+                    try:
+                        sent = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status = 'sent'")).scalar()
+                    except sa.exc.OperationalError:
+                        pass
+            assert sent > 0, log.read_text()
+            proc.send_signal(signal.SIGINT)
+            started = time.time()
+            code = proc.wait(timeout=30)
+            assert code == 0 and time.time() - started < 15
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            engine.dispose()
+    text = log.read_text()
+    assert "督办服务已启动" in text and "sweep 完成" in text and "deliver 完成" in text and "已停止" in text
+
+
+def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):
+    base = load_settings()
+
+    def run(folder, seed):
+        settings = demo_settings(base, tmp_path / folder)
+        settings.data_dir.mkdir(parents=True)
+        world = prepare(settings, seed, cases=20)
+        day = dt.date(2025, 1, 1)
+        while day <= dt.date(2025, 3, 31):
+            simulate_day(world, day)
+            day += dt.timedelta(days=1)
+        out = summary(settings)
+        return out, len(list((settings.data_dir / "outbox").glob("*.eml")))
+
+    a, files_a = run("a", 11)
+    b, files_b = run("b", 11)
+    c, _ = run("c", 12)
+    assert a == b and files_a == files_b and files_a > 0
+    assert a != c
+    assert a["outbox"].get("sent", 0) == files_a and a["cases"] == 20

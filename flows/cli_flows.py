@@ -100,3 +100,24 @@ def run_cmd(flow: str = typer.Argument(..., help="sync_plans | materialize | swe
     else:
         result = pipeline.FLOWS[flow](day=day, config=config)
     cli.out.print(f"{flow}：{result}")
+
+
+@app.command("deploy")
+def deploy_cmd(pool: str = typer.Option("duban", "--pool", help="Prefect 进程型工作池名称 / process work pool")):
+    """在 Prefect 服务器（PREFECT_API_URL）上注册定时流程，由多台机器上的 worker 分担 / register deployments."""
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise typer.BadParameter("请先设置 PREFECT_API_URL 指向 Prefect 服务器（如 http://127.0.0.1:4200/api）",
+                                 param_hint="PREFECT_API_URL")
+    s = settings()
+    configure_prefect(s.data_dir)
+    from flows.deploy import deploy
+
+    rows = deploy(s, pool=pool, config=cli._state.get("config"))
+    head, rest = rows[0], rows[1:]
+    cli.out.print(f"工作池 {head['pool']}：{'已创建（进程型）' if head['pool_created'] else '已存在'}")
+    for r in rest:
+        cli.out.print(f"  {r['deployment']}：{r['schedule']}")
+    cli.out.print(f"在每台机器上启动 worker：prefect worker start --pool {pool}"
+                  "（与本机相同的 DUBAN_DATABASE_URL、DUBAN_CONFIG、DUBAN_SMTP_URL 环境变量）")

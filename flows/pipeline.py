@@ -17,6 +17,20 @@ from storage.occurrences import status_summary
 from storage.schedule import materialize as materialize_service
 
 
+def _day(day: str, config: str | None) -> str:
+    """A flow's day: the one given, or today in the configured timezone (scheduled runs)."""
+    return day or load_settings(config).today().isoformat()
+
+
+def _run_name(prefix: str):
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        params = flow_run.parameters or {}
+        return f"{prefix}-{params.get('day') or params.get('at') or dt.date.today().isoformat()}"
+    return name
+
+
 def _engine(settings: Settings):
     engine = make_engine(settings.database_url)
     migrate(engine)
@@ -35,8 +49,8 @@ def load_task(config: str | None) -> dict:
             "plans": {r.plan_id: ("unchanged" if r.unchanged else "changed") for r in result.plans}}
 
 
-@flow(name="sync_plans", flow_run_name="sync-plans-{day}")
-def sync_plans(day: str, config: str | None = None) -> dict:
+@flow(name="sync_plans", flow_run_name=_run_name("sync-plans"))
+def sync_plans(day: str = "", config: str | None = None) -> dict:
     out = load_task(config)
     get_run_logger().info("目录与计划：%s", out)
     return out
@@ -57,9 +71,9 @@ def materialize_task(config: str | None, day: str, horizon_days: int | None) -> 
             "events_added": report.events_added, "removed": report.occurrences_removed}
 
 
-@flow(name="materialize", flow_run_name="materialize-{day}")
-def materialize(day: str, config: str | None = None, horizon_days: int | None = None) -> dict:
-    out = materialize_task(config, day, horizon_days)
+@flow(name="materialize", flow_run_name=_run_name("materialize"))
+def materialize(day: str = "", config: str | None = None, horizon_days: int | None = None) -> dict:
+    out = materialize_task(config, _day(day, config), horizon_days)
     get_run_logger().info("生成督办事项：%s", out)
     return out
 
@@ -75,8 +89,12 @@ def sweep_task(config: str | None, day: str) -> dict:
     return {"notices": report.notices, "digests": report.digests, "without_address": report.without_address}
 
 
-@flow(name="sweep", flow_run_name="sweep-{day}")
-def sweep(day: str, config: str | None = None) -> dict:
+@flow(name="sweep", flow_run_name=_run_name("sweep"))
+def sweep(day: str = "", config: str | None = None) -> dict:
+    day = _day(day, config)
+    if not load_settings(config).calendar().is_workday(dt.date.fromisoformat(day)):
+        get_run_logger().info("%s 为休息日，不生成通知", day)
+        return {"notices": {}, "digests": 0, "without_address": 0, "rest_day": True}
     out = sweep_task(config, day)
     get_run_logger().info("生成通知：%s", out)
     return out
@@ -95,7 +113,7 @@ def deliver_task(config: str | None, at: str | None, force: bool) -> dict:
             "recovered": report.recovered, "quiet": report.quiet}
 
 
-@flow(name="deliver", flow_run_name="deliver-{at}")
+@flow(name="deliver", flow_run_name=_run_name("deliver"))
 def deliver(at: str = "", config: str | None = None, force: bool = False) -> dict:
     """Retries live on the I/O task only: a flow retry would redo the claims."""
     out = deliver_task(config, at or None, force)
@@ -121,10 +139,10 @@ def report_task(config: str | None, day: str) -> str:
     return str(path)
 
 
-@flow(name="report", flow_run_name="report-{day}")
-def report(day: str, config: str | None = None) -> str:
+@flow(name="report", flow_run_name=_run_name("report"))
+def report(day: str = "", config: str | None = None) -> str:
     """Until the inspection reports land: a compliance summary per department, year to date."""
-    path = report_task(config, day)
+    path = report_task(config, _day(day, config))
     get_run_logger().info("完成情况汇总：%s", path)
     return path
 

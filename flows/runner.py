@@ -32,9 +32,6 @@ def run_job(name: str, config: str | None) -> None:
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     from flows import pipeline
 
-    if name == "sweep" and not settings.calendar().is_workday(today):
-        _say(f"{today} 为休息日，跳过生成通知")
-        return
     try:
         if name == "deliver":
             result = pipeline.deliver(at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), config=config)

@@ -18,9 +18,8 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.province import Size, build, drop_schema, fresh_engine  # noqa: E402
-from notifications.channels import Channels  # noqa: E402
 from notifications.deliver import DeliverySettings  # noqa: E402
-from notifications.service import deliver_parallel  # noqa: E402
+from notifications.service import deliver_processes  # noqa: E402
 from notifications.sweep import sweep  # noqa: E402
 from obligations.notify import NotifyPolicy  # noqa: E402
 from obligations.workcal import WorkCalendar  # noqa: E402
@@ -70,7 +69,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--database-url")
     ap.add_argument("--digests", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=4, help="parallel delivery threads (duban deliver --workers)")
+    ap.add_argument("--workers", type=int, default=2, help="delivery processes (duban deliver --workers)")
     args = ap.parse_args()
     size = Size.quick() if args.quick else Size()
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,8 +92,9 @@ def main() -> None:
                                   "(SELECT id FROM outbox ORDER BY id LIMIT :n)"), {"n": args.digests})
             smtp = f"smtp://127.0.0.1:{port}"
             t0 = time.perf_counter()
-            r = deliver_parallel(engine, lambda: Channels(Path(tmp) / "outbox", "督办系统 <duban@example.org>",
-                                                          smtp_url=smtp), settings, args.workers, now=now, force=True)
+            url = engine.url.render_as_string(hide_password=False)
+            r = deliver_processes(url, schema, (Path(tmp) / "outbox", "督办系统 <duban@example.org>", smtp),
+                                  settings, args.workers, now=now, force=True)
             sent = r.sent
             t_deliver = time.perf_counter() - t0
             stop.set()
@@ -121,7 +121,7 @@ def main() -> None:
           f"{daily.digests:,} digests   (target ≤ 2 s)")
     print(f"  same-day repeat:                          {t_again:6.2f} s, {again.added} rows added")
     print(f"  delivery over SMTP (loopback aiosmtpd):   {sent:,} digests in {t_deliver:.2f} s = "
-          f"{sent / t_deliver:,.0f} notices/s with {args.workers} senders (target ≥ 200); "
+          f"{sent / t_deliver:,.0f} notices/s with {args.workers} sender processes (target ≥ 200); "
           f"server received {received.value:,}")
 
 

@@ -37,7 +37,7 @@ def sweep_cmd(today: Optional[str] = TodayOption, format: ListFormat = FormatOpt
 
 @app.command("deliver")
 def deliver_cmd(force: bool = typer.Option(False, "--force", help="忽略免打扰时段立即发送 / ignore quiet hours"),
-                workers: int = typer.Option(1, "--workers", min=1, max=32, help="并行发送线程数 / parallel senders"),
+                workers: int = typer.Option(1, "--workers", min=1, max=32, help="并行发送进程数 / parallel sender processes"),
                 format: ListFormat = FormatOption):
     """发送发件箱中到期的通知（失败自动重试）/ send what is due in the outbox."""
     report = service.run_deliver(engine(), settings(), force=force, workers=workers)

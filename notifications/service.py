@@ -3,6 +3,7 @@ delivery's settings and channels from config.yaml and the environment."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -33,19 +34,35 @@ def channels(settings: Settings) -> Channels:
 
 def run_deliver(engine: Engine, settings: Settings, *, now: dt.datetime | None = None, force: bool = False,
                 chans: Channels | None = None, workers: int = 1) -> DeliverReport:
-    """Deliver with ``workers`` threads, each with its own connections; claims keep them apart."""
+    """Deliver in this process, or with ``workers`` processes (each its own database and SMTP
+    connections; the claims keep them apart)."""
     ds = delivery_settings(settings)
     if workers <= 1:
         return deliver(engine, chans or channels(settings), ds, now=now, force=force)
-    return deliver_parallel(engine, lambda: channels(settings), ds, workers, now=now, force=force)
+    url = engine.url.render_as_string(hide_password=False)
+    args = (settings.data_dir / "outbox", settings.notify.sender, os.environ.get("DUBAN_SMTP_URL") or None,
+            os.environ.get("DUBAN_DINGTALK_SECRET") or None)
+    return deliver_processes(url, None, args, ds, workers, now=now, force=force)
 
 
-def deliver_parallel(engine: Engine, make_channels, ds: DeliverySettings, workers: int, *,
-                     now: dt.datetime | None = None, force: bool = False) -> DeliverReport:
-    from concurrent.futures import ThreadPoolExecutor
+def _deliver_worker(url: str, schema: str | None, channel_args: tuple, ds: DeliverySettings,
+                    now: dt.datetime | None, force: bool) -> DeliverReport:
+    from storage.db import make_engine
 
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda _: deliver(engine, make_channels(), ds, now=now, force=force), range(workers)))
+    engine = make_engine(url, schema=schema)
+    try:
+        return deliver(engine, Channels(*channel_args), ds, now=now, force=force)
+    finally:
+        engine.dispose()
+
+
+def deliver_processes(url: str, schema: str | None, channel_args: tuple, ds: DeliverySettings, workers: int, *,
+                      now: dt.datetime | None = None, force: bool = False) -> DeliverReport:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        parts = list(pool.map(_deliver_worker, *zip(*[(url, schema, channel_args, ds, now, force)] * workers)))
     total = DeliverReport(quiet=all(p.quiet for p in parts))
     for p in parts:
         total.sent += p.sent

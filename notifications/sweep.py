@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
+from storage.db import refresh_statistics
 from storage.tables import Jurisdiction, Notice, Obligation, Occurrence, Outbox, WorkdayIndex
 
 
@@ -100,6 +101,7 @@ def sweep(engine: Engine, calendar: WorkCalendar, policy: NotifyPolicy, today: d
                 report.notices[kind] = report.notices.get(kind, 0) + n
         send_at = dt.datetime.combine(today, send_time, ZoneInfo(timezone)).astimezone(dt.timezone.utc)
         report.digests, report.without_address = _digests(session, today, send_at)
+        refresh_statistics(session.connection(), ("notice", "outbox"), report.added)
     return report
 
 

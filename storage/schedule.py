@@ -18,6 +18,7 @@ from sqlmodel import Session
 from obligations.cadence import event_due, expand, obligation_start
 from obligations.catalog import content_hash
 from obligations.workcal import WorkCalendar
+from storage.db import refresh_statistics
 from storage.tables import Jurisdiction, Obligation, ObligationParty, Occurrence, Plan, SchedulePeriod
 
 UNIT_SCOPES = ("province", "city", "county", "township", "village")
@@ -95,6 +96,7 @@ def materialize(engine: Engine, calendar: WorkCalendar, until: dt.date, *, today
             report.by_plan[plan.id] = added
             report.occurrences_added += added
         report.events_added = spawn_events(session, calendar)
+        refresh_statistics(session.connection(), ("occurrence", "schedule_period"), report.occurrences_added)
         report.unassigned = _unassigned(session, until)
     report.calendar_fallback_years = sorted(calendar.fallback_years)
     return report

@@ -33,3 +33,17 @@ def test_sweep_deliver_outbox(project, capsys, smtp_sink, monkeypatch):
     assert code == 0 and "已发送" in out
     code, _, err = run(capsys, "outbox", "retry", str(rows[0]["id"]))
     assert code == 2 and "已发送或不存在" in err
+
+
+def test_parallel_sender_processes_deliver_each_digest_once(project, capsys, smtp_sink, monkeypatch):
+    monkeypatch.setenv("DUBAN_SMTP_URL", smtp_sink.url)
+    monkeypatch.setenv("DUBAN_SECRET", "cli-secret")
+    run(capsys, "plans", "load", "--all")
+    run(capsys, "materialize", "--until", "2025-12-31", "--today", "2025-01-01")
+    code, out, _ = run(capsys, "sweep", "--today", "2025-05-20", "--format", "json")
+    digests = json.loads(out)["digests"]
+    code, out, _ = run(capsys, "deliver", "--force", "--workers", "3", "--format", "json")
+    report = json.loads(out)
+    assert code == 0 and report["sent"] == digests == len(smtp_sink.messages)
+    ids = smtp_sink.message_ids()
+    assert len(set(ids)) == len(ids)

@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from obligations.catalog import KIND_NAMES, SCOPE_NAMES, CatalogError, describe_cadence
+from obligations.catalog import SCOPE_NAMES, CatalogError, describe_cadence
 from obligations.directory import LEVEL_NAMES, DirectoryError
 from obligations.periods import PeriodSyntaxError
 from storage import catalog_repo

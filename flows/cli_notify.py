@@ -1,7 +1,6 @@
 """`duban` commands for notices: sweep, deliver, outbox."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Optional
 
 import typer

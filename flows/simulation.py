@@ -11,7 +11,6 @@ import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
@@ -145,4 +144,3 @@ def summary(settings: Settings) -> dict:
     return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox}
 
 
-__all__ = ["DemoWorld", "demo_settings", "prepare", "plan_new", "simulate_day", "summary", "sa"]

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
 from storage.db import refresh_statistics
-from storage.tables import Jurisdiction, Notice, Obligation, Occurrence, Outbox, WorkdayIndex
+from storage.tables import Jurisdiction, Obligation, Occurrence, Outbox, WorkdayIndex
 
 
 @dataclass
@@ -147,7 +147,6 @@ def _stage_rows(session: Session, policy: NotifyPolicy, only, excluded, today: d
         run("escalate", cols + f"SELECT o.id, 'escalate-{i + 1}', 'escalate', :today, :tidx - wd.idx, "
             f"'supervisor', j.{route} " + owed.replace("WHERE", "JOIN jurisdiction j ON j.id = o.jurisdiction_id WHERE")
             + f"AND j.{route} IS NOT NULL AND o.due < :today AND :tidx - wd.idx >= {after} {where}")
-    _ = Notice  # the table these statements write
     return counts
 
 

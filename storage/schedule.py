@@ -74,8 +74,8 @@ def materialize(engine: Engine, calendar: WorkCalendar, until: dt.date, *, today
             have = existing.get(ob.id, {})
             stale = [k for k, h in have.items() if h != digest]
             if stale:
-                report.periods_replaced += _replace_future(session, ob.id, stale, today, report)
-                have = {k: h for k, h in have.items() if h == digest}
+                report.periods_replaced += _replace_future(session, ob.id, stale, today, digest, report)
+                have = {k: h for k, h in have.items() if h == digest or k in _kept(session, ob.id, stale)}
             cache_key = (content_hash(ob.cadence), start, window_from)
             if cache_key not in cache:
                 cache[cache_key] = expand(ob.cadence, start, until, calendar, window_from)
@@ -159,16 +159,21 @@ def _retire(session: Session, obligation_ids: list[int], today: dt.date, report:
                                                  SchedulePeriod.period_start > today))
 
 
-def _replace_future(session: Session, obligation_id: int, keys: list[str], today: dt.date,
+def _replace_future(session: Session, obligation_id: int, keys: list[str], today: dt.date, digest: str,
                     report: MaterializeReport) -> int:
     """A revised cadence, scope or party list: remove open occurrences of future periods that
-    were computed under the old schedule. Begun or completed periods keep their rows."""
+    were computed under the old schedule. Periods already begun keep their rows and are
+    re-stamped with the new schedule, so later runs do not revisit them."""
     future = [k for (k,) in session.execute(
         select(SchedulePeriod.period_key).where(SchedulePeriod.obligation_id == obligation_id,
                                                 SchedulePeriod.period_key.in_(keys),
                                                 SchedulePeriod.period_start > today))]
+    begun = [k for k in keys if k not in future]
+    if begun:
+        session.execute(sa.update(SchedulePeriod.__table__).where(
+            SchedulePeriod.__table__.c.obligation_id == obligation_id,
+            SchedulePeriod.__table__.c.period_key.in_(begun)).values(schedule_hash=digest))
     if not future:
-        # nothing future to replace; re-stamp the old periods so they are not revisited
         return 0
     report.occurrences_removed += session.execute(
         delete(Occurrence).where(Occurrence.obligation_id == obligation_id, Occurrence.period_key.in_(future),
@@ -176,6 +181,12 @@ def _replace_future(session: Session, obligation_id: int, keys: list[str], today
     session.execute(delete(SchedulePeriod).where(SchedulePeriod.obligation_id == obligation_id,
                                                  SchedulePeriod.period_key.in_(future)))
     return len(future)
+
+
+def _kept(session: Session, obligation_id: int, keys: list[str]) -> set[str]:
+    """Of ``keys``, the periods that still exist (begun ones, re-stamped)."""
+    return {k for (k,) in session.execute(select(SchedulePeriod.period_key).where(
+        SchedulePeriod.obligation_id == obligation_id, SchedulePeriod.period_key.in_(keys)))}
 
 
 def spawn_events(session: Session, calendar: WorkCalendar) -> int:

@@ -1,8 +1,6 @@
 """The three shipped catalogs: structure, fidelity to source.txt, and the cadences the issue lists."""
 import datetime as dt
-import hashlib
 import re
-from pathlib import Path
 
 import pytest
 

@@ -227,3 +227,5 @@ def test_a_revised_catalog_changes_only_open_future_occurrences(loaded, engine, 
     assert {o.id for o in after if o.period_key == "2025-Q1"} == {o.id for o in q1}
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Completion)) == 1
+    again = run(engine, loaded, today=D(2025, 6, 15))
+    assert (again.occurrences_added, again.periods_added, again.periods_replaced) == (0, 0, 0)

@@ -31,6 +31,8 @@ out = Console(soft_wrap=False)
 app = typer.Typer(
     help="督办 duban：把实施方案的条款变成按期督办的任务。Turns plan clauses into scheduled obligations.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+    epilog="从这里开始 / start here: duban demo（模拟一年）。日常 / daily: duban plans load --all → duban materialize"
+           " → duban sweep → duban deliver，或 duban up 按时间表自动运行。",
 )
 plans_app = typer.Typer(help="实施方案目录：校验、加载、查看、导出 / plan catalogs", no_args_is_help=True)
 departments_app = typer.Typer(help="部门目录 / departments and roles", no_args_is_help=True)

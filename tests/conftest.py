@@ -3,6 +3,7 @@ DUBAN_DATABASE_URL names a PostgreSQL server (as .ci/run does), each test gets a
 there, so the same storage tests run on both."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -31,14 +32,11 @@ def _server_url() -> str | None:
     return url if url and url.startswith("postgresql") else None
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """A database URL of its own for this test (SQLite file, or a fresh PostgreSQL schema)."""
-    server = _server_url()
-    if not server:
-        yield f"sqlite:///{tmp_path / 'duban.db'}"
-        return
-    schema = "t_" + uuid.uuid4().hex[:12]
+@contextlib.contextmanager
+def pg_schema(server: str, prefix: str = "t_"):
+    """A fresh schema on a PostgreSQL server, as a URL whose connections use it; dropped after
+    (ending any connection a test left open, tagged by application_name)."""
+    schema = prefix + uuid.uuid4().hex[:12]
     admin = make_engine(server)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
@@ -48,11 +46,21 @@ def database_url(tmp_path):
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
-            # a connection a test left open must not block the drop
             conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                  "WHERE application_name = :name"), {"name": schema})
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """A database URL of its own for this test (SQLite file, or a fresh PostgreSQL schema)."""
+    server = _server_url()
+    if not server:
+        yield f"sqlite:///{tmp_path / 'duban.db'}"
+        return
+    with pg_schema(server) as url:
+        yield url
 
 
 @pytest.fixture

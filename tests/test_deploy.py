@@ -4,16 +4,14 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from storage.db import make_engine
-from tests.conftest import free_port
+from tests.conftest import free_port, pg_schema
 
 PG = os.environ.get("DUBAN_CI_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BIN = Path(sys.executable).parent
@@ -21,23 +19,16 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture
 def pg_schema_url():
+    """Always PostgreSQL, whatever the run: the deployment's work must land there."""
     try:
         admin = make_engine(PG)
         with admin.connect():
             pass
+        admin.dispose()
     except sa.exc.OperationalError:
         pytest.skip("no PostgreSQL server at " + PG)
-    schema = "dep_" + uuid.uuid4().hex[:8]
-    with admin.begin() as c:
-        c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG).set(drivername="postgresql+psycopg").update_query_dict(
-        {"options": f"-csearch_path={schema}", "application_name": schema})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as c:
-        c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :n"),
-                  {"n": schema})
-        c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with pg_schema(PG, prefix="dep_") as url:
+        yield url
 
 
 def test_a_deployment_run_is_picked_up_by_a_worker(project, pg_schema_url, tmp_path):

@@ -62,15 +62,6 @@ ITEMS_SQL = sa.text(
 ).bindparams(sa.bindparam("digests", expanding=True))
 
 
-def render_digest(session: Session, digest_id: int, *, recipient: str, supervisor: bool, day: dt.date,
-                  secret: bytes, base_url: str, link_days: int) -> Rendered | None:
-    """The digest as it stands now: items completed or waived since the sweep are left out;
-    None when nothing is left to say."""
-    rows = session.execute(ITEMS_SQL, {"digests": [digest_id]}).all()
-    return compose(rows, recipient=recipient, supervisor=supervisor, day=day, secret=secret, base_url=base_url,
-                   link_days=link_days)
-
-
 def item_rows(session: Session, digest_ids: list[int]) -> dict[int, list]:
     """The current items of several digests in one query."""
     out: dict[int, list] = {d: [] for d in digest_ids}
@@ -81,6 +72,8 @@ def item_rows(session: Session, digest_ids: list[int]) -> dict[int, list]:
 
 def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secret: bytes, base_url: str,
             link_days: int) -> Rendered | None:
+    """A digest from its current item rows (``item_rows``): items completed or waived since the
+    sweep are already left out; None when nothing is left to say."""
     if not rows:
         return None
     expires = day + dt.timedelta(days=link_days)

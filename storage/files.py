@@ -16,7 +16,7 @@ from obligations.directory import Directory, parse_directory
 from obligations.problems import from_validation_error
 from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
-from obligations.yamlsource import Problem, YamlSyntaxError, format_path, parse
+from obligations.yamlsource import Problem, YamlSyntaxError, parse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -221,4 +221,4 @@ def plan_folder(settings: Settings, plan_id: str) -> Path | None:
 
 
 __all__ = ["ConfigError", "Settings", "load_settings", "read_directory", "read_catalog", "plan_folder",
-           "CatalogFile", "format_path"]
+           "CatalogFile"]

@@ -40,3 +40,34 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
             start = dt.date(y, mo, 1)
             return start, start + relativedelta(months=1, days=-1)
     raise PeriodSyntaxError(f"无法识别的期间 {text!r}（示例：2025、2025H1、2025Q3、2025-03、2025-01-01..2025-06-30）")
+
+
+def describe_period(start: dt.date, end: dt.date) -> str:
+    """The period in words: 2025年、2025年上半年、2025年第一季度、2025年3月, else 2025年1月1日至2025年2月15日."""
+    nums = "一二三四"
+    if start.day == 1 and end == start + relativedelta(years=1, days=-1) and start.month == 1:
+        return f"{start.year}年"
+    if start.day == 1 and start.month in (1, 7) and end == start + relativedelta(months=6, days=-1):
+        return f"{start.year}年{'上' if start.month == 1 else '下'}半年"
+    if start.day == 1 and start.month % 3 == 1 and end == start + relativedelta(months=3, days=-1):
+        return f"{start.year}年第{nums[start.month // 3]}季度"
+    if start.day == 1 and end == start + relativedelta(months=1, days=-1):
+        return f"{start.year}年{start.month}月"
+    return f"{chinese_date(start)}至{chinese_date(end)}"
+
+
+def chinese_date(d: dt.date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of the same kind just before: the previous month, quarter, half-year or year
+    for a named period, else the same number of days just before."""
+    first_of_month = start.day == 1 and (end + dt.timedelta(days=1)).day == 1
+    if first_of_month:
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+        prev_start = start - relativedelta(months=months)
+        return prev_start, start - dt.timedelta(days=1)
+    length = end - start
+    prev_end = start - dt.timedelta(days=1)
+    return prev_end - length, prev_end

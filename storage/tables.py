@@ -155,7 +155,9 @@ class Occurrence(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ux_occurrence_key", "obligation_id", "jurisdiction_id", "party_key",
                  sa.text("coalesce(case_id, 0)"), "period_key", unique=True),
-        sa.Index("ix_occurrence_due", "due"),
+        # due-date ranges; also covers every column the report aggregates read (index-only scans)
+        sa.Index("ix_occurrence_due_cover", "due", "plan_id", "obligation_id", "party_key", "jurisdiction_id",
+                 "required", "done_count", "completed_on", "waived_at"),
         sa.Index("ix_occurrence_party_unit", "party_key", "jurisdiction_id"),
     )
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
@@ -206,7 +208,8 @@ class Notice(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("occurrence_id", "stage"),
                       sa.Index("ix_notice_recipient", "recipient_kind", "recipient_id", "digest_id"),
-                      sa.Index("ix_notice_digest", "digest_id"))
+                      sa.Index("ix_notice_digest", "digest_id"),
+                      sa.Index("ix_notice_swept", "swept_on", "kind"))
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
     occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), nullable=False))
     stage: str = Field(max_length=16)      # remind-7, remind-1, due, overdue-1, overdue-2 …, escalate-1, escalate-2

@@ -1,0 +1,257 @@
+"""The report as a document: its title, the issuing office, a summary in words and the numbered
+sections with their tables. Every format (HTML, PDF, XLSX, DOCX) renders this one structure, so
+a number reads the same in all of them; cells keep the raw value and its text side by side."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from obligations.cadence import period_label
+from obligations.notify import KIND_NAMES
+from obligations.periods import chinese_date, describe_period
+from reports.data import ReportData
+
+ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务"}
+LEVEL_NAMES = {"province": "省", "city": "市", "county": "县（市、区）", "township": "乡镇（街道）",
+               "village": "村（社区）"}
+CN_NUMBERS = "一二三四五六七八九十"
+
+
+def rate_text(v: float | None) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
+def delta_text(v: float | None) -> str:
+    if v is None:
+        return "—"
+    pts = v * 100
+    if abs(pts) < 0.05:
+        return "持平"
+    return f"{'上升' if pts > 0 else '下降'} {abs(pts):.1f} 个百分点"
+
+
+def int_text(v: int | None) -> str:
+    return "—" if v is None else f"{v:,}"
+
+
+FORMATTERS: dict[str, Callable[[Any], str]] = {
+    "text": lambda v: "" if v is None else str(v), "int": int_text, "rate": rate_text, "delta": delta_text,
+}
+
+
+@dataclass
+class Column:
+    key: str
+    label: str
+    kind: str = "text"           # text | int | rate | delta
+    width: int = 10              # a spreadsheet column width in characters (CJK count double)
+
+
+@dataclass
+class Table:
+    key: str                      # a stable id: sheet and anchor names
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    note: str = ""
+
+    def text(self, row: dict[str, Any], col: Column) -> str:
+        return FORMATTERS[col.kind](row.get(col.key))
+
+    def text_rows(self) -> list[list[str]]:
+        return [[self.text(r, c) for c in self.columns] for r in self.rows]
+
+
+@dataclass
+class Section:
+    number: str                   # 一、二、…
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    chart: str | None = None      # "departments" | "heat"
+
+
+@dataclass
+class Document:
+    title: str
+    issuer: str
+    number: str
+    issued_on: dt.date
+    period: str
+    scope: str
+    summary: str
+    sections: list[Section]
+    data: ReportData
+    addressee: str = "各有关单位"
+    requirements: list[str] = field(default_factory=list)
+    detail_tables: list[Table] = field(default_factory=list)   # too long to print: the workbook only
+
+    @property
+    def issued_text(self) -> str:
+        return chinese_date(self.issued_on)
+
+    def tables(self) -> list[Table]:
+        return [t for s in self.sections for t in s.tables]
+
+
+COUNT_COLUMNS = [
+    Column("total", "应办", "int", 9), Column("done", "按期办结", "int", 9),
+    Column("done_late", "逾期办结", "int", 9), Column("overdue", "逾期未办", "int", 9),
+    Column("pending", "未到期", "int", 8), Column("waived", "已豁免", "int", 8),
+    Column("on_time_rate", "按期率", "rate", 9), Column("completion_rate", "办结率", "rate", 9),
+]
+
+DEFAULT_REQUIREMENTS = [
+    "对逾期未办事项，各责任单位要在收到本通报后5个工作日内办结，并在督办系统中登记办理情况。",
+    "按期办结率低于80%的单位，要分析原因、明确整改措施，书面报送督查室。",
+    "各地各部门要对照实施方案的任务分工，落实专人负责，确保各项关爱保护措施按期落到实处。",
+]
+
+
+def _count_row(row: dict[str, Any], **labels: Any) -> dict[str, Any]:
+    return {**labels, **{c.key: row.get(c.key) for c in COUNT_COLUMNS}, "pending": row["open"] + row["due_soon"]}
+
+
+def scope_text(data: ReportData) -> str:
+    if data.jurisdiction is None:
+        return "全部地区"
+    return f"{data.jurisdiction}{'及所辖地区' if data.children else '（本级）'}"
+
+
+def summary_text(data: ReportData) -> str:
+    t, n = data.totals, data.notices
+    parts = [f"{describe_period(data.start, data.end)}，{scope_text(data)}纳入督办的{data.plan_title}任务"
+             f"应办事项 {t['total']:,} 项（截至{chinese_date(data.as_of)}）"]
+    if t["total"]:
+        parts.append(f"其中按期办结 {t['done']:,} 项、逾期办结 {t['done_late']:,} 项、逾期未办 {t['overdue']:,} 项、"
+                     f"未到期 {t['open'] + t['due_soon']:,} 项、已豁免 {t['waived']:,} 项")
+        rate = f"按期办结率 {rate_text(t['on_time_rate'])}，办结率 {rate_text(t['completion_rate'])}"
+        if data.previous is not None and data.trend.get("on_time_rate") is not None:
+            rate += (f"，按期办结率较上期（{describe_period(data.previous_start, data.previous_end)}，"
+                     f"{rate_text(data.previous['on_time_rate'])}）{delta_text(data.trend['on_time_rate'])}")
+        parts.append(rate)
+    if n["total"]:
+        parts.append(f"期间发出到期提醒 {n['remind'] + n['due']:,} 项次、逾期催办 {n['overdue']:,} 项次、"
+                     f"逾期督办 {n['escalate']:,} 项次")
+    return "；".join(parts) + "。"
+
+
+def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number: str = "",
+                   requirements: list[str] | None = None, overdue_rows: int = 50,
+                   detail_rows: int = 60) -> Document:
+    """``detail_rows``: a township table longer than this is left to the workbook (a province
+    has a thousand townships); the other formats show it rolled up by unit."""
+    period = describe_period(data.start, data.end)
+    sections: list[Section] = []
+    detail: list[Table] = []
+
+    def add(title: str, **kw) -> Section:
+        s = Section(CN_NUMBERS[len(sections)] if len(sections) < 10 else str(len(sections) + 1), title, **kw)
+        sections.append(s)
+        return s
+
+    add("总体情况", paragraphs=[summary_text(data)], tables=[Table(
+        "summary", "总体情况", [Column("item", "项目", "text", 16), Column("value", "数量", "int", 12),
+                            Column("rate", "比率", "rate", 10)],
+        [{"item": "应办事项", "value": data.totals["total"], "rate": None},
+         {"item": "按期办结", "value": data.totals["done"], "rate": data.totals["on_time_rate"]},
+         {"item": "逾期办结", "value": data.totals["done_late"], "rate": None},
+         {"item": "逾期未办", "value": data.totals["overdue"], "rate": None},
+         {"item": "未到期", "value": data.totals["open"] + data.totals["due_soon"], "rate": None},
+         {"item": "已豁免", "value": data.totals["waived"], "rate": None},
+         {"item": "办结（按期与逾期）", "value": data.totals["done"] + data.totals["done_late"],
+          "rate": data.totals["completion_rate"]}],
+        note="按期率（按期办结率）= 按期办结 ÷（按期办结 + 逾期办结 + 逾期未办）；办结率 =（按期办结 + 逾期办结）÷ 同一分母；"
+             "未到期与已豁免事项不计入。")])
+
+    dept_cols = [Column("name", "责任部门", "text", 22), *COUNT_COLUMNS,
+                 Column("previous_on_time_rate", "上期按期率", "rate", 10), Column("trend", "变化", "delta", 16)]
+    add("各部门落实情况", paragraphs=[_department_words(data)], chart="departments", tables=[Table(
+        "departments", "各部门落实情况（按按期办结率由低到高）", dept_cols,
+        [_count_row(r, name=r["name"], previous_on_time_rate=r.get("previous_on_time_rate"), trend=r.get("trend"))
+         for r in data.by_department])])
+    heat_cols = [Column("name", "责任部门", "text", 22)] + [
+        Column(m, f"{int(m[5:])}月" if data.start.year == data.end.year else f"{m[:4]}年{int(m[5:])}月", "rate", 8)
+        for m in data.months]
+    sections[-1].tables.append(Table(
+        "heat", "各部门分月按期办结率", heat_cols,
+        [{"name": h["name"], **{m: r["on_time_rate"] for m, r in h["months"].items()}} for h in data.heat],
+        note="按应办日期所在月份统计；“—”表示该月无到期事项。"))
+
+    unit_cols = [Column("unit", "地区", "text", 18), Column("level_name", "层级", "text", 10), *COUNT_COLUMNS]
+    add("各地落实情况", tables=[Table("units", "各地落实情况", unit_cols,
+                                 [_count_row(r, unit=r["unit"], level_name=LEVEL_NAMES.get(r["level"], r["level"]))
+                                  for r in data.by_unit])])
+
+    clause_cols = [Column("clause", "条款", "text", 10), Column("title", "任务", "text", 36), *COUNT_COLUMNS]
+    multi_plan = data.plan is None and len({r["plan"] for r in data.by_clause}) > 1
+    if multi_plan:
+        clause_cols.insert(0, Column("plan_title", "计划", "text", 24))
+    origin_rows = [_count_row(r, origin=ORIGIN_NAMES.get(r["origin"], r["origin"])) for r in data.by_origin]
+    add("各项任务落实情况", tables=[
+        Table("clauses", "分条款落实情况", clause_cols,
+              [_count_row(r, plan_title=r["plan_title"], clause=r["clause"], title=r["title"] or "") for r in data.by_clause]),
+        Table("origins", "原文规定周期与统一要求报送的任务", [Column("origin", "任务类别", "text", 34), *COUNT_COLUMNS],
+              origin_rows)])
+
+    overdue_cols = [Column("rank", "序号", "int", 6), Column("unit", "地区", "text", 14),
+                    Column("department", "责任部门", "text", 18), Column("clause", "条款", "text", 8),
+                    Column("what", "事项", "text", 30), Column("period", "期间", "text", 12),
+                    Column("due", "应办日期", "text", 12), Column("days_late", "逾期天数", "int", 9),
+                    Column("progress", "进度", "text", 8), Column("escalation", "督办级别", "text", 10),
+                    Column("case", "关爱对象", "text", 12)]
+    shown = data.overdue_items[:overdue_rows]
+    add("逾期未办事项", paragraphs=[
+        f"截至{chinese_date(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项"
+        + (f"，下表按逾期时间由长到短列出前 {len(shown)} 项。" if data.overdue_total > len(shown) else "，逐项列出如下。")
+        if data.overdue_total else f"截至{chinese_date(data.as_of)}，无逾期未办事项。"],
+        tables=[Table("overdue", "逾期未办事项", overdue_cols,
+                      [{**r, "rank": i + 1, "progress": f"{r['done']}/{r['required']}", "period": period_label(r["period"]),
+                        "escalation": "—" if not r["escalation"] else f"{CN_NUMBERS[r['escalation'] - 1]}级督办",
+                        "case": r["case"] or ""} for i, r in enumerate(shown)])] if shown else [])
+
+    if data.case_coverage:
+        def cov_cols(first: Column) -> list[Column]:
+            return [first, Column("what", "关爱服务事项", "text", 26), Column("items", "应办事项", "int", 9),
+                    Column("complete_items", "已完成事项", "int", 10), Column("coverage", "完成率", "rate", 9),
+                    Column("done", "完成次数", "int", 10), Column("required", "应完成次数", "int", 10)]
+        towns = Table("coverage", "重点关爱对象走访联系情况（按乡镇）", cov_cols(Column("township", "乡镇（街道）", "text", 16)),
+                      data.case_coverage)
+        by_unit = Table("coverage_units", "重点关爱对象走访联系情况（按地区）", cov_cols(Column("unit", "地区", "text", 16)),
+                        data.case_coverage_units)
+        shown = [by_unit] if len(data.case_coverage_units) > 1 or len(towns.rows) > detail_rows else []
+        words = []
+        if len(towns.rows) <= detail_rows:
+            shown.append(towns)
+        else:
+            words.append(f"各乡镇（街道）明细共 {len(towns.rows):,} 行，见本通报的 Excel 版（“关爱覆盖”工作表）。")
+            detail.append(towns)
+        add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
+
+    n = data.notices
+    notice_rows = [{"kind": KIND_NAMES[k], "count": n[k], "sent": n[f"{k}_sent"]} for k in ("remind", "due", "overdue", "escalate")]
+    add("提醒催办情况", tables=[Table("notices", "提醒、催办与督办通知", [
+        Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
+        Column("sent", "已送达（项次）", "int", 14)], notice_rows)])
+
+    add("下一步工作要求", paragraphs=[f"（{CN_NUMBERS[i]}）{t}" for i, t in enumerate(requirements or DEFAULT_REQUIREMENTS)])
+    plan_part = data.plan_title if data.plan else "流动儿童关爱保护工作"
+    return Document(title=f"关于{period}{plan_part}落实情况的督查通报", issuer=issuer, number=number,
+                    issued_on=issued_on, period=period, scope=scope_text(data), summary=summary_text(data),
+                    sections=sections, data=data, requirements=requirements or DEFAULT_REQUIREMENTS,
+                    detail_tables=detail)
+
+
+def _department_words(data: ReportData) -> str:
+    rated = [r for r in data.by_department if r["on_time_rate"] is not None]
+    if not rated:
+        return "本期各部门尚无到期事项。"
+    best = max(rated, key=lambda r: (r["on_time_rate"], r["owed"]))
+    worst = rated[0]
+    if best["on_time_rate"] == worst["on_time_rate"]:
+        return f"本期有到期事项的部门 {len(rated)} 个，按期办结率均为 {rate_text(best['on_time_rate'])}。"
+    text = (f"本期有到期事项的部门 {len(rated)} 个。按期办结率最高的是{best['name']}（{rate_text(best['on_time_rate'])}），"
+            f"最低的是{worst['name']}（{rate_text(worst['on_time_rate'])}")
+    text += f"，逾期未办 {worst['overdue']:,} 项）。" if worst["overdue"] else "）。"
+    return text

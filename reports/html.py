@@ -1,0 +1,23 @@
+"""The report as one self-contained HTML page (inline CSS and SVG, no scripts, no links out):
+printable from a browser, and the source WeasyPrint turns into the PDF."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from reports import charts
+from reports.document import Document
+
+TEMPLATES = Path(__file__).parent / "templates"
+FONT_STACK = "'WenQuanYi Zen Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_html(doc: Document, *, font: str | None = None) -> str:
+    stack = f"'{font}', {FONT_STACK}" if font else FONT_STACK
+    chart_svgs = {"departments": charts.department_bars(doc.data.by_department),
+                  "heat": charts.heat_map(doc.data.heat, doc.data.months)}
+    return _env.get_template("report.html.j2").render(doc=doc, charts=chart_svgs, font_stack=stack)

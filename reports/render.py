@@ -1,0 +1,61 @@
+"""One entry point for every format: ReportData → document → file."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reports.data import ReportData
+from reports.document import Document, build_document
+
+FORMATS = ("html", "pdf", "xlsx", "docx")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    issuer: str = "流动儿童关爱保护工作督查室"
+    number: str = ""
+    issued_on: dt.date | None = None          # default: the report day
+    font: str = "WenQuanYi Zen Hei"
+    docx_template: Path | None = None
+    requirements: tuple[str, ...] = field(default_factory=tuple)
+    overdue_rows: int = 50
+
+
+def document(data: ReportData, options: ReportOptions = ReportOptions()) -> Document:
+    return build_document(data, issuer=options.issuer, issued_on=options.issued_on or data.as_of,
+                          number=options.number, requirements=list(options.requirements) or None,
+                          overdue_rows=options.overdue_rows)
+
+
+def write(data: ReportData, fmt: str, path: Path, options: ReportOptions = ReportOptions()) -> Path:
+    """Write the report in ``fmt`` to ``path`` (through a temporary file: no half-written report)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"未知的报告格式 {fmt}（可用：{'、'.join(FORMATS)}）")
+    doc = document(data, options)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        if fmt in ("html", "pdf"):
+            from reports.html import render_html
+
+            html = render_html(doc, font=options.font)
+            if fmt == "html":
+                tmp.write_text(html, encoding="utf-8")
+            else:
+                from reports.pdf import write_pdf
+
+                write_pdf(html, tmp, font=options.font)
+        elif fmt == "xlsx":
+            from reports.xlsx import write_xlsx
+
+            write_xlsx(doc, tmp)
+        else:
+            from reports.docx import write_docx
+
+            write_docx(doc, tmp, options.docx_template)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -25,6 +25,7 @@ from storage.occurrences import OccurrenceError
 from storage.catalogs import PlanNotConfigured, load_plans, validate_file
 from storage.db import make_engine, migrate
 from storage.files import ConfigError, Settings, load_settings
+from reports.pdf import ReportFontError
 
 out = Console(soft_wrap=False)
 
@@ -321,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"台账有误，未导入任何内容（{len(exc.problems)} 处错误）：\n" + "\n".join(exc.problems))
     except (catalog_repo.UnknownPlan, PlanNotConfigured, OccurrenceError, PeriodSyntaxError) as exc:
         return _fail(f"错误：{exc}")
+    except ReportFontError as exc:
+        return _fail(f"无法生成 PDF：{exc}")
     except OperationalError as exc:
         url = _state.get("settings").database_url if _state.get("settings") else "?"
         return _fail(f"数据库错误（{_mask(url)}）：{exc.orig}")
@@ -352,3 +355,4 @@ def entry() -> None:
 import flows.cli_schedule  # noqa: E402,F401  (registers the scheduling commands)
 import flows.cli_notify  # noqa: E402,F401  (registers the notice commands)
 import flows.cli_flows  # noqa: E402,F401  (registers demo, up, run)
+import flows.cli_report  # noqa: E402,F401  (registers report, report-template)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -47,11 +46,9 @@ def demo_cmd(dir: Path = typer.Option(Path("demo"), "--dir", help="演示数据�
             totals = demo.demo_flow(folder=str(folder), seed=seed, config=cli._state.get("config"))
         finally:
             demo.on_day = None
-    result = summary(demo_settings(settings(), folder))
-    reports = folder / "reports"
-    reports.mkdir(exist_ok=True)
-    summary_path = reports / "summary-2025.json"
-    summary_path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    world_settings = demo_settings(settings(), folder)
+    result = summary(world_settings)
+    report_paths, report_error = _demo_reports(world_settings, folder / "reports")
     cli.out.print(f"\n模拟 2025 年全年：督办事项 {result['occurrences']} 项，重点关爱对象 {result['cases']} 人，"
                   f"登记完成 {totals['completions']} 次，发送通知 {totals['sent']} 份。")
     t = Table(title="各部门按期完成率（2025 年，截至 12 月 31 日）", title_justify="left")
@@ -67,9 +64,34 @@ def demo_cmd(dir: Path = typer.Option(Path("demo"), "--dir", help="演示数据�
     cli.out.print("通知：" + "，".join(f"{KIND_NAMES[k]} {n} 项" for k, n in sorted(result["notices"].items()))
                   + f"；汇总发送 {result['outbox'].get('sent', 0)} 份。")
     cli.out.print(f"通知邮件（.eml）：{folder / 'outbox'}")
-    cli.out.print(f"完成情况汇总：{summary_path}")
+    if report_paths:
+        cli.out.print("2025 年度督查通报：" + "、".join(str(p) for p in report_paths), soft_wrap=True)
+    if report_error:
+        cli.out.print(f"[yellow]{report_error}[/yellow]", soft_wrap=True)
     cli.out.print(f"数据库：{folder / 'duban.db'}（可用 duban --config … 或 DUBAN_DATABASE_URL=sqlite:///{folder / 'duban.db'} 查询）")
     cli.out.print(f"用时 {time.perf_counter() - started:.0f} 秒。")
+
+
+def _demo_reports(s, folder: Path) -> tuple[list[Path], str | None]:
+    """The year's inspection report in every format; without the PDF font, the other three and
+    the reason."""
+    from reports import service as reports
+    from reports.pdf import ReportFontError
+    from flows.simulation import YEAR_END, YEAR_START
+    from storage.db import make_engine
+
+    engine = make_engine(s.database_url)
+    try:
+        data = reports.report_data(engine, s, reports.ReportRequest(YEAR_START, YEAR_END, YEAR_END))
+    finally:
+        engine.dispose()
+    paths, error = [], None
+    for fmt in ("pdf", "html", "xlsx", "docx"):
+        try:
+            paths.append(reports.render.write(data, fmt, folder / reports.default_name(data, fmt), reports.options(s)))
+        except ReportFontError as exc:
+            error = f"未生成 PDF：{exc}"
+    return paths, error
 
 
 @app.command("up")

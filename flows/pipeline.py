@@ -4,16 +4,14 @@ its runs after the day it works for (sweep-2025-10-08)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from prefect import flow, get_run_logger, task
-from sqlmodel import Session
 
 from notifications import service as notices
+from reports import service as reports
 from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import Settings, load_settings
-from storage.occurrences import status_summary
 from storage.schedule import materialize as materialize_service
 
 
@@ -121,30 +119,24 @@ def deliver(at: str = "", config: str | None = None, force: bool = False) -> dic
     return out
 
 
-@task(name="compliance-summary")
-def report_task(config: str | None, day: str) -> str:
+@task(name="write-report")
+def report_task(config: str | None, day: str) -> list[str]:
     settings = load_settings(config)
-    today = dt.date.fromisoformat(day)
     engine = _engine(settings)
     try:
-        with Session(engine) as s:
-            rows = status_summary(s, today=today, soon_days=settings.due_soon_days,
-                                  start=dt.date(today.year, 1, 1), end=today)
+        paths = reports.scheduled(engine, settings, dt.date.fromisoformat(day))
     finally:
         engine.dispose()
-    folder = settings.data_dir / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"summary-{day}.json"
-    path.write_text(json.dumps({"day": day, "departments": rows}, ensure_ascii=False, indent=2), encoding="utf-8")
-    return str(path)
+    return [str(p) for p in paths]
 
 
 @flow(name="report", flow_run_name=_run_name("report"))
-def report(day: str = "", config: str | None = None) -> str:
-    """Until the inspection reports land: a compliance summary per department, year to date."""
-    path = report_task(config, _day(day, config))
-    get_run_logger().info("完成情况汇总：%s", path)
-    return path
+def report(day: str = "", config: str | None = None) -> list[str]:
+    """The inspection report (督查通报) of the last complete period (report.period in config)
+    before the day, in the configured formats, into data_dir/reports."""
+    paths = report_task(config, _day(day, config))
+    get_run_logger().info("督查通报：%s", "、".join(paths))
+    return paths
 
 
 FLOWS = {"sync_plans": sync_plans, "materialize": materialize, "sweep": sweep, "deliver": deliver,

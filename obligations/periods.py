@@ -71,3 +71,31 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     length = end - start
     prev_end = start - dt.timedelta(days=1)
     return prev_end - length, prev_end
+
+
+PERIOD_KINDS = ("month", "quarter", "half", "year")
+
+
+def last_complete(kind: str, day: dt.date) -> tuple[dt.date, dt.date]:
+    """The last whole month, quarter, half-year or year ending before ``day`` (a scheduled report
+    on 2025-07-01 with kind half covers 2025H1)."""
+    if kind not in PERIOD_KINDS:
+        raise PeriodSyntaxError(f"未知的期间类型 {kind!r}（可用：{'、'.join(PERIOD_KINDS)}）")
+    months = {"month": 1, "quarter": 3, "half": 6, "year": 12}[kind]
+    index = (day.year * 12 + day.month - 1) // months * months - months   # first month of the previous block
+    start = dt.date(index // 12, index % 12 + 1, 1)
+    return start, start + relativedelta(months=months, days=-1)
+
+
+def period_key(start: dt.date, end: dt.date) -> str:
+    """A short name for file names: 2025, 2025H1, 2025Q3, 2025-03, else 20250105-20250215."""
+    label = describe_period(start, end)
+    if label == f"{start.year}年":
+        return str(start.year)
+    if label.endswith("半年"):
+        return f"{start.year}H{1 if start.month == 1 else 2}"
+    if label.endswith("季度"):
+        return f"{start.year}Q{(start.month + 2) // 3}"
+    if start.day == 1 and end == start + relativedelta(months=1, days=-1):
+        return f"{start:%Y-%m}"
+    return f"{start:%Y%m%d}-{end:%Y%m%d}"

@@ -28,11 +28,13 @@ def _text_width(text: str, size: float) -> float:
     return sum(size if ord(ch) > 0x2E7F else size * 0.55 for ch in text)
 
 
-def department_bars(rows: list[dict[str, Any]], *, width: int = 640, bar_height: int = 16, gap: int = 6) -> str:
+def department_bars(rows: list[dict[str, Any]], *, width: int = 640, bar_height: int | None = None,
+                    gap: int = 5) -> str:
     """Horizontal bars: the on-time rate of each department with items owed, lowest first."""
     rows = [r for r in rows if r.get("on_time_rate") is not None]
     if not rows:
         return ""
+    bar_height = bar_height or (16 if len(rows) <= 12 else 12)
     size = 11
     label_w = min(max(_text_width(r["name"], size) for r in rows) + 8, 190)
     value_w = 48

@@ -146,8 +146,9 @@ def default_template() -> bytes:
             _para(doc, text)
         if table:
             name, _, columns = next(t for t in TABLES if t[0] == table)
+            _para(doc, f"{{%p if {name} %}}", indent=False)      # no empty table when there is nothing to list
             _loop_table(doc, name, columns)
-            _para(doc, "", indent=False, space_after=6)
+            _para(doc, "{%p endif %}", indent=False)
     _para(doc, "七、下一步工作要求", font=HEAD_FONT, size=16)
     _para(doc, "{%p for text in requirements %}")
     _para(doc, "{{ text }}")

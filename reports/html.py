@@ -2,8 +2,10 @@
 printable from a browser, and the source WeasyPrint turns into the PDF."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from markupsafe import Markup
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from reports import charts
@@ -17,7 +19,9 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesc
 
 
 def render_html(doc: Document, *, font: str | None = None) -> str:
-    stack = f"'{font}', {FONT_STACK}" if font else FONT_STACK
+    if font and not re.fullmatch(r"[\w .-]+", font):
+        raise ValueError(f"字体名称 {font!r} 含有不允许的字符")
+    stack = Markup(f"'{font}', {FONT_STACK}" if font else FONT_STACK)
     chart_svgs = {"departments": charts.department_bars(doc.data.by_department),
                   "heat": charts.heat_map(doc.data.heat, doc.data.months)}
     return _env.get_template("report.html.j2").render(doc=doc, charts=chart_svgs, font_stack=stack)

@@ -28,6 +28,19 @@ def document(data: ReportData, options: ReportOptions = ReportOptions()) -> Docu
                           overdue_rows=options.overdue_rows)
 
 
+def write_json(data: ReportData, path: Path) -> Path:
+    """The report data itself, for other programs (the same numbers as every format)."""
+    import dataclasses
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(dataclasses.asdict(data), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def write(data: ReportData, fmt: str, path: Path, options: ReportOptions = ReportOptions()) -> Path:
     """Write the report in ``fmt`` to ``path`` (through a temporary file: no half-written report)."""
     if fmt not in FORMATS:

@@ -76,7 +76,21 @@ class _Service(BaseModel):
     materialize: str | dict[str, int] = "0 2 * * *"
     sweep: str | dict[str, int] = "30 8 * * *"
     deliver: str | dict[str, int] = "*/5 * * * *"
-    report: str | dict[str, int] = "0 7 * * 1"
+    report: str | dict[str, int] = "0 7 1 * *"
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    issuer: str = "流动儿童关爱保护工作督查室"
+    number: str = ""
+    font: str = "WenQuanYi Zen Hei"
+    docx_template: str | None = None
+    period: Literal["month", "quarter", "half", "year"] = "month"
+    formats: list[Literal["html", "pdf", "xlsx", "docx"]] = ["html", "pdf", "xlsx", "docx"]
+    jurisdiction: str | None = None
+    children: bool = True
+    overdue_rows: int = Field(default=50, ge=0)
+    requirements: list[str] = []
 
 
 class _ConfigDoc(BaseModel):
@@ -90,6 +104,7 @@ class _ConfigDoc(BaseModel):
     schedule: _Schedule = _Schedule()
     notify: _Notify = _Notify()
     service: _Service = _Service()
+    report: _Report = _Report()
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,7 @@ class Settings:
 
     notify: Any = None
     service: Any = None
+    report: Any = None
 
     def notify_policy(self) -> NotifyPolicy:
         n = self.notify
@@ -167,6 +183,8 @@ def load_settings(explicit: str | None = None) -> Settings:
         horizon_days=doc.schedule.horizon_days, due_soon_days=doc.schedule.due_soon_days,
         roll_forward=doc.calendar.roll_forward, extra_holidays=tuple(doc.calendar.holidays),
         extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify, service=doc.service,
+        report=doc.report.model_copy(update={"docx_template": str((base / doc.report.docx_template).resolve())}
+                                     if doc.report.docx_template else {}),
     )
 
 

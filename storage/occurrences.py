@@ -31,6 +31,24 @@ def status_sql(today: dt.date, soon_days: int):
     )
 
 
+def status_counts(today: dt.date, soon_days: int) -> list:
+    """The same rule as ``status_sql`` as one filtered count per status, for aggregates that
+    group by something else (cheaper than grouping on the CASE: no extra sort key)."""
+    o = Occurrence
+    live, met = o.waived_at.is_(None), o.done_count >= o.required
+    unmet = sa.and_(live, o.done_count < o.required)
+    soon = today + dt.timedelta(days=soon_days)
+    conditions = {
+        "waived": o.waived_at.is_not(None),
+        "done": sa.and_(live, met, o.completed_on <= o.due),
+        "done_late": sa.and_(live, met, sa.or_(o.completed_on > o.due, o.completed_on.is_(None))),
+        "overdue": sa.and_(unmet, o.due < today),
+        "due_soon": sa.and_(unmet, o.due >= today, o.due <= soon),
+        "open": sa.and_(unmet, o.due > soon),
+    }
+    return [sa.func.count().filter(cond).label(name) for name, cond in conditions.items()]
+
+
 def resolve_jurisdiction(session: Session, text: str) -> Jurisdiction:
     """A unit by code or by name (名称唯一时)."""
     unit = session.scalar(select(Jurisdiction).where(Jurisdiction.code == text))

@@ -4,6 +4,7 @@ there, so the same storage tests run on both."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import uuid
@@ -81,6 +82,45 @@ def project(tmp_path, database_url, monkeypatch):
     monkeypatch.setenv("DUBAN_CONFIG", str(root / "config.yaml"))
     monkeypatch.setenv("DUBAN_DATABASE_URL", database_url)
     return root
+
+
+@pytest.fixture
+def report_slice(project, engine):
+    """Pingdingshan's plan in 2025 Q1 at 新华区 and below, with completions chosen by hand:
+    5 items — 3 done on time, 1 done late, 1 overdue (4 of 6 visits) on 2025-04-10."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from storage import occurrences as occ
+    from storage.catalogs import load_plans
+    from storage.files import load_settings
+    from storage.schedule import materialize
+    from storage.tables import Jurisdiction, Obligation, Occurrence
+
+    D = dt.date
+    settings = load_settings()
+    load_plans(engine, settings)
+    materialize(engine, settings.calendar(), D(2025, 12, 31), today=D(2025, 1, 1), default_start=settings.schedule_start)
+    with Session(engine) as s:
+        county = s.scalar(select(Jurisdiction).where(Jurisdiction.code == "410402"))
+        rows = s.execute(select(Occurrence, Obligation.code, Jurisdiction.name)
+                         .join(Obligation, Obligation.id == Occurrence.obligation_id)
+                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+                         .where(Occurrence.plan_id == "pingdingshan-2025", Jurisdiction.path.like(county.path + "%"),
+                                Occurrence.due >= D(2025, 1, 1), Occurrence.due <= D(2025, 3, 31))
+                         .order_by(Jurisdiction.path)).all()
+    # the slice, by hand: four villages owe 6 visits each (list-20.1), the county's civil
+    # affairs bureau owes its quarterly report on clause 2 (2.1, policy cadence)
+    assert sorted(code for _, code, _ in rows) == ["2.1", "list-20.1", "list-20.1", "list-20.1", "list-20.1"]
+    visits = [o for o, code, _ in rows if code == "list-20.1"]
+    report = next(o for o, code, _ in rows if code == "2.1")
+    with Session(engine) as s, s.begin():
+        for o in visits[:2]:                       # two villages: 6 of 6 on time
+            occ.record_completion(s, o.id, count=6, actor="x", channel="cli", done_on=D(2025, 3, 20))
+        occ.record_completion(s, visits[2].id, count=4, actor="x", channel="cli", done_on=D(2025, 3, 20))   # 4 of 6
+        occ.record_completion(s, visits[3].id, count=6, actor="x", channel="cli", done_on=D(2025, 4, 3))    # late
+        occ.record_completion(s, report.id, count=1, actor="x", channel="cli", done_on=D(2025, 3, 28))
+    return engine, visits
 
 
 # ---------------------------------------------------------------- real servers on loopback

@@ -30,8 +30,10 @@ def test_flows_end_to_end_to_a_loopback_smtp_server(project, prefect_harness, sm
     assert sent["sent"] == swept["digests"] == len(smtp_sink.messages)
     subjects = [m["Subject"] for m in smtp_sink.messages]
     assert any(s.startswith("【督办提醒】") for s in subjects)
-    path = Path(pipeline.report(day="2025-04-28"))
-    assert path.is_file() and "civil_affairs" in path.read_text(encoding="utf-8")
+    paths = [Path(p) for p in pipeline.report(day="2025-04-28")]     # report.period: month → March
+    assert sorted(p.suffix for p in paths) == [".docx", ".html", ".pdf", ".xlsx"] and all(p.is_file() for p in paths)
+    html = next(p for p in paths if p.suffix == ".html")
+    assert html.name == "督查通报-全部计划-2025-03-全部地区.html" and "2025年3月" in html.read_text(encoding="utf-8")
     from prefect.client.orchestration import get_client
 
     async def names():

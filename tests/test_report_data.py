@@ -1,50 +1,16 @@
 """Report data against hand-computed expectations on a small, controlled slice:
-Pingdingshan's plan, 2025 Q1, 新华区 and below."""
+Pingdingshan's plan, 2025 Q1, 新华区 and below (the `report_slice` fixture in conftest)."""
 import datetime as dt
 
-import pytest
-from sqlalchemy import select
 from sqlmodel import Session
 
 from reports.data import build
-from storage import occurrences as occ
-from storage.catalogs import load_plans
-from storage.files import load_settings
-from storage.schedule import materialize
-from storage.tables import Jurisdiction, Obligation, Occurrence
 
 D = dt.date
 
 
-@pytest.fixture
-def slice_(project, engine):
-    settings = load_settings()
-    load_plans(engine, settings)
-    materialize(engine, settings.calendar(), D(2025, 12, 31), today=D(2025, 1, 1), default_start=settings.schedule_start)
-    with Session(engine) as s:
-        county = s.scalar(select(Jurisdiction).where(Jurisdiction.code == "410402"))
-        rows = s.execute(select(Occurrence, Obligation.code, Jurisdiction.name)
-                         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
-                         .where(Occurrence.plan_id == "pingdingshan-2025", Jurisdiction.path.like(county.path + "%"),
-                                Occurrence.due >= D(2025, 1, 1), Occurrence.due <= D(2025, 3, 31))
-                         .order_by(Jurisdiction.path)).all()
-    # the slice, by hand: four villages owe 6 visits each (list-20.1), the county's civil
-    # affairs bureau owes its quarterly report on clause 2 (2.1, policy cadence)
-    assert sorted(code for _, code, _ in rows) == ["2.1", "list-20.1", "list-20.1", "list-20.1", "list-20.1"]
-    visits = [o for o, code, _ in rows if code == "list-20.1"]
-    report = next(o for o, code, _ in rows if code == "2.1")
-    with Session(engine) as s, s.begin():
-        for o in visits[:2]:                       # two villages: 6 of 6 on time
-            occ.record_completion(s, o.id, count=6, actor="x", channel="cli", done_on=D(2025, 3, 20))
-        occ.record_completion(s, visits[2].id, count=4, actor="x", channel="cli", done_on=D(2025, 3, 20))   # 4 of 6
-        occ.record_completion(s, visits[3].id, count=6, actor="x", channel="cli", done_on=D(2025, 4, 3))    # late
-        occ.record_completion(s, report.id, count=1, actor="x", channel="cli", done_on=D(2025, 3, 28))
-    return engine, visits
-
-
-def test_numbers_match_the_hand_count(slice_):
-    engine, visits = slice_
+def test_numbers_match_the_hand_count(report_slice):
+    engine, visits = report_slice
     with Session(engine) as s:
         data = build(s, start=D(2025, 1, 1), end=D(2025, 3, 31), today=D(2025, 4, 10), plan="pingdingshan-2025",
                      jurisdiction="新华区")
@@ -66,8 +32,8 @@ def test_numbers_match_the_hand_count(slice_):
     assert (item["done"], item["required"], item["days_late"], item["clause"]) == (4, 6, 10, "list-20")
 
 
-def test_an_item_not_yet_due_is_open_not_overdue(slice_):
-    engine, _ = slice_
+def test_an_item_not_yet_due_is_open_not_overdue(report_slice):
+    engine, _ = report_slice
     with Session(engine) as s:
         data = build(s, start=D(2025, 1, 1), end=D(2025, 3, 31), today=D(2025, 3, 21), plan="pingdingshan-2025",
                      jurisdiction="新华区", with_previous=False, soon_days=10)
@@ -76,11 +42,90 @@ def test_an_item_not_yet_due_is_open_not_overdue(slice_):
     assert data.overdue_items == []
 
 
-def test_previous_period_and_trend(slice_):
-    engine, _ = slice_
+def test_previous_period_and_trend(report_slice):
+    engine, _ = report_slice
     with Session(engine) as s:
         q2 = build(s, start=D(2025, 4, 1), end=D(2025, 6, 30), today=D(2025, 7, 10), plan="pingdingshan-2025",
                    jurisdiction="新华区")
     assert q2.previous["total"] == 5 and q2.previous["on_time_rate"] == 0.6
     assert q2.totals["done"] == 0 and q2.totals["on_time_rate"] == 0.0
     assert q2.trend["on_time_rate"] == -0.6
+
+
+def test_heat_map_months_by_department(report_slice):
+    engine, _ = report_slice
+    with Session(engine) as s:
+        data = build(s, start=D(2025, 1, 1), end=D(2025, 3, 31), today=D(2025, 4, 10), plan="pingdingshan-2025",
+                     jurisdiction="新华区")
+    assert data.months == ["2025-01", "2025-02", "2025-03"]
+    cells = {h["department"]: h["months"] for h in data.heat}
+    # everything in the slice is due at the end of March (quarterly duties)
+    assert set(cells["children_director"]) == {"2025-03"} and cells["children_director"]["2025-03"]["total"] == 4
+    assert cells["children_director"]["2025-03"]["on_time_rate"] == 0.5
+
+
+def test_key_child_coverage_by_township(project, engine):
+    """Two key children in 鼓东街道第一社区 (Fujian): monthly contacts (2.1) in Q1 — child A
+    contacted every month, child B only in January → 4 of 6 items complete."""
+    from sqlalchemy import select
+
+    from storage import occurrences as occ
+    from storage.catalogs import load_plans
+    from storage.files import load_settings
+    from storage.schedule import materialize
+    from storage.tables import Case, Jurisdiction, Obligation, Occurrence
+
+    settings = load_settings()
+    load_plans(engine, settings)
+    with Session(engine) as s, s.begin():
+        village = s.scalar(select(Jurisdiction).where(Jurisdiction.code == "350102001001"))
+        for code in ("A", "B"):
+            s.add(Case(code=f"FZ-{code}", jurisdiction_id=village.id, categories=["留守"], opened=D(2024, 12, 1)))
+    materialize(engine, settings.calendar(), D(2025, 3, 31), today=D(2025, 1, 1), default_start=settings.schedule_start)
+    with Session(engine) as s, s.begin():
+        rows = s.execute(select(Occurrence.id, Case.code, Occurrence.period_key)
+                         .join(Case, Case.id == Occurrence.case_id)
+                         .join(Obligation, Obligation.id == Occurrence.obligation_id)
+                         .where(Obligation.code == "2.1", Occurrence.plan_id == "fujian-2025")).all()
+        assert len(rows) == 6
+        for oid, case, period in rows:
+            if case == "FZ-A" or period == "2025-01":
+                occ.record_completion(s, oid, count=1, actor="x", channel="cli", done_on=D(2025, 1, 20))
+    with Session(engine) as s:
+        data = build(s, start=D(2025, 1, 1), end=D(2025, 3, 31), today=D(2025, 4, 10), plan="fujian-2025",
+                     jurisdiction="鼓楼区")
+    row = next(r for r in data.case_coverage if r["what"].startswith("联系重点关爱服务对象"))
+    assert (row["township"], row["items"], row["complete_items"], row["done"], row["required"]) == ("鼓东街道", 6, 4, 4, 6)
+    assert row["coverage"] == round(4 / 6, 4)
+    [by_unit] = [r for r in data.case_coverage_units if r["what"] == row["what"]]
+    assert by_unit["unit"] == "鼓东街道" and by_unit["items"] == 6
+
+
+def test_filtered_counts_follow_the_status_rule(report_slice):
+    """status_counts (one filtered count per status) agrees with status_sql on every day of the
+    quarter and after it, item by item."""
+    import sqlalchemy as sa
+
+    from storage.occurrences import status_counts, status_sql
+    from storage.tables import Occurrence
+
+    from storage import occurrences as occ
+
+    engine, _ = report_slice
+    with Session(engine) as s, s.begin():
+        first = s.scalar(sa.select(Occurrence.id).where(Occurrence.plan_id == "pingdingshan-2025",
+                                                        Occurrence.done_count == 0).order_by(Occurrence.id))
+        occ.waive(s, first, reason="本期无此项工作", actor="x")
+    seen = set()
+    with Session(engine) as s:
+        for day in (D(2025, 3, 1), D(2025, 3, 25), D(2025, 3, 31), D(2025, 4, 2), D(2025, 4, 10)):
+            st = status_sql(day, 7)
+            counts = status_counts(day, 7)
+            ids = s.scalars(sa.select(Occurrence.id).where(Occurrence.plan_id == "pingdingshan-2025")
+                            .order_by(Occurrence.done_count.desc(), Occurrence.id).limit(300)).all()
+            for oid in ids:
+                expected = s.scalar(sa.select(st).where(Occurrence.id == oid))
+                row = s.execute(sa.select(*counts).where(Occurrence.id == oid)).one()
+                assert [c.name for c, n in zip(counts, row) if n] == [expected]
+                seen.add(expected)
+    assert seen == {"waived", "done", "done_late", "overdue", "due_soon", "open"}

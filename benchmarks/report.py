@@ -47,6 +47,19 @@ def complete(engine) -> None:
         refresh_statistics(c, ("occurrence",), 10**9)
 
 
+def settle(engine) -> None:
+    """What a running system looks like some minutes after a bulk load: PostgreSQL's autovacuum
+    has set the visibility map (index-only scans skip the heap), SQLite's WAL is checkpointed."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(sa.text("VACUUM ANALYZE occurrence"))
+            c.execute(sa.text("VACUUM ANALYZE notice"))
+    else:
+        with engine.connect() as c:
+            c.exec_driver_sql("ANALYZE")
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def timed(fn, repeat: int = 3):
     best, out = None, None
     for _ in range(repeat):
@@ -85,6 +98,8 @@ def main() -> None:
                 with Session(engine) as s:
                     return report_data.build(s, start=START, end=END, today=TODAY, jurisdiction=jurisdiction)
 
+            t_fresh, _ = timed(run)
+            settle(engine)
             t_province, data = timed(run)
             t_city, _ = timed(lambda: run(city))
             tracemalloc.start()
@@ -106,7 +121,8 @@ def main() -> None:
     print(f"duban report benchmark ({backend}{', quick' if args.quick else ''}): {size.cases:,} cases, "
           f"{total:,} occurrences in 2025, {in_period:,} due in 2025H2 (2025H1 as full, for the trend), "
           f"{notices:,} notice rows, report day {TODAY}")
-    print(f"  report data, province, 2025H2:   {t_province:6.2f} s  (target ≤ 2 s; best of 3)")
+    print(f"  report data, province, 2025H2:   {t_province:6.2f} s  (target ≤ 2 s; best of 3, settled)")
+    print(f"    right after the bulk load:       {t_fresh:6.2f} s  (before vacuum / checkpoint)")
     print(f"  report data, one city ({city}):  {t_city:6.2f} s")
     print(f"  Python heap peak while building: {peak / 2**20:6.1f} MiB")
     t = data.totals

@@ -356,3 +356,4 @@ import flows.cli_schedule  # noqa: E402,F401  (registers the scheduling commands
 import flows.cli_notify  # noqa: E402,F401  (registers the notice commands)
 import flows.cli_flows  # noqa: E402,F401  (registers demo, up, run)
 import flows.cli_report  # noqa: E402,F401  (registers report, report-template)
+import flows.cli_users  # noqa: E402,F401  (registers users)

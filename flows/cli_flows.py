@@ -95,14 +95,16 @@ def _demo_reports(s, folder: Path) -> tuple[list[Path], str | None]:
 
 
 @app.command("up")
-def up_cmd():
-    """启动督办服务：按 config.yaml 的时间表自动生成事项、发送通知 / run the embedded scheduler."""
+def up_cmd(host: str = typer.Option("127.0.0.1", "--host", help="网页监听地址 / web host"),
+           port: int = typer.Option(8000, "--port", help="网页端口 / web port"),
+           no_web: bool = typer.Option(False, "--no-web", help="只运行定时任务，不提供网页 / scheduler only")):
+    """启动督办服务：按 config.yaml 的时间表生成事项、发送通知，并在 127.0.0.1:8000 提供网页 / run the service."""
     s = settings()
     configure_prefect(s.data_dir)
     cli.engine()   # migrate before the scheduler starts
     from flows.runner import up
 
-    up(s, cli._state.get("config"))
+    up(s, cli._state.get("config"), host=host, port=None if no_web else port)
 
 
 @app.command("run")

@@ -19,6 +19,7 @@ from obligations.status import STATUS_NAMES
 from obligations.workcal import UnknownYearWarning
 from storage import cases as cases_repo
 from storage import occurrences as occ
+from storage import workflow
 from storage.schedule import materialize
 
 cases_app = typer.Typer(help="重点关爱服务对象台账 / key-child cases", no_args_is_help=True)
@@ -123,8 +124,8 @@ def complete_cmd(
         shutil.copy2(evidence, target)
         stored = str(target.relative_to(s.data_dir))
     with Session(engine()) as session, session.begin():
-        occ.record_completion(session, occurrence, count=count, actor=by, channel="cli", note=note,
-                              evidence_path=stored, done_on=done_on, calendar=s.calendar())
+        workflow.complete(session, occurrence, count=count, actor=by, channel="cli", note=note,
+                          evidence_path=stored, done_on=done_on, calendar=s.calendar())
     with Session(engine()) as session:
         detail = occ.occurrence_detail(session, occurrence, today=s.today(), soon_days=s.due_soon_days)
     if format == ListFormat.json:
@@ -141,7 +142,7 @@ def waive_cmd(occurrence: int = typer.Argument(..., help="督办事项编号"),
               by: str = typer.Option("命令行用户", "--by", help="决定人 / who")):
     """豁免一个督办事项（须说明理由）/ waive an occurrence with a reason."""
     with Session(engine()) as session, session.begin():
-        occ.waive(session, occurrence, reason=reason, actor=by)
+        workflow.waive(session, occurrence, reason=reason, actor=by)
     cli.out.print(f"已豁免：事项 {occurrence}，理由：{reason}")
 
 

@@ -8,6 +8,8 @@ import datetime as dt
 import signal
 import sys
 import threading
+import time
+import contextlib
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -63,16 +65,44 @@ def build_scheduler(settings: Settings, config: str | None) -> BackgroundSchedul
     return scheduler
 
 
-def up(settings: Settings, config: str | None) -> None:
+def up(settings: Settings, config: str | None, *, host: str = "127.0.0.1", port: int | None = 8000) -> None:
+    """The scheduler, and the web app on host:port (port None: no web app), until SIGINT/SIGTERM."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     scheduler = build_scheduler(settings, config)
     scheduler.resume()
+    server = _web(settings, host, port) if port else None
     _say("督办服务已启动（按 Ctrl-C 停止）。计划任务：")
     for job in scheduler.get_jobs():
         _say(f"  {job.id}: {job.trigger}，下次运行 {job.next_run_time:%Y-%m-%d %H:%M:%S}")
+    if server:
+        _say(f"网页：http://{host}:{port}/ （接口文档 http://{host}:{port}/api/docs）")
     stop.wait()
     _say("正在停止……")
+    if server:
+        server.should_exit = True
     scheduler.shutdown(wait=True)
     _say("已停止。")
+
+
+def _web(settings: Settings, host: str, port: int):
+    """uvicorn in a thread beside the scheduler (its own signal handlers off: up() owns them)."""
+    import uvicorn
+
+    from web.app import create_app
+
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None      # uvicorn < 0.29
+    server.capture_signals = _no_signals               # uvicorn ≥ 0.29
+    threading.Thread(target=server.run, name="duban-web", daemon=True).start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return server
+
+
+@contextlib.contextmanager
+def _no_signals():
+    yield

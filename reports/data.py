@@ -87,17 +87,30 @@ def _months(start: dt.date, end: dt.date) -> list[str]:
 
 
 class _Scope:
-    def __init__(self, plan: str | None, start: dt.date, end: dt.date, unit: Jurisdiction | None, children: bool):
+    def __init__(self, plan: str | None, start: dt.date, end: dt.date, unit: Jurisdiction | None, children: bool,
+                 department: str | None = None, clause: str | None = None):
         self.plan, self.start, self.end, self.unit, self.children = plan, start, end, unit, children
+        self.department, self.clause = department, clause
+
+    def conditions(self) -> list:
+        """Everything but the due-date range."""
+        out = []
+        if self.plan:
+            out.append(Occurrence.plan_id == self.plan)
+        if self.department:
+            out.append(Occurrence.party_key == self.department)
+        if self.clause:
+            out.append(Occurrence.obligation_id.in_(
+                select(Obligation.id).join(Clause, Clause.id == Obligation.clause_id)
+                .where(Clause.code == self.clause, Clause.plan_id == self.plan)))
+        if self.unit is not None:
+            out.append(Occurrence.jurisdiction_id.in_(self.unit_ids()) if self.children
+                       else Occurrence.jurisdiction_id == self.unit.id)
+        return out
 
     def apply(self, q, start: dt.date | None = None, end: dt.date | None = None):
         q = q.where(Occurrence.due >= (start or self.start), Occurrence.due <= (end or self.end))
-        if self.plan:
-            q = q.where(Occurrence.plan_id == self.plan)
-        if self.unit is not None:
-            q = q.where(Occurrence.jurisdiction_id.in_(self.unit_ids()) if self.children
-                        else Occurrence.jurisdiction_id == self.unit.id)
-        return q
+        return q.where(*self.conditions())
 
     def unit_ids(self):
         return select(Jurisdiction.id).where(Jurisdiction.path.like(self.unit.path + "%")).scalar_subquery()
@@ -105,14 +118,19 @@ class _Scope:
 
 def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, plan: str | None = None,
           jurisdiction: str | None = None, children: bool = True, soon_days: int = 7,
-          with_previous: bool = True, top: int = 50) -> ReportData:
+          with_previous: bool = True, top: int = 50, department: str | None = None,
+          clause: str | None = None) -> ReportData:
     plan_row = session.get(Plan, plan) if plan else None
     if plan and plan_row is None:
         raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
     if end < start:
         raise OccurrenceError(f"期间的结束日 {end} 早于开始日 {start}")
     unit = resolve_jurisdiction(session, jurisdiction) if jurisdiction else None
-    scope = _Scope(plan, start, end, unit, children)
+    if clause and not plan:
+        raise OccurrenceError("按条款筛选时须同时指定计划")
+    if department and session.get(Department, department) is None:
+        raise OccurrenceError(f"未知的部门键 {department}")
+    scope = _Scope(plan, start, end, unit, children, department, clause)
     st = status_sql(today, soon_days).label("status")
 
     obligations = {oid: (clause_id, origin, scope_, what) for oid, clause_id, origin, scope_, what in session.execute(
@@ -376,11 +394,7 @@ def _notices(conn, scope: _Scope) -> dict[str, int]:
          .select_from(Notice).join(Occurrence, Occurrence.id == Notice.occurrence_id)
          .outerjoin(Outbox, Outbox.id == Notice.digest_id)
          .where(Notice.swept_on >= scope.start, Notice.swept_on <= scope.end))
-    if scope.plan:
-        q = q.where(Occurrence.plan_id == scope.plan)
-    if scope.unit is not None:
-        q = q.where(Occurrence.jurisdiction_id.in_(scope.unit_ids()) if scope.children
-                    else Occurrence.jurisdiction_id == scope.unit.id)
+    q = q.where(*scope.conditions())
     out = {k: 0 for k in NOTICE_KINDS} | {f"{k}_sent": 0 for k in NOTICE_KINDS}
     for kind, n, sent in conn.execute(q.group_by(Notice.kind)).fetchall():
         out[kind], out[f"{kind}_sent"] = n, int(sent or 0)

@@ -167,7 +167,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
     dept_cols = [Column("name", "责任部门", "text", 22), *COUNT_COLUMNS,
                  Column("previous_on_time_rate", "上期按期率", "rate", 10), Column("trend", "变化", "delta", 16)]
     add("各部门落实情况", paragraphs=[_department_words(data)], tables=[Table(
-        "departments", "各部门落实情况（按按期办结率由低到高）", dept_cols,
+        "departments", "各部门落实情况（按期办结率由低到高排列）", dept_cols,
         [_count_row(r, name=r["name"], previous_on_time_rate=r.get("previous_on_time_rate"), trend=r.get("trend"))
          for r in data.by_department])])
     heat_cols = [Column("name", "责任部门", "text", 22)] + [

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from obligations.catalog import Catalog, effective_catalog
 from obligations.directory import Directory
+from storage import audit
 from storage.catalog_repo import LoadReport, load_catalog
 from storage.directory_repo import DirectoryChanges, sync_directory
 from storage.files import CatalogFile, Settings, plan_folder, read_catalog, read_directory
@@ -33,7 +34,8 @@ def validate_file(path: Path, settings: Settings) -> tuple[Catalog, Catalog]:
     return parsed.catalog, effective_catalog(parsed.catalog, settings.policy, directory)
 
 
-def load_plans(engine: Engine, settings: Settings, plan_ids: list[str] | None = None) -> LoadResult:
+def load_plans(engine: Engine, settings: Settings, plan_ids: list[str] | None = None,
+               actor: str = "cli") -> LoadResult:
     """Validate the directory and every requested catalog first; then write them all in one
     transaction. Any validation error raises before anything is written."""
     directory = read_directory(settings.directory_path)
@@ -58,6 +60,10 @@ def load_plans(engine: Engine, settings: Settings, plan_ids: list[str] | None = 
                          catalog_path=str(p.path), source_sha256=p.source_sha256)
             for p in parsed
         ]
+        for r in reports:
+            if not r.unchanged:      # the audit trail: which plan changed, and how
+                audit.record(session, actor=actor, action="catalog.load", object_type="plan", object_id=r.plan_id,
+                             after={k: v for k, v in r.as_dict().items() if v and k != "unchanged"})
     return LoadResult(changes, reports)
 
 

@@ -83,9 +83,12 @@ def list_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, pl
                      department: str | None = None, jurisdiction: str | None = None,
                      date_from: dt.date | None = None, date_to: dt.date | None = None,
                      statuses: tuple[str, ...] | None = None, case: str | None = None,
-                     limit: int | None = None) -> list[dict[str, Any]]:
-    """Occurrences ordered by due date; ``date_from``/``date_to`` bound the due date."""
+                     limit: int | None = None, offset: int = 0, where=None) -> list[dict[str, Any]]:
+    """Occurrences ordered by due date; ``date_from``/``date_to`` bound the due date; ``where``
+    is an extra filter (the web app's access rule)."""
     q, st = _base_query(today, soon_days)
+    if where is not None:
+        q = q.where(where)
     if plan:
         if session.get(Plan, plan) is None:
             raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
@@ -112,6 +115,8 @@ def list_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, pl
                    Occurrence.id)
     if limit:
         q = q.limit(limit)
+    if offset:
+        q = q.offset(offset)
     return [_row(r) for r in session.execute(q)]
 
 
@@ -162,8 +167,11 @@ def status_summary(session: Session, *, today: dt.date, soon_days: int = 7, plan
     return list(out.values())
 
 
-def occurrence_detail(session: Session, occurrence_id: int, *, today: dt.date, soon_days: int = 7) -> dict[str, Any]:
+def occurrence_detail(session: Session, occurrence_id: int, *, today: dt.date, soon_days: int = 7,
+                      where=None) -> dict[str, Any]:
     q, _ = _base_query(today, soon_days)
+    if where is not None:
+        q = q.where(where)
     row = session.execute(q.where(Occurrence.id == occurrence_id)).first()
     if row is None:
         raise OccurrenceError(f"没有编号为 {occurrence_id} 的督办事项")

@@ -249,3 +249,68 @@ class Outbox(SQLModel, table=True):
     message_id: str | None = None
     last_error: str | None = None
     created_at: dt.datetime
+
+
+class UserAccount(SQLModel, table=True):
+    """A person who signs in to the web app. ``role``: coordinator (their jurisdiction and
+    below), supervisor (read and report, their jurisdiction and below), department (their own
+    department at their own unit), director (a children's director: their own cases' items)."""
+
+    __tablename__ = "user_account"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=64)
+    display_name: str
+    password_hash: str
+    role: str = Field(max_length=16)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id")
+    department_key: str | None = Field(default=None, foreign_key="department.key", max_length=64)
+    director: str | None = Field(default=None, max_length=64)   # matches care_case.director
+    active: bool = True
+    created_at: dt.datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for /api/v1, acting as its user (stored as a SHA-256 hash only)."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    label: str | None = None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+
+class ItemRequest(SQLModel, table=True):
+    """A department's request to waive an item or extend its due date (延期), reviewed by a
+    coordinator."""
+
+    __tablename__ = "item_request"
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), index=True, nullable=False))
+    kind: str = Field(max_length=10)            # waiver | extension
+    reason: str
+    new_due: dt.date | None = None
+    requested_by: str
+    requested_at: dt.datetime
+    status: str = Field(default="pending", max_length=10)   # pending | approved | rejected
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_note: str | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, with the object before and after: completions, waivers, extensions,
+    accounts, catalog loads."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (sa.Index("ix_audit_object", "object_type", "object_id"),)
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    at: dt.datetime = Field(index=True)
+    actor: str
+    action: str = Field(max_length=32)
+    object_type: str = Field(max_length=32)
+    object_id: str = Field(max_length=64)
+    jurisdiction_id: int | None = Field(default=None, index=True)   # for coordinators' visibility
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

@@ -60,7 +60,10 @@ def test_duban_up_runs_the_schedule_and_stops_on_sigint(project, tmp_path):
     subprocess.run([exe, "plans", "load", "--all"], env=env, check=True, capture_output=True)
     log = tmp_path / "up.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([exe, "up"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        from tests.conftest import free_port
+
+        port = free_port()
+        proc = subprocess.Popen([exe, "up", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
         engine = make_engine(load_settings(str(config)).database_url)
         try:
             deadline, sent = time.time() + 120, 0
@@ -72,6 +75,11 @@ def test_duban_up_runs_the_schedule_and_stops_on_sigint(project, tmp_path):
                     except sa.exc.OperationalError:
                         pass
             assert sent > 0, log.read_text()
+            import httpx      # the web app is served beside the scheduler
+
+            page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
+            assert page.status_code == 200 and "登录督办系统" in page.text
+            assert httpx.get(f"http://127.0.0.1:{port}/api/v1/plans", timeout=10).status_code == 401
             proc.send_signal(signal.SIGINT)
             started = time.time()
             code = proc.wait(timeout=30)
@@ -81,7 +89,7 @@ def test_duban_up_runs_the_schedule_and_stops_on_sigint(project, tmp_path):
                 proc.kill()
             engine.dispose()
     text = log.read_text()
-    assert "督办服务已启动" in text and "sweep 完成" in text and "deliver 完成" in text and "已停止" in text
+    assert "督办服务已启动" in text and f"网页：http://127.0.0.1:{port}/" in text and "sweep 完成" in text and "deliver 完成" in text and "已停止" in text
 
 
 def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):

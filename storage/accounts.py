@@ -1,0 +1,88 @@
+"""Accounts and API tokens. Passwords are hashed with Argon2 (argon2-cffi); tokens are stored
+as SHA-256 hashes and shown once."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlmodel import Session
+
+from storage import audit
+from storage.occurrences import OccurrenceError, resolve_jurisdiction
+from storage.tables import ApiToken, Department, UserAccount
+
+ROLES = ("coordinator", "supervisor", "department", "director")
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: UserAccount, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(session: Session, *, username: str, password: str, role: str, jurisdiction: str,
+             display_name: str | None = None, department: str | None = None, director: str | None = None,
+             actor: str = "cli") -> UserAccount:
+    if role not in ROLES:
+        raise AccountError(f"未知的角色 {role}（可用：{'、'.join(ROLES)}）")
+    if not username or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise AccountError(f"用户名 {username!r} 只能包含字母、数字、-、_、.")
+    if len(password) < 8:
+        raise AccountError("密码至少 8 位")
+    if session.scalar(select(UserAccount).where(UserAccount.username == username)):
+        raise AccountError(f"用户名 {username} 已存在")
+    try:
+        unit = resolve_jurisdiction(session, jurisdiction)
+    except OccurrenceError as exc:
+        raise AccountError(str(exc)) from None
+    if role == "department":
+        if not department or session.get(Department, department) is None:
+            raise AccountError("责任部门账号须用 --department 指定部门键（duban departments list 可查看）")
+    elif department:
+        raise AccountError("只有责任部门账号（role department）有 --department")
+    if role == "director" and not director:
+        raise AccountError("儿童主任账号须用 --director 指定其在台账中的名字或工号")
+    user = UserAccount(username=username, display_name=display_name or username, password_hash=hash_password(password),
+                       role=role, jurisdiction_id=unit.id, department_key=department, director=director,
+                       created_at=dt.datetime.now(dt.timezone.utc))
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, action="user.add", object_type="user", object_id=user.id,
+                 jurisdiction_id=unit.id, after={"username": username, "role": role, "jurisdiction": unit.name,
+                                                 "department": department, "director": director})
+    return user
+
+
+def add_token(session: Session, user: UserAccount, *, label: str | None = None, actor: str = "cli") -> str:
+    token = "dbn_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), label=label,
+                         created_at=dt.datetime.now(dt.timezone.utc)))
+    audit.record(session, actor=actor, action="token.add", object_type="user", object_id=user.id,
+                 jurisdiction_id=user.jurisdiction_id, after={"label": label})
+    return token
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_for_token(session: Session, token: str) -> UserAccount | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None)))
+    if row is None:
+        return None
+    user = session.get(UserAccount, row.user_id)
+    return user if user and user.active else None

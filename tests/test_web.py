@@ -1,0 +1,281 @@
+"""The web app and the API through real HTTP requests (FastAPI's TestClient) on the real
+database: sign-in, CSRF, roles, the generated access matrix, completion forms and links, requests
+and their review, ICS feeds, audit, every /api/v1 route.
+
+Personas: 民政局 coordinator of 新华区 (mz), 教育局 of 新华区 (jy), 卫东区 civil affairs (wd),
+平顶山市 督查室 supervisor (dc), a children's director in 福州 (zr) with one key child."""
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from icalendar import Calendar
+from sqlmodel import Session
+
+from notifications.links import load_secret, make_token
+from storage import accounts
+from storage.catalogs import load_plans
+from storage.files import load_settings
+from storage.schedule import materialize
+from storage.tables import AuditEntry, Case, Jurisdiction, Notice, Occurrence
+from web.app import create_app
+
+D = dt.date
+TODAY = D(2025, 4, 10)
+PASSWORD = "correct-horse-9"
+USERS = {
+    "mz": dict(role="coordinator", jurisdiction="新华区"),
+    "jy": dict(role="department", jurisdiction="新华区", department="education"),
+    "wd": dict(role="department", jurisdiction="卫东区", department="civil_affairs"),
+    "dc": dict(role="supervisor", jurisdiction="平顶山市"),
+    "zr": dict(role="director", jurisdiction="鼓东街道第一社区", director="张主任"),
+}
+
+
+@pytest.fixture
+def world(project, engine):
+    settings = load_settings()
+    load_plans(engine, settings)
+    with Session(engine) as s, s.begin():
+        village = s.scalar(sa.select(Jurisdiction).where(Jurisdiction.code == "350102001001"))
+        s.add(Case(code="FZ-1", jurisdiction_id=village.id, categories=["监护缺失"], director="张主任",
+                   opened=D(2024, 12, 1)))
+        s.add(Case(code="FZ-2", jurisdiction_id=village.id, categories=["监护缺失"], director="李主任",
+                   opened=D(2024, 12, 1)))
+    materialize(engine, settings.calendar(), D(2025, 6, 30), today=D(2025, 1, 1), default_start=settings.schedule_start)
+    tokens = {}
+    with Session(engine) as s:
+        for name, kw in USERS.items():
+            user = accounts.add_user(s, username=name, password=PASSWORD, display_name=name, **kw)
+            s.flush()
+            tokens[name] = accounts.add_token(s, user)
+        s.commit()
+    app = create_app(settings, engine, today=lambda: TODAY)
+    return app, engine, settings, tokens
+
+
+def client(app, user: str | None = None) -> TestClient:
+    c = TestClient(app, follow_redirects=False)
+    if user:
+        r = c.post("/login", data={"username": user, "password": PASSWORD, "csrf": _csrf(c, "/login"), "next": "/"})
+        assert r.status_code == 303, r.text
+    return c
+
+
+def _csrf(c: TestClient, path: str) -> str:
+    page = c.get(path, follow_redirects=True).text
+    return re.search(r'name="csrf" value="([^"]+)"', page)[1]
+
+
+def api(app, token):
+    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+
+
+def visible_by_rule(user: str, occ_row) -> bool:
+    """The access rule written out independently of web/access.py."""
+    o_path, party, director = occ_row
+    kw = USERS[user]
+    if kw["role"] in ("coordinator", "supervisor"):
+        return o_path.startswith(UNIT_PATHS[kw["jurisdiction"]])
+    if kw["role"] == "department":
+        return party == kw["department"] and o_path == UNIT_PATHS[kw["jurisdiction"]]
+    return director == kw["director"]
+
+
+UNIT_PATHS: dict[str, str] = {}
+
+
+def test_access_matrix_every_role_against_every_kind_of_item(world):
+    """For each user and one item of every (unit, department, case director) combination:
+    API read, API completion and the item page are allowed exactly when the rule allows."""
+    app, engine, _, tokens = world
+    with Session(engine) as s:
+        UNIT_PATHS.update({n: p for n, p in s.execute(sa.select(Jurisdiction.name, Jurisdiction.path))})
+        rows = s.execute(sa.select(sa.func.min(Occurrence.id), Jurisdiction.path, Occurrence.party_key, Case.director)
+                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+                         .outerjoin(Case, Case.id == Occurrence.case_id)
+                         .group_by(Jurisdiction.path, Occurrence.party_key, Case.director)).all()
+    assert len(rows) > 300
+    checked = {True: 0, False: 0}
+    for user in USERS:
+        c = api(app, tokens[user])
+        for oid, path, party, director in rows:
+            expected = visible_by_rule(user, (path, party, director))
+            r = c.get(f"/api/v1/occurrences/{oid}")
+            assert r.status_code == (200 if expected else 404), (user, oid, path, party)
+            checked[expected] += 1
+            if not expected:     # a write to someone else's item is refused the same way, and changes nothing
+                w = c.post(f"/api/v1/occurrences/{oid}/completions", json={"count": 1})
+                assert w.status_code == 404, (user, oid)
+    assert checked[True] > 50 and checked[False] > 1000
+    with Session(engine) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "complete")) == 0
+    # the pages follow the same rule
+    pages = {u: client(app, u) for u in ("jy", "wd")}
+    for oid, path, party, director in rows[:80]:
+        for u, c in pages.items():
+            assert c.get(f"/items/{oid}").status_code == (200 if visible_by_rule(u, (path, party, director)) else 404)
+
+
+def test_api_routes(world):
+    app, engine, _, tokens = world
+    assert TestClient(app).get("/api/v1/occurrences").status_code == 401
+    assert api(app, "dbn_forged").get("/api/v1/me").status_code == 401
+    jy = api(app, tokens["jy"])
+    assert jy.get("/api/v1/me").json() == {"username": "jy", "role": "department", "jurisdiction": "新华区",
+                                            "department": "education"}
+    items = jy.get("/api/v1/occurrences", params={"limit": 1000}).json()
+    assert items and {i["assignee"] for i in items} == {"education"} and {i["jurisdiction"] for i in items} == {"新华区"}
+    overdue = jy.get("/api/v1/occurrences", params={"status": "overdue"}).json()
+    assert all(i["status"] == "overdue" for i in overdue)
+    target = items[0]
+    assert jy.get(f"/api/v1/occurrences/{target['id']}").json()["id"] == target["id"]
+    r = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "note": "已完成",
+                                                                        "done_on": "2025-04-01"})
+    assert r.status_code == 201 and r.json()["occurrence"]["done"] == 1
+    assert jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"done_on": "2025-05-01"}).status_code == 409
+    assert jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 0}).status_code == 422
+    dc = api(app, tokens["dc"])
+    assert dc.get(f"/api/v1/occurrences/{target['id']}").status_code == 200
+    assert dc.post(f"/api/v1/occurrences/{target['id']}/completions", json={}).status_code == 403
+    assert {p["id"] for p in jy.get("/api/v1/plans").json()} == {"fujian-2025", "guangdong-2024", "pingdingshan-2025"}
+    assert "education" in {d["key"] for d in jy.get("/api/v1/departments").json()}
+    data = dc.get("/api/v1/reports/data", params={"period": "2025Q1", "jurisdiction": "新华区"}).json()
+    assert data["jurisdiction"] == "新华区" and data["totals"]["total"] > 0
+    assert dc.get("/api/v1/reports/data", params={"period": "2025Q1", "jurisdiction": "福州市"}).status_code == 403
+    assert dc.get("/api/v1/reports/data", params={"period": "bad"}).status_code == 400
+    assert jy.get("/api/v1/reports/data", params={"period": "2025Q1"}).status_code == 403
+    spec = TestClient(app).get("/api/v1/openapi.json").json()
+    assert {"/api/v1/occurrences", "/api/v1/occurrences/{occurrence_id}/completions", "/api/v1/plans",
+            "/api/v1/departments", "/api/v1/reports/data"} <= set(spec["paths"])
+
+
+def test_sign_in_csrf_and_session_cookie(world):
+    app, *_ = world
+    c = TestClient(app, follow_redirects=False)
+    assert c.get("/inbox").headers["location"] == "/login?next=/inbox"
+    token = _csrf(c, "/login")
+    assert c.post("/login", data={"username": "jy", "password": "wrong", "csrf": token}).status_code == 401
+    assert c.post("/login", data={"username": "jy", "password": PASSWORD}).status_code == 403      # no CSRF token
+    r = c.post("/login", data={"username": "jy", "password": PASSWORD, "csrf": token, "next": "/inbox"})
+    assert r.status_code == 303 and r.headers["location"] == "/inbox"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    # signing in starts a new session: the old form token is void, a fresh page gives a new one
+    assert c.post("/login", data={"username": "jy", "password": PASSWORD, "csrf": token}).status_code == 403
+    assert c.post("/login", data={"username": "jy", "password": PASSWORD, "csrf": _csrf(c, "/login"),
+                                  "next": "//evil.example/"}).headers["location"] == "/"
+
+
+def test_department_completes_an_item_in_the_browser_flow(world, tmp_path):
+    app, engine, settings, _ = world
+    c = client(app, "jy")
+    inbox = c.get("/inbox").text
+    ids = re.findall(r'data-id="(\d+)"', inbox)
+    assert ids and "教育" in inbox and "订阅" in inbox
+    oid = int(ids[0])
+    token = _csrf(c, f"/items/{oid}")
+    pdf = b"%PDF-1.4\n%test evidence\n"
+    r = c.post(f"/items/{oid}/complete", data={"count": "1", "note": "已召开专题会议", "csrf": token},
+               files={"upload": ("会议纪要.pdf", pdf, "application/pdf")})
+    assert r.status_code == 303 and "ok=" in r.headers["location"]
+    page = c.get(f"/items/{oid}").text
+    assert "已召开专题会议" in page and "附件已存档" in page
+    stored = list(settings.evidence_dir.glob(f"{oid}/*.pdf"))
+    assert len(stored) == 1 and stored[0].read_bytes() == pdf
+    # a disguised file is refused, and nothing is recorded
+    r = c.post(f"/items/{oid}/complete", data={"count": "1", "csrf": token},
+               files={"upload": ("photo.jpg", b"MZ\x90\x00 not an image", "image/jpeg")})
+    assert "error=" in r.headers["location"]
+    with Session(engine) as s:
+        assert s.get(Occurrence, oid).done_count == 1
+        entry = s.scalar(sa.select(AuditEntry).where(AuditEntry.object_id == str(oid)))
+        assert entry.actor == "jy" and entry.before["done"] == 0 and entry.after["done"] == 1
+
+
+def test_completion_link_works_once(world):
+    app, engine, settings, _ = world
+    with Session(engine) as s, s.begin():
+        oid = s.scalar(sa.select(Occurrence.id).where(Occurrence.party_key == "education").order_by(Occurrence.id))
+        n = Notice(occurrence_id=oid, stage="remind-7", kind="remind", swept_on=D(2025, 3, 20), workdays=7,
+                   recipient_kind="contact", recipient_id=1)
+        s.add(n)
+        s.flush()
+        nid = n.id
+    token = make_token(load_secret(settings.data_dir), notice_id=nid, occurrence_id=oid, expires=D(2025, 5, 1))
+    c = TestClient(app)
+    form = c.get(f"/c/{token}")
+    assert form.status_code == 200 and "登记办理情况" in form.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)[1]
+    done = c.post(f"/c/{token}", data={"count": "1", "note": "邮件链接登记", "name": "王老师", "csrf": csrf})
+    assert done.status_code == 200 and "已登记" in done.text
+    again = c.post(f"/c/{token}", data={"count": "1", "csrf": csrf})
+    assert again.status_code == 410 and "已使用过" in again.text
+    assert c.get(f"/c/{token}").status_code == 410
+    expired = make_token(load_secret(settings.data_dir), notice_id=nid, occurrence_id=oid, expires=D(2025, 4, 1))
+    assert "过期" in c.get(f"/c/{expired}").text
+    assert "无效" in c.get(f"/c/{token[:-2]}xx").text
+    with Session(engine) as s:
+        assert s.get(Occurrence, oid).done_count == 1
+
+
+def test_extension_request_and_review(world):
+    app, engine, *_ = world
+    jy, mz = client(app, "jy"), client(app, "mz")
+    oid = int(re.findall(r'data-id="(\d+)"', jy.get("/inbox").text)[0])
+    with Session(engine) as s:
+        old_due = s.get(Occurrence, oid).due
+    new_due = (old_due + dt.timedelta(days=30)).isoformat()
+    r = jy.post(f"/items/{oid}/request", data={"kind": "extension", "reason": "等待上级文件", "new_due": new_due,
+                                               "csrf": _csrf(jy, f"/items/{oid}")})
+    assert "ok=" in r.headers["location"]
+    assert jy.get("/requests").status_code == 403
+    page = mz.get("/requests").text
+    rid = re.search(r'/requests/(\d+)/decide', page)[1]
+    r = mz.post(f"/requests/{rid}/decide", data={"decision": "approve", "note": "同意", "csrf": _csrf(mz, "/requests")})
+    assert r.status_code == 303
+    with Session(engine) as s:
+        assert s.get(Occurrence, oid).due.isoformat() == new_due
+    audit_page = mz.get("/audit").text
+    assert "批准申请" in audit_page and "申请豁免或延期" in audit_page
+
+
+def test_ics_feed_lists_open_items_and_drops_completed_ones(world):
+    app, engine, *_ = world
+    jy = client(app, "jy")
+    url = re.search(r'id="ics">([^<]+)<', jy.get("/inbox").text)[1]
+    path = url.split("testserver", 1)[1]
+    feed = Calendar.from_ical(TestClient(app).get(path).content)
+    events = feed.walk("VEVENT")
+    assert events and all("（" in str(e["summary"]) for e in events)
+    first = int(str(events[0]["uid"]).split("-")[1].split("@")[0])
+    jy.post(f"/items/{first}/complete", data={"count": "5", "csrf": _csrf(jy, f"/items/{first}")})
+    after = Calendar.from_ical(TestClient(app).get(path).content).walk("VEVENT")
+    assert len(after) == len(events) - 1
+    assert TestClient(app).get(path.replace(".ics", "0.ics")).status_code == 404
+
+
+def test_dashboard_and_reports_for_the_coordinator(world):
+    app, *_ = world
+    mz = client(app, "mz")
+    page = mz.get("/dashboard", params={"period": "2025Q1"})
+    assert page.status_code == 200 and "各部门按期办结率" in page.text and "<svg" in page.text
+    assert mz.get("/dashboard", params={"period": "2025Q1", "jurisdiction": "福州市"}).status_code == 403
+    assert client(app, "jy").get("/dashboard").status_code == 403
+    r = mz.get("/reports/download", params={"period": "2025Q1", "format": "xlsx"})
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    assert client(app, "dc").get("/reports").status_code == 200
+    assert client(app, "jy").get("/reports").status_code == 403
+
+
+def test_users_command(project, capsys):
+    from flows.cli import main
+
+    assert main(["plans", "load", "--all"]) == 0
+    assert main(["users", "add", "mz", "--role", "coordinator", "--jurisdiction", "新华区", "--password", PASSWORD]) == 0
+    assert main(["users", "add", "x", "--role", "department", "--jurisdiction", "新华区", "--password", PASSWORD]) == 2
+    assert "--department" in capsys.readouterr().err
+    assert main(["users", "token", "mz"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("dbn_")
+

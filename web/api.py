@@ -1,0 +1,178 @@
+"""/api/v1: the same data and rules as the pages, for other systems. Bearer tokens act as their
+account (duban users token NAME); a department's token sees what that department owes."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlmodel import Session
+
+from obligations.periods import PeriodSyntaxError, parse_period
+from obligations.status import STATUSES
+from reports.data import build as build_report
+from storage import occurrences as occ
+from storage import workflow
+from storage.occurrences import OccurrenceError
+from storage.tables import Department, Jurisdiction, Plan
+from web.access import Principal, occurrence_filter
+from web.deps import api_user, db
+
+router = APIRouter(prefix="/api/v1", tags=["督办"])
+ItemId = Path(..., ge=1, le=2**62, description="督办事项编号")
+Status = Literal["open", "due_soon", "overdue", "done", "done_late", "waived"]
+
+
+class OccurrenceOut(BaseModel):
+    id: int
+    plan: str
+    clause: str
+    clause_title: str | None
+    obligation: str
+    what: str
+    assignee: str
+    assignee_name: str
+    jurisdiction: str
+    jurisdiction_code: str
+    case: str | None
+    period: str
+    period_start: dt.date
+    period_end: dt.date
+    due: dt.date
+    required: int
+    done: int
+    completed_on: dt.date | None
+    status: Status
+
+
+class CompletionIn(BaseModel):
+    count: int = Field(1, ge=1, le=1000, description="本次完成的次数")
+    note: str | None = Field(None, max_length=2000)
+    done_on: dt.date | None = Field(None, description="办理日期，默认今天")
+
+
+class CompletionOut(BaseModel):
+    id: int
+    occurrence: OccurrenceOut
+
+
+class PlanOut(BaseModel):
+    id: str
+    title: str
+    issuer: str
+    locality: str
+    level: str
+    issued: dt.date | None
+
+
+class DepartmentOut(BaseModel):
+    key: str
+    name: str
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    jurisdiction: str
+    department: str | None
+
+
+@router.get("/me", response_model=Me, summary="当前令牌的账号")
+def me(p: Principal = Depends(api_user)):
+    return Me(username=p.username, role=p.role, jurisdiction=p.jurisdiction_name, department=p.department_key)
+
+
+@router.get("/occurrences", response_model=list[OccurrenceOut], summary="督办事项（按截止日期排序）")
+def occurrences(request: Request, status: list[Status] = Query(default=[]), plan: str | None = None,
+                department: str | None = None, due_from: dt.date | None = None, due_to: dt.date | None = None,
+                limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10_000_000),
+                p: Principal = Depends(api_user), session: Session = Depends(db)):
+    try:
+        return occ.list_occurrences(session, today=request.app.state.today(), plan=plan, department=department,
+                                    date_from=due_from, date_to=due_to, statuses=tuple(status) or None,
+                                    limit=limit, offset=offset, where=occurrence_filter(p))
+    except OccurrenceError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/occurrences/{occurrence_id}", response_model=OccurrenceOut, summary="一项督办事项",
+            responses={404: {"description": "不存在或无权查看"}})
+def occurrence(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depends(api_user), session: Session = Depends(db)):
+    try:
+        return occ.occurrence_detail(session, occurrence_id, today=request.app.state.today(),
+                                     where=occurrence_filter(p))
+    except OccurrenceError:
+        raise HTTPException(404, f"没有编号为 {occurrence_id} 的督办事项，或无权查看") from None
+
+
+@router.post("/occurrences/{occurrence_id}/completions", response_model=CompletionOut, status_code=201,
+             summary="登记办理情况", responses={404: {"description": "不存在或无权查看"},
+                                          403: {"description": "只读账号"}, 409: {"description": "不能登记"}})
+def complete(request: Request, body: CompletionIn, occurrence_id: int = ItemId, *, p: Principal = Depends(api_user),
+             session: Session = Depends(db)):
+    day = request.app.state.today()
+    try:
+        occ.occurrence_detail(session, occurrence_id, today=day, where=occurrence_filter(p))
+    except OccurrenceError:
+        raise HTTPException(404, f"没有编号为 {occurrence_id} 的督办事项，或无权查看") from None
+    if not p.can_complete:
+        raise HTTPException(403, "督查账号只能查看")
+    done_on = body.done_on or day
+    if done_on > day:
+        raise HTTPException(409, "办理日期不能晚于今天")
+    try:
+        c = workflow.complete(session, occurrence_id, actor=p.username, channel="api", count=body.count,
+                              done_on=done_on, note=body.note, calendar=request.app.state.settings.calendar())
+        session.commit()
+    except OccurrenceError as exc:
+        session.rollback()
+        raise HTTPException(409, str(exc)) from None
+    return CompletionOut(id=c.id, occurrence=occ.occurrence_detail(session, occurrence_id, today=day))
+
+
+@router.get("/plans", response_model=list[PlanOut], summary="已加载的计划")
+def plans(p: Principal = Depends(api_user), session: Session = Depends(db)):
+    return [PlanOut(**r._mapping) for r in session.execute(
+        select(Plan.id, Plan.title, Plan.issuer, Plan.locality, Plan.level, Plan.issued).order_by(Plan.id))]
+
+
+@router.get("/departments", response_model=list[DepartmentOut], summary="部门与角色")
+def departments(p: Principal = Depends(api_user), session: Session = Depends(db)):
+    return [DepartmentOut(key=k, name=n) for k, n in session.execute(
+        select(Department.key, Department.name).order_by(Department.key))]
+
+
+@router.get("/reports/data", summary="督查通报的数据（与各格式报告相同的数字）",
+            responses={403: {"description": "仅协调员和督查"}, 400: {"description": "参数有误"}})
+def report_data(request: Request, period: str = Query(..., max_length=40, examples=["2025H1"]),
+                plan: str | None = None, jurisdiction: str | None = None,
+                p: Principal = Depends(api_user), session: Session = Depends(db)) -> dict:
+    if not p.can_report:
+        raise HTTPException(403, "报告数据仅供协调员和督查人员使用")
+    try:
+        start, end = parse_period(period)
+        unit = occ.resolve_jurisdiction(session, jurisdiction) if jurisdiction else session.get(Jurisdiction,
+                                                                                                 p.jurisdiction_id)
+        if not unit.path.startswith(p.jurisdiction_path):
+            raise HTTPException(403, f"{unit.name} 不在您的管辖范围内")
+        data = build_report(session, start=start, end=end, today=request.app.state.today(), plan=plan,
+                            jurisdiction=unit.code, soon_days=request.app.state.settings.due_soon_days)
+    except (OccurrenceError, PeriodSyntaxError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    return _jsonable(dataclasses.asdict(data))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+assert set(STATUSES) == set(Status.__args__)

@@ -1,0 +1,69 @@
+"""Request plumbing: the database session, who is signed in (cookie session or API token), CSRF."""
+from __future__ import annotations
+
+import secrets
+from typing import Iterator
+
+from fastapi import Depends, Form, HTTPException, Request
+from sqlmodel import Session
+
+from storage.accounts import user_for_token
+from storage.tables import Jurisdiction, UserAccount
+from web.access import Principal
+
+
+class LoginRequired(Exception):
+    """Raised by page routes; the app turns it into a redirect to the sign-in page."""
+
+
+def db(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+def principal_of(session: Session, user: UserAccount) -> Principal:
+    unit = session.get(Jurisdiction, user.jurisdiction_id)
+    return Principal(user.id, user.username, user.display_name, user.role, unit.id, unit.path, unit.name,
+                     user.department_key, user.director)
+
+
+def signed_in(request: Request, session: Session = Depends(db)) -> Principal | None:
+    uid = request.session.get("uid")
+    if not uid:
+        return None
+    user = session.get(UserAccount, uid)
+    if user is None or not user.active:
+        request.session.clear()
+        return None
+    return principal_of(session, user)
+
+
+def page_user(p: Principal | None = Depends(signed_in)) -> Principal:
+    if p is None:
+        raise LoginRequired()
+    return p
+
+
+def api_user(request: Request, session: Session = Depends(db)) -> Principal:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "需要接口令牌（Authorization: Bearer …，由 duban users token 生成）",
+                            headers={"WWW-Authenticate": "Bearer"})
+    user = user_for_token(session, token.strip())
+    if user is None:
+        raise HTTPException(401, "接口令牌无效或已吊销", headers={"WWW-Authenticate": "Bearer"})
+    return principal_of(session, user)
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def check_csrf(request: Request, csrf: str = Form("")) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(expected, csrf):
+        raise HTTPException(403, "表单已失效（CSRF 校验失败），请刷新页面后重试")

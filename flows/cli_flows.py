@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -66,9 +67,14 @@ def demo_cmd(dir: Path = typer.Option(Path("demo"), "--dir", help="演示数据�
     cli.out.print(f"通知邮件（.eml）：{folder / 'outbox'}")
     if report_paths:
         cli.out.print("2025 年度督查通报：" + "、".join(str(p) for p in report_paths), soft_wrap=True)
+    config_path, accounts = _demo_web(world_settings, folder)
     if report_error:
         cli.out.print(f"[yellow]{report_error}[/yellow]", soft_wrap=True)
-    cli.out.print(f"数据库：{folder / 'duban.db'}（可用 duban --config … 或 DUBAN_DATABASE_URL=sqlite:///{folder / 'duban.db'} 查询）")
+    cli.out.print(f"数据库：{folder / 'duban.db'}；查询用 duban --config {config_path} …（以 2025-12-31 为今天）",
+                  soft_wrap=True)
+    if accounts:
+        cli.out.print(f"网页：duban --config {config_path} up，然后打开 http://127.0.0.1:8000/ 登录，密码均为 "
+                      f"{DEMO_PASSWORD}：" + "；".join(f"{name}（{what}）" for name, what in accounts), soft_wrap=True)
     cli.out.print(f"用时 {time.perf_counter() - started:.0f} 秒。")
 
 
@@ -92,6 +98,53 @@ def _demo_reports(s, folder: Path) -> tuple[list[Path], str | None]:
         except ReportFontError as exc:
             error = f"未生成 PDF：{exc}"
     return paths, error
+
+
+DEMO_PASSWORD = "duban-demo"
+
+
+def _demo_web(s, folder: Path) -> tuple[Path, list[tuple[str, str]]]:
+    """A config.yaml for the demo folder (its database, as of 2025-12-31) and sample accounts,
+    so that `duban --config demo/config.yaml up` shows the simulated year in the browser."""
+    import yaml
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from storage.accounts import add_user
+    from storage.db import make_engine
+    from storage.tables import Department, Jurisdiction, Occurrence, UserAccount
+
+    raw = json.loads(json.dumps(s.raw, default=str))
+    raw.update(database=f"sqlite:///{folder / 'duban.db'}", data_dir=str(folder), directory=str(s.directory_path),
+               plans=[str(p) for p in s.plan_dirs])
+    raw["schedule"]["as_of"] = "2025-12-31"
+    path = folder / "config.yaml"
+    path.write_text("# duban demo: the simulated year 2025, seen as of 2025-12-31\n"
+                    + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    engine = make_engine(s.database_url)
+    accounts = []
+    try:
+        with Session(engine) as session:
+            if session.scalar(select(func.count()).select_from(UserAccount)):
+                return path, []
+            province = session.scalar(select(Jurisdiction).where(Jurisdiction.name == "福建省"))
+            unit_id, dept = session.execute(
+                select(Occurrence.jurisdiction_id, Occurrence.party_key).where(Occurrence.party_key == "education")
+                .group_by(Occurrence.jurisdiction_id, Occurrence.party_key)
+                .order_by(func.count().desc(), Occurrence.jurisdiction_id)).first()
+            unit = session.get(Jurisdiction, unit_id)
+            dept_name = session.get(Department, dept).name
+            for name, role, where, extra, what in (
+                    ("minzheng", "coordinator", province.name, {}, f"{province.name}民政厅协调员"),
+                    ("ducha", "supervisor", province.name, {}, f"{province.name}督查室"),
+                    ("jiaoyu", "department", unit.code, {"department": dept}, f"{unit.name}{dept_name}")):
+                add_user(session, username=name, password=DEMO_PASSWORD, role=role, jurisdiction=where,
+                         display_name=what, actor="demo", **extra)
+                accounts.append((name, what))
+            session.commit()
+    finally:
+        engine.dispose()
+    return path, accounts
 
 
 @app.command("up")

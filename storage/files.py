@@ -55,6 +55,7 @@ class _Schedule(BaseModel):
     start: dt.date = dt.date(2025, 1, 1)
     horizon_days: int = Field(default=120, ge=1)
     due_soon_days: int = Field(default=7, ge=0)
+    as_of: dt.date | None = None      # run as if today were this day (demos, training); null: the real date
 
 
 class _Notify(BaseModel):
@@ -127,6 +128,7 @@ class Settings:
     notify: Any = None
     service: Any = None
     report: Any = None
+    as_of: dt.date | None = None
 
     def notify_policy(self) -> NotifyPolicy:
         n = self.notify
@@ -136,7 +138,7 @@ class Settings:
         return WorkCalendar(self.extra_holidays, self.extra_workdays, self.roll_forward)
 
     def today(self) -> dt.date:
-        return dt.datetime.now(ZoneInfo(self.timezone)).date()
+        return self.as_of or dt.datetime.now(ZoneInfo(self.timezone)).date()
 
     @property
     def evidence_dir(self) -> Path:
@@ -180,7 +182,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         plan_dirs=tuple((base / p).resolve() for p in doc.plans), policy=policy,
         raw=doc.model_dump(),
         timezone=doc.schedule.timezone, schedule_start=doc.schedule.start,
-        horizon_days=doc.schedule.horizon_days, due_soon_days=doc.schedule.due_soon_days,
+        horizon_days=doc.schedule.horizon_days, due_soon_days=doc.schedule.due_soon_days, as_of=doc.schedule.as_of,
         roll_forward=doc.calendar.roll_forward, extra_holidays=tuple(doc.calendar.holidays),
         extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify, service=doc.service,
         report=doc.report.model_copy(update={"docx_template": str((base / doc.report.docx_template).resolve())}

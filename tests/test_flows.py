@@ -112,3 +112,30 @@ def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):
     assert a == b and files_a == files_b and files_a > 0
     assert a != c
     assert a["outbox"].get("sent", 0) == files_a and a["cases"] == 20
+
+
+def test_the_demo_folder_opens_in_the_web_app(project, tmp_path, monkeypatch):
+    """After the simulation, the demo writes a config.yaml for its folder (as of 2025-12-31) and
+    sample accounts, so `duban --config demo/config.yaml up` shows the year in the browser."""
+    from fastapi.testclient import TestClient
+
+    from flows.cli_flows import DEMO_PASSWORD, _demo_web
+    from web.app import create_app
+
+    settings = demo_settings(load_settings(), tmp_path / "demo")
+    settings.data_dir.mkdir(parents=True)
+    prepare(settings, 7, cases=5)
+    config, accounts = _demo_web(settings, settings.data_dir)
+    monkeypatch.delenv("DUBAN_DATABASE_URL")          # the demo's own config names its SQLite file
+    assert [a for a, _ in accounts] == ["minzheng", "ducha", "jiaoyu"]
+    demo = load_settings(str(config))
+    assert demo.today() == dt.date(2025, 12, 31) and demo.database_url == settings.database_url
+    client = TestClient(create_app(demo), follow_redirects=False)
+    page = client.get("/login").text
+    import re
+
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)[1]
+    r = client.post("/login", data={"username": "jiaoyu", "password": DEMO_PASSWORD, "csrf": csrf, "next": "/"})
+    assert r.status_code == 303
+    assert "待办事项" in client.get("/inbox").text
+    assert _demo_web(settings, settings.data_dir)[1] == []          # a second run adds no accounts

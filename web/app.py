@@ -40,6 +40,7 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
                        max_age=12 * 3600)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals["csrf_token"] = csrf_token
+    templates.env.filters["clause"] = clause_label
     templates.env.filters["cjson"] = lambda v: json.dumps(v, ensure_ascii=False)
     zone = ZoneInfo(settings.timezone)
     templates.env.filters["localtime"] = lambda t: (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)) \
@@ -66,6 +67,16 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ics.router)
     return app
+
+
+def clause_label(code: str) -> str:
+    """How people cite a clause: 第3条, 工作要求第2段, 基础清单第19项."""
+    kind, _, n = str(code).partition("-")
+    if n and kind == "req":
+        return f"工作要求第{n}段"
+    if n and kind == "list":
+        return f"基础清单第{n}项"
+    return f"第{code}条"
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from storage import occurrences as occ
 from storage.tables import Department, Jurisdiction, Occurrence
+from web.app import clause_label
 from web.deps import db
 
 router = APIRouter(include_in_schema=False)
@@ -51,7 +52,7 @@ def feed(request: Request, jurisdiction_id: int, department: str, sig: str, sess
         ev.add("dtstart", dt.date.fromisoformat(r["due"]))
         ev.add("dtend", dt.date.fromisoformat(r["due"]) + dt.timedelta(days=1))
         late = "【已逾期】" if r["status"] == "overdue" else ""
-        ev.add("summary", f"{late}{r['what']}（{r['plan']} 第{r['clause']}条）")
+        ev.add("summary", f"{late}{r['what']}（{r['plan']} {clause_label(r['clause'])}）")
         ev.add("description", f"{r['clause_title'] or ''}\n期间：{r['period']}；进度 {r['done']}/{r['required']}"
                               + (f"；服务对象 {r['case']}" if r["case"] else "")
                               + f"\n{request.base_url}items/{r['id']}")

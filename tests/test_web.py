@@ -181,9 +181,14 @@ def test_department_completes_an_item_in_the_browser_flow(world, tmp_path):
                files={"upload": ("会议纪要.pdf", pdf, "application/pdf")})
     assert r.status_code == 303 and "ok=" in r.headers["location"]
     page = c.get(f"/items/{oid}").text
-    assert "已召开专题会议" in page and "附件已存档" in page
+    assert "已召开专题会议" in page and "下载佐证材料" in page
     stored = list(settings.evidence_dir.glob(f"{oid}/*.pdf"))
     assert len(stored) == 1 and stored[0].read_bytes() == pdf
+    link = re.search(r'href="(/items/\d+/evidence/\d+)"', page)[1]
+    download = c.get(link)
+    assert download.status_code == 200 and download.content == pdf and "filename*=utf-8''" in download.headers[
+        "content-disposition"].lower()
+    assert client(app, "wd").get(link).status_code == 404         # another county's department
     # a disguised file is refused, and nothing is recorded
     r = c.post(f"/items/{oid}/complete", data={"count": "1", "csrf": token},
                files={"upload": ("photo.jpg", b"MZ\x90\x00 not an image", "image/jpeg")})

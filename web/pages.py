@@ -22,7 +22,7 @@ from storage import occurrences as occ
 from storage import workflow
 from storage.accounts import check_password
 from storage.occurrences import OccurrenceError
-from storage.tables import (Clause, Department, ItemRequest, Jurisdiction, Notice, Occurrence, Plan,
+from storage.tables import (Clause, Completion, Department, ItemRequest, Jurisdiction, Notice, Occurrence, Plan,
                             UserAccount)
 from web import evidence
 from web.access import Principal, jurisdiction_filter, occurrence_filter
@@ -196,6 +196,22 @@ async def complete(request: Request, occurrence_id: int = ItemId, *, count: int 
     except (OccurrenceError, evidence.EvidenceError, ValueError) as exc:
         return _redirect(f"/items/{occurrence_id}?error={_q(str(exc))}")
     return _redirect(f"/items/{occurrence_id}?ok={_q('已登记办理情况')}")
+
+
+@router.get("/items/{occurrence_id}/evidence/{completion_id}")
+def evidence_file(request: Request, occurrence_id: int = ItemId, completion_id: int = PathParam(..., ge=1, le=2**62),
+                  *, p: Principal = Depends(page_user), session: Session = Depends(db)):
+    """A completion's evidence file, for whoever may see the item."""
+    _visible(session, p, occurrence_id)
+    c = session.get(Completion, completion_id)
+    if c is None or c.occurrence_id != occurrence_id or not c.evidence_path:
+        raise HTTPException(404, "没有这个附件")
+    root = request.app.state.settings.data_dir.resolve()
+    path = Path(c.evidence_path)
+    path = (path if path.is_absolute() else root / path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404, "附件文件已不在存档目录中")
+    return FileResponse(path, filename=path.name.split("-", 1)[-1])
 
 
 @router.post("/items/{occurrence_id}/request")

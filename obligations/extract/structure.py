@@ -1,0 +1,275 @@
+"""The structure of a plan's text: its numbered task clauses (in whatever numbering scheme and
+nesting the plan uses), the section each sits under, its title, the 工作要求 paragraphs (req-N)
+and the rows of the attached checklist (list-N), each with its first and last line.
+
+Pure functions over text. Tolerant of what PDF extraction and OCR do to a text: markdown heading
+marks, half-width or misread brackets (〈 for （), 丨 or ， for ．, numbers garbled or skipped
+(repaired by sequence and flagged), lines broken inside a sentence, blank lines between the
+pieces of one paragraph, cells of one table row split over several lines."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+TERMINATORS = "。！？；：…”’）)】」』"
+REQUIREMENT_TITLES = ("工作要求", "保障措施", "组织实施", "组织保障", "实施保障")
+
+# a heading at the start of a line: 一、  （一）  1.  — with the damage OCR does to them
+_L1 = re.compile(r"^(?P<num>[一二三四五六七八九十百〇零]{1,4})\s*[、，,．.]\s*(?P<rest>.*)$")
+_L2 = re.compile(r"^[（(〈<［\[]\s*(?P<num>[一二三四五六七八九十百〇零XＸ?？]{1,4})\s*[）)〉>］\]]\s*(?P<rest>.*)$")
+_L3 = re.compile(r"^(?P<num>[0-9０-９lIO]{1,3})\s*(?:[．.、丨|，,]\s*|\s+)(?P<rest>[^\d\s年月日号%％].*)$")
+_ATTACHMENT = re.compile(r"^附\s*件\s*\d*\s*[：:]?")
+
+
+@dataclass
+class Clause:
+    id: str
+    kind: str                        # task | requirement | checklist
+    number: int
+    section: str | None
+    title: str
+    text: str
+    first: int                       # 1-based line numbers in the source text
+    last: int
+    flags: list[str] = field(default_factory=list)    # what a person should check
+    cells: list[str] = field(default_factory=list)    # a checklist row's cells
+
+
+@dataclass
+class Structure:
+    clauses: list[Clause]
+    title: str | None
+    flags: list[str] = field(default_factory=list)
+
+    def ids(self) -> list[str]:
+        return [c.id for c in self.clauses]
+
+
+def cn_number(text: str) -> int | None:
+    """一 → 1, 十一 → 11, 二十三 → 23; None if not a Chinese numeral."""
+    if not text or any(ch not in CN_DIGITS and ch not in "十百" for ch in text):
+        return None
+    if "百" in text:
+        head, _, tail = text.partition("百")
+        hundreds = CN_DIGITS.get(head, 1) if head else 1
+        rest = cn_number(tail.lstrip("零〇")) if tail else 0
+        return None if rest is None else hundreds * 100 + rest
+    if "十" in text:
+        head, _, tail = text.partition("十")
+        tens = CN_DIGITS.get(head) if head else 1
+        ones = CN_DIGITS.get(tail, None) if tail else 0
+        return None if tens is None or ones is None else tens * 10 + ones
+    if len(text) == 1:
+        return CN_DIGITS[text]
+    return None
+
+
+def _plain(line: str) -> str:
+    """A line for matching: NFKC, no markdown heading marks, no surrounding space."""
+    text = unicodedata.normalize("NFKC", line).strip()
+    text = re.sub(r"^#{1,6}\s*", "", text)
+    text = text.replace("〈", "(").replace("〉", ")") if re.match(r"^〈[^〉]{1,4}〉", text) else text
+    return text
+
+
+@dataclass
+class _Heading:
+    level: int           # 1: 一、  2: （一）  3: 1.
+    number: int | None   # None: garbled
+    raw: str
+    rest: str
+    line: int
+
+
+def _heading(line: str, index: int) -> _Heading | None:
+    text = _plain(line)
+    if not text:
+        return None
+    for level, pattern in ((2, _L2), (1, _L1), (3, _L3)):
+        m = pattern.match(text)
+        if not m:
+            continue
+        raw = m.group("num")
+        if level == 3:
+            digits = unicodedata.normalize("NFKC", raw).replace("l", "1").replace("I", "1").replace("O", "0")
+            number = int(digits) if digits.isdigit() else None
+        else:
+            number = cn_number(raw)
+        rest = m.group("rest").strip()
+        if level == 1 and not rest:
+            return None
+        return _Heading(level, number, raw, rest, index)
+    return None
+
+
+def _ends_sentence(text: str) -> bool:
+    return bool(text) and text.rstrip()[-1] in TERMINATORS
+
+
+def _title(rest: str) -> str:
+    """The words before the first 。 (or the whole heading when it is only a title)."""
+    head = re.split(r"[。．]", rest, maxsplit=1)[0]
+    return head.strip()
+
+
+def read_structure(text: str) -> Structure:
+    lines = text.splitlines()
+    n = len(lines)
+    flags: list[str] = []
+    attach_at = next((i for i, ln in enumerate(lines) if _ATTACHMENT.match(_plain(ln))), n)
+    body = [(i, lines[i]) for i in range(attach_at)]
+    headings = {i: h for i, ln in body if (h := _heading(ln, i))}
+    title = next((_plain(ln) for _, ln in body if _plain(ln) and not _plain(ln).startswith(("(", "（"))), None)
+
+    # the requirements part: from a top heading named 工作要求 (or the like) to the attachment
+    req_at = next((i for i, h in sorted(headings.items())
+                   if h.level in (1, 2) and any(t in h.rest[:12] for t in REQUIREMENT_TITLES)
+                   and h.level == min(x.level for x in headings.values())), None)
+    task_end = req_at if req_at is not None else attach_at
+    task_heads = [h for i, h in sorted(headings.items()) if i < task_end]
+    clause_level = _clause_level(task_heads, lines)
+    clauses = _clauses(lines, [h for h in task_heads if h.level <= clause_level], clause_level, task_end,
+                       "task", "", flags)
+    if req_at is not None:
+        section = _plain(lines[req_at])
+        req_heads = [h for i, h in sorted(headings.items()) if req_at < i < attach_at]
+        if req_heads:
+            level = min(h.level for h in req_heads)
+            clauses += _clauses(lines, [headings[req_at]] + [h for h in req_heads if h.level == level], level,
+                                attach_at, "requirement", "req-", flags)
+        else:
+            clauses += _paragraphs(lines, req_at + 1, attach_at, section)
+    if attach_at < n:
+        clauses += _checklist(lines, attach_at)
+    return Structure(clauses, title, flags)
+
+
+def _clause_level(heads: list[_Heading], lines: list[str]) -> int:
+    """The level whose headings carry the clause text: the deepest level that has headings with
+    body text after their title (a task reads 'title。text…')."""
+    for level in (3, 2, 1):
+        with_text = [h for h in heads if h.level == level and "。" in h.rest and len(h.rest) > 20]
+        if len(with_text) >= 2:
+            return level
+    return max((h.level for h in heads), default=2)
+
+
+def _span_end(lines: list[str], start: int, stop: int) -> int:
+    """The last non-blank line of the span [start, stop)."""
+    end = start
+    for i in range(start, stop):
+        if lines[i].strip():
+            end = i
+    return end
+
+
+def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kind: str, prefix: str,
+             flags: list[str]) -> list[Clause]:
+    out: list[Clause] = []
+    section: str | None = None
+    expected = 1
+    for k, h in enumerate(heads):
+        nxt = heads[k + 1].line if k + 1 < len(heads) else stop
+        if h.level < level:
+            section = _plain(lines[h.line])
+            continue
+        clause_flags = []
+        number = h.number
+        if number is None or number != expected:
+            if number is None or abs(number - expected) > 1:
+                clause_flags.append(f"编号“{h.raw}”无法识别或不连续，按顺序作 {expected}")
+                number = expected
+            elif number == expected + 1:
+                clause_flags.append(f"编号跳过了 {expected}")
+        end = _span_end(lines, h.line, nxt)
+        text = "".join(_plain(lines[i]) for i in range(h.line, end + 1) if lines[i].strip())
+        out.append(Clause(f"{prefix}{number}", kind, number, section, _title(h.rest), text, h.line + 1, end + 1,
+                          clause_flags))
+        flags += [f"第{h.line + 1}行：{f}" for f in clause_flags]
+        expected = number + 1
+    return out
+
+
+def _paragraphs(lines: list[str], start: int, stop: int, section: str) -> list[Clause]:
+    """Unnumbered requirement paragraphs: a paragraph runs on while a line does not end a
+    sentence (stray breaks, blank lines inside a sentence)."""
+    out: list[Clause] = []
+    i = start
+    while i < stop:
+        if not lines[i].strip():
+            i += 1
+            continue
+        first, parts = i, [_plain(lines[i])]
+        last = i
+        while not _ends_sentence(parts[-1]):
+            j = last + 1
+            while j < stop and not lines[j].strip():
+                j += 1
+            if j >= stop or _heading(lines[j], j):
+                break
+            parts.append(_plain(lines[j]))
+            last = j
+        text = "".join(parts)
+        n = len(out) + 1
+        out.append(Clause(f"req-{n}", "requirement", n, section, _title(text), text, first + 1, last + 1))
+        i = last + 1
+    return out
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in re.split(r"\t|\s*\|\s*", line) if c.strip()]
+
+
+def _row_number(cells: list[str], expected: int) -> bool:
+    return any(unicodedata.normalize("NFKC", c) == str(expected) for c in cells[:2])
+
+
+def _checklist(lines: list[str], start: int) -> list[Clause]:
+    """Rows of the attached checklist, found by their sequence number: a row on one line with
+    its cells separated by tabs (or | in markdown), or one cell per line, rows apart by blank lines."""
+    section = _plain(lines[start])
+    out: list[Clause] = []
+    expected = 1
+    i, n = start + 1, len(lines)
+    while i < n:
+        cells = _cells(lines[i])
+        if not cells or not _row_number(cells, expected):
+            i += 1
+            continue
+        if len(cells) >= 3:                            # the whole row on this line
+            first = last = i
+        else:                                          # one cell per line: the block around it; a line
+            first = i                                  # holding only a tab is an empty cell, not a gap
+            while first - 1 > start and lines[first - 1].strip(" \r") and not _row_number(_cells(lines[first - 1]), expected - 1):
+                first -= 1
+            last = i
+            while last + 1 < n and lines[last + 1].strip(" \r") and not _row_number(_cells(lines[last + 1]), expected + 1):
+                last += 1
+        text = " ".join(_plain(lines[k]) for k in range(first, last + 1) if lines[k].strip())
+        row = cells if first == last else _joined_cells(lines[first:last + 1])
+        out.append(Clause(f"list-{expected}", "checklist", expected, section, _row_title(row, expected), text,
+                          first + 1, last + 1, cells=row))
+        expected += 1
+        i = last + 1
+    return out
+
+
+def _joined_cells(block: list[str]) -> list[str]:
+    """One cell per line; a line that does not start with a tab continues the cell above
+    (a cell wrapped by the extraction)."""
+    cells: list[str] = []
+    for line in block:
+        if line.startswith("\t") or not cells:
+            cells.append(line.strip())
+        else:
+            cells[-1] += line.strip()
+    return [c for c in cells if c]
+
+
+def _row_title(cells: list[str], number: int) -> str:
+    """The service item of a row: the cell after the target group (the second cell after the number)."""
+    idx = next((k for k, c in enumerate(cells) if unicodedata.normalize("NFKC", c) == str(number)), 0)
+    rest = cells[idx + 1:]
+    return rest[1] if len(rest) > 1 else (rest[0] if rest else "")

@@ -71,8 +71,9 @@ def up(settings: Settings, config: str | None, *, host: str = "127.0.0.1", port:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     scheduler = build_scheduler(settings, config)
-    scheduler.resume()
     server = _web(settings, host, port) if port else None
+    _prefect_server_once()
+    scheduler.resume()
     _say("督办服务已启动（按 Ctrl-C 停止）。计划任务：")
     for job in scheduler.get_jobs():
         _say(f"  {job.id}: {job.trigger}，下次运行 {job.next_run_time:%Y-%m-%d %H:%M:%S}")
@@ -84,6 +85,19 @@ def up(settings: Settings, config: str | None, *, host: str = "127.0.0.1", port:
         server.should_exit = True
     scheduler.shutdown(wait=True)
     _say("已停止。")
+
+
+def _prefect_server_once() -> None:
+    """Start Prefect's temporary local server (no PREFECT_API_URL) before the jobs run: its
+    start is not thread-safe, and two jobs starting it at once left a second server process
+    behind after shutdown."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    SubprocessASGIServer().start()
 
 
 def _web(settings: Settings, host: str, port: int):

@@ -80,6 +80,8 @@ def test_duban_up_runs_the_schedule_and_stops_on_sigint(project, tmp_path):
             page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
             assert page.status_code == 200 and "登录督办系统" in page.text
             assert httpx.get(f"http://127.0.0.1:{port}/api/v1/plans", timeout=10).status_code == 401
+            children = _children(proc.pid)
+            assert children, "Prefect's temporary server runs as a child process"
             proc.send_signal(signal.SIGINT)
             started = time.time()
             code = proc.wait(timeout=30)
@@ -88,8 +90,25 @@ def test_duban_up_runs_the_schedule_and_stops_on_sigint(project, tmp_path):
             if proc.poll() is None:
                 proc.kill()
             engine.dispose()
+    # no child of the service (Prefect's temporary server) outlives it
+    time.sleep(2)
+    left = [pid for pid in children if Path(f"/proc/{pid}").exists()
+            and b"Z" not in Path(f"/proc/{pid}/stat").read_bytes().split(b")")[-1][:3]]
+    assert not left, [(pid, Path(f"/proc/{pid}/cmdline").read_bytes()[:120]) for pid in left]
     text = log.read_text()
     assert "督办服务已启动" in text and f"网页：http://127.0.0.1:{port}/" in text and "sweep 完成" in text and "deliver 完成" in text and "已停止" in text
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
 
 
 def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):

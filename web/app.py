@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 from starlette.middleware.sessions import SessionMiddleware
 
 from notifications.links import load_secret
@@ -60,6 +61,11 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
         return templates.TemplateResponse(request, "message.html", {
             "title": {403: "无权访问", 404: "未找到", 400: "请求有误", 413: "文件过大"}.get(exc.status_code, "出错了"),
             "message": exc.detail, "user": None}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DataError)
+    async def _bad_data(request: Request, exc: DataError):
+        # values the database refuses (PostgreSQL: a NUL byte in text) are the client's error
+        return await _http_error(request, HTTPException(400, "请求中含有无法处理的字符或数值"))
 
     from web import api, ics, pages
 

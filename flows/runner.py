@@ -13,6 +13,7 @@ import contextlib
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -53,6 +54,9 @@ def _say(text: str) -> None:
 def build_scheduler(settings: Settings, config: str | None) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename="apscheduler_jobs")},
+        # one flow at a time: the jobs share Prefect's temporary server (SQLite) and duban's
+        # database; run together they contended ("database is locked") and a sweep stalled
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=ZoneInfo(settings.timezone))
     scheduler.start(paused=True)

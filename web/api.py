@@ -17,9 +17,9 @@ from reports.data import build as build_report
 from storage import occurrences as occ
 from storage import workflow
 from storage.occurrences import OccurrenceError
-from storage.tables import Department, Jurisdiction, Plan
+from storage.tables import Department, Plan
 from web.access import Principal, occurrence_filter
-from web.deps import api_user, db
+from web.deps import api_user, db, unit_in_area
 
 router = APIRouter(prefix="/api/v1", tags=["督办"])
 ItemId = Path(..., ge=1, le=2**62, description="督办事项编号")
@@ -154,10 +154,7 @@ def report_data(request: Request, period: str = Query(..., max_length=40, exampl
         raise HTTPException(403, "报告数据仅供协调员和督查人员使用")
     try:
         start, end = parse_period(period)
-        unit = occ.resolve_jurisdiction(session, jurisdiction) if jurisdiction else session.get(Jurisdiction,
-                                                                                                 p.jurisdiction_id)
-        if not unit.path.startswith(p.jurisdiction_path):
-            raise HTTPException(403, f"{unit.name} 不在您的管辖范围内")
+        unit = unit_in_area(session, p, jurisdiction)
         data = build_report(session, start=start, end=end, today=request.app.state.today(), plan=plan,
                             jurisdiction=unit.code, soon_days=request.app.state.settings.due_soon_days)
     except (OccurrenceError, PeriodSyntaxError) as exc:

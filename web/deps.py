@@ -67,3 +67,19 @@ def check_csrf(request: Request, csrf: str = Form("")) -> None:
     expected = request.session.get("csrf")
     if not expected or not secrets.compare_digest(expected, csrf):
         raise HTTPException(403, "表单已失效（CSRF 校验失败），请刷新页面后重试")
+
+
+def unit_in_area(session: Session, p: Principal, text: str | None) -> Jurisdiction:
+    """The unit named by ``text`` (name or code), or ``p``'s own; 400 when unknown, 403 when
+    outside ``p``'s jurisdiction."""
+    from storage.occurrences import OccurrenceError, resolve_jurisdiction
+
+    if not text:
+        return session.get(Jurisdiction, p.jurisdiction_id)
+    try:
+        unit = resolve_jurisdiction(session, text)
+    except OccurrenceError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if not unit.path.startswith(p.jurisdiction_path):
+        raise HTTPException(403, f"{unit.name} 不在您的管辖范围（{p.jurisdiction_name}）内")
+    return unit

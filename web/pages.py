@@ -27,7 +27,7 @@ from storage.tables import (Clause, Completion, Department, ItemRequest, Jurisdi
 from web import evidence
 from web.access import Principal, jurisdiction_filter, occurrence_filter
 from web.app import render, today
-from web.deps import check_csrf, db, page_user, signed_in
+from web.deps import check_csrf, db, page_user, signed_in, unit_in_area
 
 router = APIRouter(include_in_schema=False)
 ItemId = PathParam(..., ge=1, le=2**62)
@@ -98,7 +98,7 @@ def dashboard(request: Request, plan: str = "", clause: str = "", department: st
         start, end = parse_period(period)
     except PeriodSyntaxError as exc:
         raise HTTPException(400, str(exc)) from None
-    unit = _unit_in_area(session, p, jurisdiction)
+    unit = unit_in_area(session, p, jurisdiction)
     try:
         data = build_report(session, start=start, end=end, today=day, plan=plan or None, jurisdiction=unit.code,
                             department=department or None, clause=clause or None,
@@ -118,18 +118,6 @@ def dashboard(request: Request, plan: str = "", clause: str = "", department: st
                                  .where(Jurisdiction.level.in_(("province", "city", "county", "township")))
                                  .order_by(Jurisdiction.path).limit(500)).all(),
     })
-
-
-def _unit_in_area(session: Session, p: Principal, text: str) -> Jurisdiction:
-    if not text:
-        return session.get(Jurisdiction, p.jurisdiction_id)
-    try:
-        unit = occ.resolve_jurisdiction(session, text)
-    except OccurrenceError as exc:
-        raise HTTPException(400, str(exc)) from None
-    if not unit.path.startswith(p.jurisdiction_path):
-        raise HTTPException(403, f"{unit.name} 不在您的管辖范围（{p.jurisdiction_name}）内")
-    return unit
 
 
 # ---------------------------------------------------------------- inbox and items
@@ -338,7 +326,7 @@ def report_download(request: Request, period: str, format: str = "pdf", plan: st
         start, end = parse_period(period)
     except PeriodSyntaxError as exc:
         raise HTTPException(400, str(exc)) from None
-    unit = _unit_in_area(session, p, jurisdiction)
+    unit = unit_in_area(session, p, jurisdiction)
     from reports import service as reports
 
     settings = request.app.state.settings

@@ -194,6 +194,88 @@ def plans_export(plan_id: str = typer.Argument(..., help="计划编号 / plan id
         sys.stdout.write(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100))
 
 
+@plans_app.command("extract")
+def plans_extract(
+    text_file: Path = typer.Argument(..., help="方案原文（UTF-8 文本，可来自 PDF、网页或 OCR）/ the plan's text"),
+    output: Path = typer.Option(..., "--output", "-o", help="草稿目录文件 draft.yaml / where to write the draft"),
+    plan_id: Optional[str] = typer.Option(None, "--id", help="计划编号（默认取文件夹名或文件名）/ plan id"),
+):
+    """从方案原文起草计划目录，供人工核对 / draft a catalog from a plan's text."""
+    from obligations.catalog import parse_catalog
+    from obligations.extract.draft import extract_catalog, to_yaml
+    from storage.files import read_directory, write_atomic
+
+    text = _read_text(text_file)
+    directory = read_directory(settings().directory_path)
+    draft = extract_catalog(text, directory, plan_id or _plan_id(text_file), str(text_file))
+    body = to_yaml(draft, str(text_file))
+    # the draft must be a valid catalog: check before writing (an error here is duban's, not the user's)
+    parse_catalog(body, str(output), directory, text.count("\n") + 1)
+    write_atomic(output, body)
+    doc = draft.document
+    policy = sum(1 for c in draft.clauses for o in c["obligations"] if o["cadence"]["origin"] == "policy")
+    lines = [f"已写入草稿 {output}：计划“{doc['plan']['title']}”，{len(draft.clauses)} 个条款，"
+             f"{sum(len(c['departments']) for c in draft.clauses)} 个责任部门，{draft.stated()} 项原文规定周期的义务，"
+             f"{policy} 项“定期”义务。"]
+    if draft.reviews:
+        lines.append(f"需要人工核对 {len(draft.reviews)} 处（草稿中标为 review）：")
+        lines += [f"  {line}" for line in draft.reviews]
+    lines.append(f"核对后：duban plans validate {output}；与已有目录比较：duban plans diff {output} plans/<编号>/catalog.yaml")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@plans_app.command("diff")
+def plans_diff(
+    left: Path = typer.Argument(..., help="草稿或新版目录 / draft or new catalog"),
+    right: Path = typer.Argument(..., help="作为基准的目录 / the catalog taken as reference"),
+    format: ListFormat = FormatOption,
+):
+    """比较两个计划目录（如草稿与已核对的目录）/ compare two catalogs."""
+    from obligations.extract.compare import compare, render
+
+    docs = [_read_catalog_doc(path) for path in (left, right)]
+    result = compare(*docs)
+    if format == ListFormat.json:
+        emit_json({"same": result.same, "plan": result.plan,
+                   "changes": [{"clause": c, "change": t} for c, t in result.changes],
+                   "figures": {k: round(v, 4) for k, v in result.figures().items()}})
+    else:
+        sys.stdout.write(render(result, str(left), str(right)) + "\n")
+
+
+def _read_text(path: Path) -> str:
+    from obligations.catalog import CatalogError
+    from obligations.yamlsource import Problem
+
+    if not path.is_file():
+        raise CatalogError([Problem(str(path), 1, "(file)", "文件不存在")])
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise CatalogError([Problem(str(path), line, "(text)", f"不是 UTF-8 文本（第 {exc.start} 字节），"
+                                                              "请先转换编码，如 iconv -f GB18030 -t UTF-8")]) from None
+
+
+def _plan_id(path: Path) -> str:
+    import re
+
+    for name in (path.parent.name if path.stem == "source" else "", path.stem):
+        slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+        if slug:
+            return slug
+    return "draft"
+
+
+def _read_catalog_doc(path: Path) -> dict:
+    """A catalog file as a document, validated against the configured directory first."""
+    from storage.files import read_catalog, read_directory
+
+    read_catalog(path, read_directory(settings().directory_path))
+    return yaml.safe_load((path / "catalog.yaml" if path.is_dir() else path).read_text(encoding="utf-8"))
+
+
 # ---------------------------------------------------------------- departments, obligations
 
 @departments_app.command("list")

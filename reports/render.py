@@ -33,12 +33,9 @@ def write_json(data: ReportData, path: Path) -> Path:
     import dataclasses
     import json
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(dataclasses.asdict(data), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from storage.files import write_atomic
+
+    return write_atomic(path, json.dumps(dataclasses.asdict(data), ensure_ascii=False, indent=2, default=str))
 
 
 def write(data: ReportData, fmt: str, path: Path, options: ReportOptions = ReportOptions()) -> Path:

@@ -242,3 +242,16 @@ def plan_folder(settings: Settings, plan_id: str) -> Path | None:
 
 __all__ = ["ConfigError", "Settings", "load_settings", "read_directory", "read_catalog", "plan_folder",
            "CatalogFile"]
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write a text file through a temporary name beside it: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -51,6 +51,11 @@ def parse_list(text: str, directory: Directory) -> tuple[list[Dept], list[str]]:
         base = re.sub(r"\([^()]*\)", "", name)
         found = next((r for r in (directory.resolve(v) for v in [base, *variants]) if r), None)
         key = found.key if found else None
+        if key is None and re.search(r"[XＸ×]", base):
+            key, guess = _lost_char(base, directory)
+            if key:
+                flags.append(f"部门名称“{base}”有缺字，按“{guess}”识别，请核对")
+                base = guess
         if key and key in seen:
             continue
         if key:
@@ -64,6 +69,19 @@ def parse_list(text: str, directory: Directory) -> tuple[list[Dept], list[str]]:
         out.remove(leader)
         out.insert(0, leader)
     return out, flags
+
+
+def _lost_char(name: str, directory: Directory) -> tuple[str | None, str | None]:
+    """A name with an OCR 'X' for a lost character (X卫健委, 省教育X): the one directory name it
+    can be, with or without a level prefix; None when none or several fit."""
+    pattern = re.compile("".join("." if ch in "XＸ×" else re.escape(ch) for ch in unicodedata.normalize("NFKC", name)))
+    fits = {}
+    for d in directory.doc.departments:
+        for alias in [d.name, *d.names.values(), *d.aliases]:
+            for prefix in ("", "省", "市", "县", "区"):
+                if pattern.fullmatch(prefix + alias):
+                    fits.setdefault(d.key, prefix + alias)
+    return next(iter(fits.items())) if len(fits) == 1 else (None, None)
 
 
 def departments(clause: Clause, directory: Directory) -> tuple[list[Dept], list[str]]:
@@ -94,15 +112,19 @@ def _named(text: str, directory: Directory) -> tuple[list[Dept], list[str]]:
     chosen, end = [], -1
     for start, stop, alias in names:
         if start >= end:
-            chosen.append((start, alias))
+            chosen.append((start, stop, alias))
             end = stop
-    out, seen = [], set()
-    for start, alias in chosen:
+    out, seen, leaders = [], {}, []
+    for start, stop, alias in chosen:
         r = directory.resolve(alias)
-        if r and r.key not in seen:
-            seen.add(r.key)
-            out.append(Dept(alias, r.key, "co"))
-    leaders = [d for d in out if re.search(re.escape(d.name) + r"[^。]{0,6}(牵头|会同)", text)]
+        if not r:
+            continue
+        if r.key not in seen:
+            seen[r.key] = Dept(alias, r.key, "co")
+            out.append(seen[r.key])
+        # the one that leads: 民政局要会同…, 民政部门牵头 (the actor just before the word)
+        if re.match(r"[^。，,；;、]{0,4}(牵头|会同)", text[stop:]) and seen[r.key] not in leaders:
+            leaders.append(seen[r.key])
     if out:
         lead = leaders[0] if leaders else out[0]
         lead.role = "lead"

@@ -66,6 +66,11 @@ def cn_number(text: str) -> int | None:
     return None
 
 
+def _raw(line: str) -> str:
+    """A line as written (for sections people read): no markdown heading marks, no outer space."""
+    return re.sub(r"^#{1,6}\s*", "", line.strip())
+
+
 def _plain(line: str) -> str:
     """A line for matching: NFKC, no markdown heading marks, no surrounding space."""
     text = unicodedata.normalize("NFKC", line).strip()
@@ -114,8 +119,14 @@ def _title(rest: str) -> str:
     return head.strip()
 
 
+def source_lines(text: str) -> list[str]:
+    """The text's lines as a file's line numbers count them: split at \\n only (a form feed
+    between PDF pages, or \\x1e, is no line break to an editor or to ``lines:``)."""
+    return [ln.removesuffix("\r") for ln in text.split("\n")]
+
+
 def read_structure(text: str) -> Structure:
-    lines = text.splitlines()
+    lines = source_lines(text)
     n = len(lines)
     flags: list[str] = []
     attach_at = next((i for i, ln in enumerate(lines) if _ATTACHMENT.match(_plain(ln))), n)
@@ -133,7 +144,7 @@ def read_structure(text: str) -> Structure:
     clauses = _clauses(lines, [h for h in task_heads if h.level <= clause_level], clause_level, task_end,
                        "task", "", flags)
     if req_at is not None:
-        section = _plain(lines[req_at])
+        section = _raw(lines[req_at])
         req_heads = [h for i, h in sorted(headings.items()) if req_at < i < attach_at]
         if req_heads:
             level = min(h.level for h in req_heads)
@@ -173,7 +184,7 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
     for k, h in enumerate(heads):
         nxt = heads[k + 1].line if k + 1 < len(heads) else stop
         if h.level < level:
-            section = _plain(lines[h.line])
+            section = _raw(lines[h.line])
             continue
         clause_flags = []
         number = h.number
@@ -218,6 +229,9 @@ def _paragraphs(lines: list[str], start: int, stop: int, section: str) -> list[C
     return out
 
 
+_ORG_END = re.compile(r"(厅|局|委|会|院|联|办|部|中心|团|室|所|司|站|集团|机关|单位|队)[)）]?$")
+
+
 def _cells(line: str) -> list[str]:
     return [c.strip() for c in re.split(r"\t|\s*\|\s*", line) if c.strip()]
 
@@ -229,7 +243,7 @@ def _row_number(cells: list[str], expected: int) -> bool:
 def _checklist(lines: list[str], start: int) -> list[Clause]:
     """Rows of the attached checklist, found by their sequence number: a row on one line with
     its cells separated by tabs (or | in markdown), or one cell per line, rows apart by blank lines."""
-    section = _plain(lines[start])
+    section = _raw(lines[start])
     out: list[Clause] = []
     expected = 1
     i, n = start + 1, len(lines)
@@ -240,6 +254,13 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
             continue
         if len(cells) >= 3:                            # the whole row on this line
             first = last = i
+            # a row the extraction broke inside a cell: until the row ends in its 责任部门 cell,
+            # a following line that is not a row of its own continues it
+            while (not _ORG_END.search(_cells("".join(lines[first:last + 1]))[-1])
+                   and last + 1 < n and lines[last + 1].strip()
+                   and not _row_number(_cells(lines[last + 1]), expected + 1) and last - first < 3):
+                last += 1
+            cells = _cells("".join(lines[first:last + 1]))
         else:                                          # one cell per line: the block around it; a line
             first = i                                  # holding only a tab is an empty cell, not a gap
             while first - 1 > start and lines[first - 1].strip(" \r") and not _row_number(_cells(lines[first - 1]), expected - 1):
@@ -248,7 +269,7 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
             while last + 1 < n and lines[last + 1].strip(" \r") and not _row_number(_cells(lines[last + 1]), expected + 1):
                 last += 1
         text = " ".join(_plain(lines[k]) for k in range(first, last + 1) if lines[k].strip())
-        row = cells if first == last else _joined_cells(lines[first:last + 1])
+        row = cells if len(cells) >= 3 else _joined_cells(lines[first:last + 1])
         out.append(Clause(f"list-{expected}", "checklist", expected, section, _row_title(row, expected), text,
                           first + 1, last + 1, cells=row))
         expected += 1

@@ -1,0 +1,104 @@
+"""The plan's own particulars from its text: title (joined when the layout broke it over lines,
+with a 征求意见稿 mark), locality and level (from the title), the issuers and the date of the
+signature block, the documents it implements (文号 cited in the preamble). What the text does
+not say is proposed from the directory and flagged."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from obligations.directory import Directory
+from obligations.extract.structure import _heading, _plain, source_lines
+
+_TITLE_WORD = re.compile(r"(方案|意见|办法|计划|规划|细则|措施|通知)$")
+_DRAFT = re.compile(r"^[(（](征求意见稿|试行|送审稿|讨论稿)[)）]$")
+_DATE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
+_DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,6}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}号")
+_LOCALITY = re.compile(r"^(?:关于印发)?《?([\u4e00-\u9fff]{2,10}?(?:自治区|省|自治州|市|盟|地区|自治县|县|旗|区))")
+_LEVEL = {"自治区": "province", "省": "province", "自治州": "city", "市": "city", "盟": "city", "地区": "city",
+          "自治县": "county", "县": "county", "旗": "county", "区": "county"}
+_DIRECT = ("北京市", "天津市", "上海市", "重庆市")
+
+
+@dataclass
+class PlanInfo:
+    title: str | None = None
+    locality: str | None = None
+    level: str | None = None
+    issuer: str | None = None
+    co_issuers: list[str] = field(default_factory=list)
+    issued: dt.date | None = None
+    implements: list[str] = field(default_factory=list)
+    status: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> PlanInfo:
+    """``lead_key``: the department that leads most clauses (the issuer when none signs)."""
+    lines = source_lines(text)
+    body_at = next((i for i, ln in enumerate(lines) if (h := _heading(ln, i)) and h.level == 1), len(lines))
+    preamble = [(i, _plain(ln)) for i, ln in enumerate(lines[:body_at]) if _plain(ln)]
+    info = PlanInfo()
+    info.title, info.status = _title(preamble)
+    if info.title is None:
+        info.flags.append("未找到方案标题，请填写 plan.title")
+    m = _LOCALITY.match(info.title or "")
+    if m:
+        info.locality = m.group(1)
+        suffix = next(s for s in sorted(_LEVEL, key=len, reverse=True) if info.locality.endswith(s))
+        info.level = "province" if info.locality in _DIRECT else _LEVEL[suffix]
+    else:
+        info.flags.append("标题中未找到地名，请填写 plan.locality 与 plan.level")
+    # the signature block: lines of names just before a date standing alone
+    for k, (i, ln) in enumerate(preamble):
+        d = _DATE.match(ln)
+        if not d:
+            continue
+        try:
+            info.issued = dt.date(int(d[1]), int(d[2]), int(d[3]))
+        except ValueError:
+            info.flags.append(f"第{i + 1}行的日期“{ln}”无效，请核对 plan.issued")
+            continue
+        names: list[str] = []
+        for _, prev in reversed(preamble[:k]):
+            if _TITLE_WORD.search(prev) or prev.endswith(("。", "：", ":")) or len(prev) > 80:
+                break
+            names = prev.split() + names
+        if names:
+            info.issuer, info.co_issuers = names[0], names[1:]
+        break
+    if info.issuer is None:
+        level_name = directory.departments[lead_key].names.get(info.level or "") if lead_key in directory.departments else None
+        if info.locality and level_name:
+            info.issuer = info.locality + level_name
+        else:
+            info.issuer = "待填写"
+        info.flags.append(f"原文未载发文单位，按牵头部门填写为“{info.issuer}”，请核对")
+    intro = "".join(ln for _, ln in preamble)
+    info.implements = list(dict.fromkeys(_normal_doc_no(n) for n in _DOC_NO.findall(re.sub(r"\s+", "", intro))))
+    return info
+
+
+def _title(preamble: list[tuple[int, str]]) -> tuple[str | None, str | None]:
+    short = [(k, ln) for k, (_, ln) in enumerate(preamble) if len(ln) <= 40 and not re.search(r"[。，；]", ln)]
+    for pos, (k, ln) in enumerate(short):
+        if not _TITLE_WORD.search(ln) or _DATE.match(ln):
+            continue
+        title = ln
+        # a title the layout broke: the short line just before, if it reads as its beginning
+        if pos > 0 and short[pos - 1][0] == k - 1:
+            prev = short[pos - 1][1]
+            if not prev.startswith(("(", "（")) and not _DATE.match(prev) and " " not in prev \
+                    and not _TITLE_WORD.search(prev):
+                title = prev + title
+        status = None
+        if k + 1 < len(preamble) and (d := _DRAFT.match(preamble[k + 1][1])):
+            title += f"（{d.group(1)}）"
+            status = "draft" if d.group(1) != "试行" else None
+        return title, status
+    return None, None
+
+
+def _normal_doc_no(number: str) -> str:
+    return re.sub(r"[\[［(（](\d{4})[\]］)）]", r"〔\1〕", number)

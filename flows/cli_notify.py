@@ -47,7 +47,8 @@ def deliver_cmd(force: bool = typer.Option(False, "--force", help="忽略免打�
         cli.out.print("当前处于免打扰时段，未发送；可用 --force 立即发送。")
         return
     cli.out.print(f"已发送 {report.sent} 份；稍后重试 {report.retried} 份；发送失败 {report.dead} 份；"
-                  f"无需发送 {report.skipped} 份" + (f"；恢复中断 {report.recovered} 份" if report.recovered else "") + "。")
+                  f"无需发送 {report.skipped} 份" + (f"；恢复中断 {report.recovered} 份" if report.recovered else "")
+                  + (f"；渠道不可用，{report.waiting} 份留在队列中等待" if report.waiting else "") + "。")
     for line in report.errors[:10]:
         cli.out.print(f"  [yellow]{line}[/yellow]", markup=True, highlight=False)
 

@@ -41,11 +41,13 @@ class Message:
 
 
 class SendError(Exception):
-    """A failed send. ``permanent`` failures are not retried."""
+    """A failed send. ``permanent`` failures are not retried; ``unreachable``: the channel itself
+    is down (connection refused), so the messages after this one need not be tried now."""
 
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False, unreachable: bool = False):
         super().__init__(message)
         self.permanent = permanent
+        self.unreachable = unreachable
 
 
 def message_id(key: str, sender: str) -> str:
@@ -143,7 +145,7 @@ class Smtp:
         except smtplib.SMTPAuthenticationError as exc:
             raise SendError(f"SMTP 登录失败：{exc.smtp_code} {exc.smtp_error!r}", permanent=True) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(f"无法连接 SMTP 服务器 {self.host}:{self.port}：{exc}") from exc
+            raise SendError(f"无法连接 SMTP 服务器 {self.host}:{self.port}：{exc}", unreachable=True) from exc
         self._conn = conn
 
     def send(self, msg: Message) -> str:
@@ -156,7 +158,7 @@ class Smtp:
             except smtplib.SMTPServerDisconnected as exc:
                 self._conn = None           # a reused connection went stale: reconnect once
                 if attempt == 2:
-                    raise SendError(f"SMTP 连接中断：{exc}") from exc
+                    raise SendError(f"SMTP 连接中断：{exc}", unreachable=True) from exc
             except smtplib.SMTPRecipientsRefused as exc:
                 codes = [code for code, _ in exc.recipients.values()]
                 raise SendError(f"收件人被拒绝：{exc.recipients}", permanent=all(c >= 500 for c in codes)) from exc

@@ -44,6 +44,7 @@ class DeliverReport:
     dead: int = 0
     skipped: int = 0
     recovered: int = 0
+    waiting: int = 0             # not tried this run: their channel was unreachable
     quiet: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -81,13 +82,13 @@ def claim(engine: Engine, now: dt.datetime, limit: int) -> list[int]:
     never take the same row."""
     if engine.dialect.name == "postgresql":
         sql = ("WITH picked AS (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now "
-               "ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+               "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = :now "
                "FROM picked WHERE outbox.id = picked.id RETURNING outbox.id")
     else:
         sql = ("UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = :now "
                "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now "
-               "ORDER BY next_attempt_at, id LIMIT :limit) AND status = 'pending' RETURNING id")
+               "ORDER BY id LIMIT :limit) AND status = 'pending' RETURNING id")
     with engine.begin() as conn:
         rows = conn.execute(_stamp(sql, "now"), {"now": now, "limit": limit}).all()
     return sorted(r[0] for r in rows)
@@ -109,11 +110,16 @@ def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, n
                 marker.execute(sa.text("SET synchronous_commit TO OFF"))
                 marker.commit()
             try:
+                down: set[str] = set()     # channels found unreachable in this run
                 while True:
                     ids = claim(engine, now, settings.batch)
                     for msg, channel, attempts, oid in _prepare(engine, settings, ids, report):
-                        _send_one(marker, channels, settings, oid, msg, channel, attempts, now, report)
-                    if not ids or not until_empty:
+                        if channel in down:  # not tried: back in the queue as it was, its place kept
+                            _mark(marker, oid, status="pending", attempts=attempts - 1, sending_at=None)
+                            report.waiting += 1
+                        elif _send_one(marker, channels, settings, oid, msg, channel, attempts, now, report):
+                            down.add(channel)
+                    if not ids or not until_empty or down:
                         break
             finally:
                 if pg:   # the connection goes back to the pool: do not leak the setting
@@ -160,7 +166,8 @@ def _mark(conn, oid: int, **values) -> None:
 
 
 def _send_one(conn, channels: Channels, settings: DeliverySettings, oid: int, msg: Message,
-              channel: str, attempts: int, now: dt.datetime, report: DeliverReport) -> None:
+              channel: str, attempts: int, now: dt.datetime, report: DeliverReport) -> bool:
+    """Send one message and record the outcome; True when its channel turned out unreachable."""
     adapter = channels.by_channel.get(channel)
     try:
         if adapter is None:
@@ -173,10 +180,11 @@ def _send_one(conn, channels: Channels, settings: DeliverySettings, oid: int, ms
         report.dead += dead
         report.retried += not dead
         report.errors.append(f"{msg.key}: {exc}")
-        return
+        return exc.unreachable
     _mark(conn, oid, status="sent", sent_at=dt.datetime.now(dt.timezone.utc), message_id=mid,
           transport=adapter.name, last_error=None)
     report.sent += 1
+    return False
 
 
 def requeue(engine: Engine, outbox_id: int, now: dt.datetime | None = None) -> bool:

@@ -25,7 +25,8 @@ def run_sweep(engine: Engine, settings: Settings, today: dt.date) -> SweepReport
 def delivery_settings(settings: Settings) -> DeliverySettings:
     n = settings.notify
     return DeliverySettings(secret=load_secret(settings.data_dir), base_url=n.base_url, link_days=n.link_days,
-                            max_attempts=n.max_attempts, quiet_hours=tuple(n.quiet_hours), timezone=settings.timezone)
+                            max_attempts=n.max_attempts, quiet_hours=tuple(n.quiet_hours), timezone=settings.timezone,
+                            lease=dt.timedelta(seconds=n.lease_seconds))
 
 
 def channels(settings: Settings) -> Channels:
@@ -70,6 +71,7 @@ def deliver_processes(url: str, schema: str | None, channel_args: tuple, ds: Del
         total.dead += p.dead
         total.skipped += p.skipped
         total.recovered += p.recovered
+        total.waiting += p.waiting
         total.errors += p.errors
     return total
 

@@ -68,6 +68,7 @@ class _Notify(BaseModel):
     quiet_hours: list[dt.time] = Field(default=[dt.time(20, 0), dt.time(8, 0)], min_length=2, max_length=2)
     link_days: int = Field(default=30, ge=1)
     max_attempts: int = Field(default=8, ge=1)
+    lease_seconds: int = Field(default=600, ge=1)
     base_url: str = "http://127.0.0.1:8000"
     sender: str = "督办系统 <duban@example.org>"
 

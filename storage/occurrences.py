@@ -198,16 +198,24 @@ def record_completion(session: Session, occurrence_id: int, *, count: int, actor
         raise OccurrenceError(f"没有编号为 {occurrence_id} 的督办事项")
     if occ.waived_at is not None:
         raise OccurrenceError(f"督办事项 {occurrence_id} 已豁免（{occ.waived_reason}），不能再登记完成")
+    # the guard and the count in one UPDATE: of two people completing the same item at once, the
+    # second finds it done (PostgreSQL re-reads the row after the first commits; SQLite serializes)
+    o = Occurrence.__table__.c
+    moved = session.execute(
+        update(Occurrence.__table__).where(o.id == occurrence_id, o.done_count < o.required, o.waived_at.is_(None))
+        .values(done_count=o.done_count + count,
+                completed_on=sa.case((sa.and_(o.completed_on.is_(None), o.done_count + count >= o.required), done_on),
+                                     else_=o.completed_on))).rowcount
+    if not moved:
+        session.refresh(occ)
+        if occ.waived_at is not None:
+            raise OccurrenceError(f"督办事项 {occurrence_id} 已豁免（{occ.waived_reason}），不能再登记完成")
+        raise OccurrenceError(f"督办事项 {occurrence_id} 已于 {occ.completed_on} 办结（{occ.done_count}/{occ.required}），"
+                              "未重复登记")
     completion = Completion(occurrence_id=occurrence_id, recorded_at=now or dt.datetime.now(dt.timezone.utc),
                             done_on=done_on, actor=actor, count=count, note=note, evidence_path=evidence_path,
                             channel=channel)
     session.add(completion)
-    o = Occurrence.__table__.c
-    session.execute(
-        update(Occurrence.__table__).where(o.id == occurrence_id).values(
-            done_count=o.done_count + count,
-            completed_on=sa.case((sa.and_(o.completed_on.is_(None), o.done_count + count >= o.required), done_on),
-                                 else_=o.completed_on)))
     session.flush()
     session.expire(occ)
     if calendar is not None and occ.completed_on is not None:

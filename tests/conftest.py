@@ -148,10 +148,15 @@ class SmtpSink:
 
         self.port = free_port()
         self.messages: list[email.message.EmailMessage] = []
+        self.delay = 0.0          # seconds per message: a slower relay, to widen races and kill windows
         sink = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
+                if sink.delay:
+                    import asyncio
+
+                    await asyncio.sleep(sink.delay)
                 msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
                 sink.messages.append(msg)
                 return "250 OK"

@@ -1,0 +1,144 @@
+"""Bad input at every door (issue 9): hypothesis-generated catalogs, key-child ledgers and config
+files through the command line as a user runs it. Every one is either accepted or refused with
+a typed message naming the file and the place (line, row, field) — never a traceback, never an
+internal error, and a refused input writes nothing. (Plan texts: tests/test_extract_draft.py.)"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+import pytest
+import sqlalchemy as sa
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flows.cli import main
+
+pytestmark = pytest.mark.slow
+SETTINGS = settings(max_examples=30, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+LOCATED = re.compile(r"^\S+?(:\d+|!\d+): ", re.M)        # file:line: field: reason, or 台账!row: column: reason
+
+values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**12), st.floats(allow_nan=True),
+                   st.text(max_size=20), st.lists(st.text(max_size=5), max_size=3),
+                   st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+                   st.sampled_from(["2025-02-30", "FREQ=NONSENSE", "every month", "lead", "case", "每月", "-1", "",
+                                    "civil_affairs", "不存在的部门", "{", "[", ": :", "\t", "\x00"]))
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    c = capsys.readouterr()
+    return code, c.out, c.err
+
+
+def counts(engine) -> dict:
+    with engine.connect() as c:
+        return {t: c.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+                for t in ("plan", "clause", "obligation", "care_case", "audit_entry")}
+
+
+def assert_refused_cleanly(code, err, located=True):
+    assert code in (1, 2), err
+    assert "Traceback" not in err and "内部错误" not in err, err
+    if code == 1 and located:
+        assert LOCATED.search(err), err
+
+
+def mutate(doc, path_choices, value, delete: bool):
+    """Replace (or delete) the node at a path chosen by indices into each level."""
+    node, parent, key = doc, None, None
+    for choice in path_choices:
+        if isinstance(node, dict) and node:
+            parent, key = node, sorted(node, key=str)[choice % len(node)]
+        elif isinstance(node, list) and node:
+            parent, key = node, choice % len(node)
+        else:
+            break
+        node = parent[key]
+    if parent is None:
+        return value
+    if delete:
+        del parent[key]
+    else:
+        parent[key] = value
+    return doc
+
+
+def mutated(relative: str, path, value, delete: bool, noise) -> str:
+    """A shipped YAML file with one node replaced or deleted, and maybe a line of noise."""
+    original = (Path(__file__).resolve().parents[1] / relative).read_text(encoding="utf-8")
+    text = yaml.safe_dump(mutate(yaml.safe_load(original), path, value, delete), allow_unicode=True, sort_keys=False)
+    if noise:
+        lines = text.splitlines()
+        at = noise[0] % (len(lines) + 1)
+        text = "\n".join(lines[:at] + [noise[1]] + lines[at:])
+    return text
+
+
+@SETTINGS
+@given(path=st.lists(st.integers(0, 50), min_size=1, max_size=6), value=values, delete=st.booleans(),
+       noise=st.one_of(st.none(), st.tuples(st.integers(0, 400), st.text(max_size=8))))
+def test_generated_catalogs_are_loaded_or_refused_with_their_place(project, engine, capsys, path, value, delete, noise):
+    catalog = project / "plans" / "guangdong-2024" / "catalog.yaml"
+    catalog.write_text(mutated("plans/guangdong-2024/catalog.yaml", path, value, delete, noise), encoding="utf-8")
+    before = counts(engine)
+    code, out, err = run(capsys, "plans", "load", "--all")
+    if code == 0:
+        assert counts(engine)["plan"] == 3                      # accepted: all three plans are there
+    else:
+        assert_refused_cleanly(code, err)
+        assert "未加载任何内容" in err and counts(engine) == before
+
+
+HEADER = ["编号", "乡镇（街道）", "村（社区）", "风险类别", "儿童主任", "建档日期", "结案日期", "备注"]
+cells = st.one_of(st.none(), st.text(max_size=12), st.integers(-5, 10**9), st.floats(allow_nan=True),
+                  st.dates(dt.date(1900, 1, 1), dt.date(2100, 1, 1)),
+                  st.sampled_from(["FJ-0001", "鼓东街道", "鼓东街道第一社区", "监护缺失", "流浪", "2025-03-01",
+                                   "2025-02-30", "张三", "=1+1", "李主任"]))
+
+
+@SETTINGS
+@given(header=st.one_of(st.just(HEADER), st.permutations(HEADER), st.lists(st.text(max_size=6), max_size=9)),
+       rows=st.lists(st.lists(cells, min_size=0, max_size=10), max_size=8))
+def test_generated_ledgers_are_imported_or_refused_with_their_row(project, engine, capsys, tmp_path, header, rows):
+    if not counts(engine)["plan"]:
+        run(capsys, "plans", "load", "--all")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "台账"
+    sheet.append([ILLEGAL_CHARACTERS_RE.sub("", c) for c in header])
+    for row in rows:
+        # what a spreadsheet can hold (openpyxl refuses control characters, as Excel does)
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in row])
+    ledger = tmp_path / "ledger.xlsx"
+    book.save(ledger)
+    before = counts(engine)
+    code, out, err = run(capsys, "cases", "import", str(ledger))
+    if code != 0:
+        assert_refused_cleanly(code, err)
+        assert counts(engine)["care_case"] == before["care_case"]
+
+
+def test_a_ledger_that_is_not_a_workbook_is_refused(project, engine, capsys, tmp_path):
+    fake = tmp_path / "ledger.xlsx"
+    fake.write_text("编号,乡镇\nFJ-1,鼓东街道\n", encoding="utf-8")
+    code, out, err = run(capsys, "cases", "import", str(fake))
+    assert_refused_cleanly(code, err, located=False)        # a whole-file fault: no row to name
+    assert f"{fake}: 不是有效的 xlsx 文件" in err
+
+
+@SETTINGS
+@given(path=st.lists(st.integers(0, 50), min_size=1, max_size=4), value=values, delete=st.booleans(),
+       noise=st.one_of(st.none(), st.tuples(st.integers(0, 200), st.text(max_size=8))))
+def test_generated_config_files_are_used_or_refused_with_their_line(project, engine, capsys, path, value, delete, noise):
+    config = project / "config.yaml"
+    config.write_text(mutated("config.yaml", path, value, delete, noise), encoding="utf-8")
+    code, out, err = run(capsys, "plans", "list")
+    if code != 0:
+        assert_refused_cleanly(code, err)
+        assert str(config) in err or "config" in err

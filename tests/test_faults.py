@@ -417,7 +417,7 @@ def test_duban_up_carries_on_after_the_database_goes_away(project, engine, datab
 
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-c", "from flows.cli import entry; entry()", "up", "--no-web"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             assert wait_for(lambda: sent() > 0, 150), log.read_text()[-3000:]
             proxy.cut()
@@ -439,8 +439,8 @@ def test_duban_up_carries_on_after_the_database_goes_away(project, engine, datab
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=30) == 0
         finally:
-            if proc.poll() is None:
-                proc.kill()
+            if proc.poll() is None:            # failed: stop it and its Prefect server child too
+                os.killpg(proc.pid, signal.SIGKILL)
             proxy.cut()
     text = log.read_text()
     print("while the database was away:", during.strip()[-600:])

@@ -129,11 +129,13 @@ def test_api_routes(world):
     assert items and {i["assignee"] for i in items} == {"education"} and {i["jurisdiction"] for i in items} == {"新华区"}
     overdue = jy.get("/api/v1/occurrences", params={"status": "overdue"}).json()
     assert all(i["status"] == "overdue" for i in overdue)
-    target = items[0]
+    target = next(i for i in items if i["required"] == 1 and i["done"] == 0)
     assert jy.get(f"/api/v1/occurrences/{target['id']}").json()["id"] == target["id"]
     r = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "note": "已完成",
                                                                         "done_on": "2025-04-01"})
     assert r.status_code == 201 and r.json()["occurrence"]["done"] == 1
+    twice = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "done_on": "2025-04-01"})
+    assert twice.status_code == 409 and "已于 2025-04-01 办结（1/1），未重复登记" in twice.json()["detail"]
     assert jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"done_on": "2025-05-01"}).status_code == 409
     assert jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 0}).status_code == 422
     dc = api(app, tokens["dc"])

@@ -96,11 +96,13 @@ def sweep(engine: Engine, calendar: WorkCalendar, policy: NotifyPolicy, today: d
                             today + dt.timedelta(days=horizon))
         update_escalation_routes(session)
         tidx = session.scalar(select(WorkdayIndex.idx).where(WorkdayIndex.day == today))
+        _staging(session)
         for group_policy, only, excluded in _policy_groups(session, policy):
-            for kind, n in _stage_rows(session, group_policy, only, excluded, today, tidx).items():
-                report.notices[kind] = report.notices.get(kind, 0) + n
+            _stage_rows(session, group_policy, only, excluded, today, tidx)
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(sa.text("ANALYZE sweep_stage"))    # temporary tables get no autovacuum
         send_at = dt.datetime.combine(today, send_time, ZoneInfo(timezone)).astimezone(dt.timezone.utc)
-        report.digests, report.without_address = _digests(session, today, send_at)
+        report.digests, report.without_address, report.notices = _digests(session, today, send_at)
         refresh_statistics(session.connection(), ("notice", "outbox"), report.added)
     return report
 
@@ -113,24 +115,38 @@ def _group_filter(only: list[int] | None, excluded: list[int]) -> tuple[str, dic
     return "", {}
 
 
-def _stage_rows(session: Session, policy: NotifyPolicy, only, excluded, today: dt.date, tidx: int) -> dict[str, int]:
+STAGE_COLS = "occurrence_id, stage, kind, swept_on, workdays, recipient_kind, recipient_id"
+KINDS = ("remind", "due", "overdue", "escalate")
+
+
+def _staging(session: Session) -> None:
+    """The day's new notice rows are gathered in a temporary table first, so that each is
+    written to ``notice`` once, already attached to its digest (on PostgreSQL an UPDATE of every
+    new row afterwards doubled the sweep's writes and foreign-key checks)."""
+    session.execute(sa.text(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS sweep_stage (occurrence_id BIGINT NOT NULL, stage VARCHAR(16) NOT NULL, "
+        "kind VARCHAR(10) NOT NULL, swept_on DATE NOT NULL, workdays INTEGER NOT NULL, "
+        "recipient_kind VARCHAR(10) NOT NULL, recipient_id INTEGER NOT NULL)"))
+    session.execute(sa.text("DELETE FROM sweep_stage"))
+
+
+def _stage_rows(session: Session, policy: NotifyPolicy, only, excluded, today: dt.date, tidx: int) -> None:
     where, extra = _group_filter(only, excluded)
-    cols = "INSERT INTO notice (occurrence_id, stage, kind, swept_on, workdays, recipient_kind, recipient_id) "
+    cols = f"INSERT INTO sweep_stage ({STAGE_COLS}) "
     owed = ("FROM occurrence o JOIN workday_index wd ON wd.day = o.due "
             "WHERE o.waived_at IS NULL AND o.done_count < o.required ")
     to_assignee = ("SELECT o.id, {stage}, '{kind}', :today, {workdays}, 'contact', c.id "
                    "FROM occurrence o JOIN workday_index wd ON wd.day = o.due "
                    "JOIN contact c ON c.jurisdiction_id = o.jurisdiction_id AND c.department_key = o.party_key "
                    "WHERE o.waived_at IS NULL AND o.done_count < o.required ")
-    counts: dict[str, int] = {}
     params = {"today": today, "tidx": tidx, **extra}
 
     def run(kind: str, sql: str, **more) -> None:
-        stmt = sa.text(sql + " ON CONFLICT DO NOTHING")
+        stmt = sa.text(sql)
         for name in ("only", "excluded"):
             if name in params:
                 stmt = stmt.bindparams(sa.bindparam(name, expanding=True))
-        counts[kind] = counts.get(kind, 0) + (session.execute(stmt, {**params, **more}).rowcount or 0)
+        session.execute(stmt, {**params, **more})
 
     for stage, lo, hi in policy.reminder_windows():
         run("remind", cols + to_assignee.format(stage=f"'{stage}'", kind="remind", workdays="wd.idx - :tidx")
@@ -147,12 +163,12 @@ def _stage_rows(session: Session, policy: NotifyPolicy, only, excluded, today: d
         run("escalate", cols + f"SELECT o.id, 'escalate-{i + 1}', 'escalate', :today, :tidx - wd.idx, "
             f"'supervisor', j.{route} " + owed.replace("WHERE", "JOIN jurisdiction j ON j.id = o.jurisdiction_id WHERE")
             + f"AND j.{route} IS NOT NULL AND o.due < :today AND :tidx - wd.idx >= {after} {where}")
-    return counts
 
 
-def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[int, int]:
-    """One outbox row per recipient for the day, holding every notice row not yet in a digest.
-    A recipient whose digest for today already went out gets the rest tomorrow."""
+def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[int, int, dict[str, int]]:
+    """One outbox row per recipient for the day, holding every notice row not yet in a digest;
+    the staged rows are written to ``notice`` here. A recipient whose digest for today already
+    went out gets the rest tomorrow. Returns (digests created, without address, rows added by kind)."""
     now = dt.datetime.now(dt.timezone.utc)
     day = today.isoformat()
     common = dict(today=today, day=day, send_at=send_at, now=now)
@@ -164,19 +180,33 @@ def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[in
     before = session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0
     stamp = Outbox.__table__.c.next_attempt_at.type
     typed = (sa.bindparam("send_at", type_=stamp), sa.bindparam("now", type_=stamp))
+    # recipients of the new rows that are not notified yet, and of rows an earlier sweep left
+    # waiting (their digest for that day had already gone out)
+    waiting = ("SELECT recipient_id FROM sweep_stage s WHERE s.recipient_kind = '{kind}' AND NOT EXISTS "
+               "(SELECT 1 FROM notice n WHERE n.occurrence_id = s.occurrence_id AND n.stage = s.stage) "
+               "UNION SELECT recipient_id FROM notice WHERE recipient_kind = '{kind}' AND digest_id IS NULL")
     session.execute(sa.text(
         head + "SELECT 'digest:contact:' || CAST(c.id AS VARCHAR(20)) || ':' || :day, 'contact', c.id, :today, "
         + channel.format(email="c.email", hook="c.webhook") + ", COALESCE(c.email, c.webhook), c.name, "
-        "'pending', 0, :send_at, :now, 0 FROM contact c WHERE c.id IN (SELECT recipient_id FROM notice "
-        "WHERE recipient_kind = 'contact' AND digest_id IS NULL) ON CONFLICT DO NOTHING").bindparams(*typed), common)
+        "'pending', 0, :send_at, :now, 0 FROM contact c WHERE c.id IN (" + waiting.format(kind="contact") + ") "
+        "ON CONFLICT DO NOTHING").bindparams(*typed), common)
     session.execute(sa.text(
         head + "SELECT 'digest:supervisor:' || CAST(j.id AS VARCHAR(20)) || ':' || :day, 'supervisor', j.id, :today, "
         + channel.format(email="j.supervisor_email", hook="j.supervisor_webhook")
         + ", COALESCE(j.supervisor_email, j.supervisor_webhook), j.supervisor_name, 'pending', 0, :send_at, :now, 0 "
-        "FROM jurisdiction j WHERE j.id IN (SELECT recipient_id FROM notice WHERE recipient_kind = 'supervisor' "
-        "AND digest_id IS NULL) ON CONFLICT DO NOTHING").bindparams(*typed), common)
-    created = (session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0) - before
-    # attach the undigested rows to today's digest while it is still unrendered
+        "FROM jurisdiction j WHERE j.id IN (" + waiting.format(kind="supervisor") + ") "
+        "ON CONFLICT DO NOTHING").bindparams(*typed), common)
+    # the new rows, each written once with its digest (none if that digest already went out:
+    # it joins tomorrow's); of two contacts for one item and stage, the unique key keeps one
+    added = {}
+    for kind in KINDS:
+        added[kind] = session.execute(sa.text(
+            f"INSERT INTO notice ({STAGE_COLS}, digest_id) SELECT s.occurrence_id, s.stage, s.kind, s.swept_on, "
+            "s.workdays, s.recipient_kind, s.recipient_id, x.id FROM sweep_stage s LEFT JOIN outbox x "
+            "ON x.recipient_kind = s.recipient_kind AND x.recipient_id = s.recipient_id AND x.day = :today "
+            "AND x.status = 'pending' AND x.subject IS NULL WHERE s.kind = :kind ON CONFLICT DO NOTHING"),
+            {**common, "kind": kind}).rowcount or 0
+    # rows an earlier sweep left waiting join today's digest while it is still unrendered
     session.execute(sa.text(
         "UPDATE notice SET digest_id = (SELECT x.id FROM outbox x WHERE x.recipient_kind = notice.recipient_kind "
         "AND x.recipient_id = notice.recipient_id AND x.day = :today AND x.status = 'pending' AND x.subject IS NULL) "
@@ -186,7 +216,11 @@ def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[in
     session.execute(sa.text(
         "UPDATE outbox SET items = (SELECT count(*) FROM notice n WHERE n.digest_id = outbox.id) "
         "WHERE day = :today AND subject IS NULL"), common)
+    # a digest made for a second contact of an item whose notice went to the first: nothing in it
+    session.execute(sa.text("DELETE FROM outbox WHERE day = :today AND subject IS NULL AND status = 'pending' "
+                            "AND items = 0"), common)
+    created = (session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0) - before
     dead = session.execute(sa.text(
         "UPDATE outbox SET status = 'dead', last_error = '无联系方式：部门目录中没有该单位的邮箱或机器人地址' "
         "WHERE day = :today AND channel = 'none' AND status = 'pending'"), common).rowcount or 0
-    return created, dead
+    return created, dead, {k: n for k, n in added.items() if n}

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -150,7 +149,9 @@ def test_deliver_killed_20_times_at_random_points_loses_nothing(project, engine,
           f"{len(set(ids))} distinct, {copies} second copies (the documented window)")
     assert mid_run >= 8
     assert set(ids) == {message_id(k, settings.notify.sender) for k in keys}     # every notice arrived
-    assert copies <= mid_run and max(Counter(ids).values()) <= 2                  # at most the window, once a kill
+    # at most one copy per kill that landed while sending (a notice can be caught twice: the run
+    # after a kill sends the recovered rows first, and the next kill can land on the same one)
+    assert copies <= mid_run
     assert scalar(engine, "SELECT count(*) FROM outbox WHERE status <> 'sent'") == 0
 
 

@@ -35,7 +35,7 @@ app = typer.Typer(
     epilog="从这里开始 / start here: duban demo（模拟一年）。日常 / daily: duban plans load --all → duban materialize"
            " → duban sweep → duban deliver，或 duban up 按时间表自动运行。",
 )
-plans_app = typer.Typer(help="实施方案目录：校验、加载、查看、导出 / plan catalogs", no_args_is_help=True)
+plans_app = typer.Typer(help="实施方案目录：从原文起草、比较、校验、加载、查看、导出 / plan catalogs: extract, diff, validate, load, show, export", no_args_is_help=True)
 departments_app = typer.Typer(help="部门目录 / departments and roles", no_args_is_help=True)
 obligations_app = typer.Typer(help="督办义务 / obligations", no_args_is_help=True)
 jurisdictions_app = typer.Typer(help="行政区划与联系人 / jurisdictions and contacts", no_args_is_help=True)

@@ -90,9 +90,7 @@ def _clause(clause: Clause, depts: list[Dept], dept_flags: list[str], lines: lis
                    "lines": [clause.first, clause.last]}
     if clause.kind == "checklist":
         entry.update(category=row.get("category"), target=row.get("target"), item=row.get("item"))
-    listed = [d for d in depts if d.key]
-    if listed and listed[0].role != "lead":
-        listed[0].role = "lead"
+    listed = [d for d in depts if d.key]       # the first listed leads (departments() puts the lead first)
     entry["departments"] = [{"name": cjk(d.name), "key": d.key, "role": "lead" if k == 0 else "co"}
                             for k, d in enumerate(listed)]
     notes = list(clause.flags) + dept_flags

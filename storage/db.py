@@ -46,12 +46,32 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema (idempotent)."""
+def migrate(engine: Engine, revision: str = "head", *, down: bool = False) -> None:
+    """Bring the database to the newest schema (idempotent), or up or down to ``revision``.
+
+    SQLite changes a constraint by rebuilding the table, and dropping the old table would trip
+    the foreign keys of the rows that point at it; SQLite's own procedure is followed: foreign
+    keys off (outside the transaction, where the setting takes effect), the migration in one
+    transaction, ``PRAGMA foreign_key_check`` before the commit, foreign keys on again."""
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    step = command.downgrade if down else command.upgrade
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                step(cfg, revision)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"迁移后外键不一致，已回滚：{broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 BULK_ROWS = 10_000   # above this many rows written in one go, refresh the planner's statistics

@@ -19,7 +19,7 @@ from obligations.cadence import event_due, expand, obligation_start
 from obligations.catalog import content_hash
 from obligations.workcal import WorkCalendar
 from storage.db import refresh_statistics
-from storage.tables import Jurisdiction, Obligation, ObligationParty, Occurrence, Plan, SchedulePeriod
+from storage.tables import Jurisdiction, Notice, Obligation, ObligationParty, Occurrence, Plan, SchedulePeriod
 
 UNIT_SCOPES = ("province", "city", "county", "township", "village")
 
@@ -148,13 +148,21 @@ def _fan_out(session: Session, plan_id: str, unit: Jurisdiction, until: dt.date)
     return added
 
 
+def _untouched() -> tuple:
+    """An occurrence nobody has acted on and nobody has been told about: no completion, no
+    waiver, no notice (a reminder can precede a short period's start). Only those are removed
+    when a catalog changes; the rest is history."""
+    return (Occurrence.done_count == 0, Occurrence.waived_at.is_(None),
+            ~sa.exists().where(Notice.occurrence_id == Occurrence.id))
+
+
 def _retire(session: Session, obligation_ids: list[int], today: dt.date, report: MaterializeReport) -> None:
     """Obligations removed from their catalog: drop their open future occurrences and periods."""
     if not obligation_ids:
         return
     report.occurrences_removed += session.execute(
         delete(Occurrence).where(Occurrence.obligation_id.in_(obligation_ids), Occurrence.period_start > today,
-                                 Occurrence.done_count == 0, Occurrence.waived_at.is_(None))).rowcount or 0
+                                 *_untouched())).rowcount or 0
     session.execute(delete(SchedulePeriod).where(SchedulePeriod.obligation_id.in_(obligation_ids),
                                                  SchedulePeriod.period_start > today))
 
@@ -177,7 +185,7 @@ def _replace_future(session: Session, obligation_id: int, keys: list[str], today
         return 0
     report.occurrences_removed += session.execute(
         delete(Occurrence).where(Occurrence.obligation_id == obligation_id, Occurrence.period_key.in_(future),
-                                 Occurrence.done_count == 0, Occurrence.waived_at.is_(None))).rowcount or 0
+                                 *_untouched())).rowcount or 0
     session.execute(delete(SchedulePeriod).where(SchedulePeriod.obligation_id == obligation_id,
                                                  SchedulePeriod.period_key.in_(future)))
     return len(future)

@@ -81,3 +81,29 @@ def test_scheduling_errors(project, capsys, tmp_path):
     assert code == 1 and "台账有误，未导入任何内容（1 处错误）" in err and "台账!2: 编号:" in err
     code, _, err = run(capsys, "cases", "import", str(tmp_path / "none.xlsx"))
     assert code == 1 and "文件不存在" in err
+
+
+def test_db_check_finds_a_dangling_reference(project, capsys):
+    """occurrence and notice carry no foreign keys; `duban db check` finds what a hand edit broke."""
+    import os
+
+    import sqlalchemy as sa
+
+    from storage.db import make_engine
+
+    assert run(capsys, "plans", "load", "--all")[0] == 0
+    assert run(capsys, "materialize", "--until", "2025-03-31", "--today", "2025-01-01")[0] == 0
+    code, out, _ = run(capsys, "db", "check")
+    assert code == 0 and "数据完整" in out
+    eng = make_engine(os.environ["DUBAN_DATABASE_URL"])
+    with eng.begin() as c:
+        victim = c.execute(sa.text("SELECT min(id) FROM occurrence")).scalar()
+        c.execute(sa.text("UPDATE occurrence SET jurisdiction_id = 987654 WHERE id = :id"), {"id": victim})
+    eng.dispose()
+    code, out, _ = run(capsys, "db", "check", "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False
+    assert doc["dangling"] == [{"table": "occurrence", "column": "jurisdiction_id", "target": "jurisdiction",
+                                "rows": 1, "examples": [victim]}]
+    code, out, _ = run(capsys, "db", "check")
+    assert code == 1 and "督办事项 → 单位" in out

@@ -26,6 +26,7 @@ from storage import workflow
 from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import load_settings
+from storage.integrity import dangling
 from storage.occurrences import OccurrenceError
 from storage.schedule import materialize
 from benchmarks.province import Size, build
@@ -218,6 +219,8 @@ def test_materialize_and_sweep_killed_at_random_points_then_rerun_complete(proje
     swept_runs = kill_rounds(sweep_args, t_sweep, no_notices)
     assert timed_run(env, *sweep_args)
     assert province_counts(engine) == expected
+    with engine.connect() as c:
+        assert dangling(c) == []          # every notice points at an item and a digest
     print(f"a whole materialize run {t_mat:.1f} s, a sweep run {t_sweep:.1f} s (≈ 1.1 s of each is the interpreter); "
           f"expected {expected}; killed materialize runs (running when killed, rows left): "
           f"{[(r, c['occurrence']) for r, c in materialized_runs]}; killed sweeps (running, notices, digests): "

@@ -202,6 +202,16 @@ def test_event_chain_files_the_checklist_within_10_days(loaded, engine):
     assert run(engine, loaded).events_added == 0
 
 
+def visits_monthly(project, engine, settings):
+    """Revise Pingdingshan's home visits (list-20.1) from 6 a quarter to 2 a month and load it."""
+    path = project / "plans" / "pingdingshan-2025" / "catalog.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    row = next(c for c in doc["clauses"] if c["id"] == "list-20")
+    row["obligations"][0]["cadence"].update(kind="monthly", count=2, text="入户频率不低于每季度6次")
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    load_plans(engine, settings)
+
+
 def test_a_revised_catalog_changes_only_open_future_occurrences(loaded, engine, project):
     run(engine, loaded)
     visits = find(engine, "pingdingshan-2025", "list-20.1")
@@ -209,12 +219,7 @@ def test_a_revised_catalog_changes_only_open_future_occurrences(loaded, engine, 
     q4 = [o for o in visits if o.period_key == "2025-Q4"]
     with Session(engine) as s, s.begin():
         occ.record_completion(s, q4[0].id, count=6, actor="x", channel="cli", done_on=D(2025, 5, 1))
-    path = project / "plans" / "pingdingshan-2025" / "catalog.yaml"
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    row = next(c for c in doc["clauses"] if c["id"] == "list-20")
-    row["obligations"][0]["cadence"].update(kind="monthly", count=2, text="入户频率不低于每季度6次")
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    load_plans(engine, loaded)
+    visits_monthly(project, engine, loaded)
     report = run(engine, loaded, today=D(2025, 6, 15))
     assert report.occurrences_removed == len(q4) - 1 + len([o for o in visits if o.period_key == "2025-Q3"])
     after = find(engine, "pingdingshan-2025", "list-20.1")
@@ -229,3 +234,25 @@ def test_a_revised_catalog_changes_only_open_future_occurrences(loaded, engine, 
         assert s.scalar(select(func.count()).select_from(Completion)) == 1
     again = run(engine, loaded, today=D(2025, 6, 15))
     assert (again.occurrences_added, again.periods_added, again.periods_replaced) == (0, 0, 0)
+
+
+def test_a_revision_keeps_future_items_someone_was_told_about(loaded, engine, project):
+    """A reminder can precede a short period's start; an item whose notice went out is history
+    and survives a revision of its cadence (occurrence and notice carry no foreign keys, so
+    nothing else would stop the notice from pointing nowhere)."""
+    from storage.integrity import dangling
+    from storage.tables import Notice
+
+    run(engine, loaded)
+    q3 = [o for o in find(engine, "pingdingshan-2025", "list-20.1") if o.period_key == "2025-Q3"]
+    told = q3[0]
+    with Session(engine) as s, s.begin():
+        s.add(Notice(occurrence_id=told.id, stage="remind-7", kind="remind", swept_on=D(2025, 6, 13), workdays=7,
+                     recipient_kind="contact", recipient_id=1))
+    visits_monthly(project, engine, loaded)
+    report = run(engine, loaded, today=D(2025, 6, 15))
+    q3_after = [o.id for o in find(engine, "pingdingshan-2025", "list-20.1") if o.period_key == "2025-Q3"]
+    assert q3_after == [told.id]                              # the others of that quarter replaced
+    assert report.occurrences_removed >= len(q3) - 1     # (and Q4's)
+    with engine.connect() as conn:
+        assert dangling(conn) == []

@@ -153,3 +153,63 @@ def test_migrations_build_the_schema_the_models_describe(engine):
     with warnings.catch_warnings(), engine.connect() as conn:
         warnings.simplefilter("ignore")   # the expression index ux_occurrence_key cannot be reflected
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+
+
+def test_migration_0006_keeps_the_rows_and_the_links_to_them(database_url, project):
+    """0006 drops the foreign keys of occurrence and notice (on SQLite by rebuilding the tables,
+    which completions and notices point at): an existing database keeps every row, its
+    completions still point at their items, and the way back restores the constraints."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from storage import occurrences as occ
+    from storage.db import make_engine, migrate
+    from storage.integrity import dangling
+    from storage.schedule import materialize
+    from storage.tables import Notice, Occurrence
+
+    eng = make_engine(database_url)
+
+    def fks(table):
+        return sorted(fk["constrained_columns"][0] for fk in sa.inspect(eng).get_foreign_keys(table))
+
+    migrate(eng, "0005")
+    assert fks("occurrence") == ["case_id", "jurisdiction_id", "obligation_id", "party_key", "plan_id"]
+    settings = load_settings()
+    load_plans(eng, settings)
+    # the models describe 0006, so write 0005's rows through the columns both share
+    materialize(eng, settings.calendar(), dt.date(2025, 3, 31), today=dt.date(2025, 1, 1),
+                default_start=settings.schedule_start)
+    with Session(eng) as s, s.begin():
+        first = s.scalar(select(Occurrence.id).order_by(Occurrence.id).limit(1))
+        occ.record_completion(s, first, count=1, actor="x", channel="cli", done_on=dt.date(2025, 1, 5))
+        s.add(Notice(occurrence_id=first, stage="due", kind="due", swept_on=dt.date(2025, 1, 5), workdays=0,
+                     recipient_kind="contact", recipient_id=1))
+
+    def state():
+        with eng.connect() as c:
+            return (c.execute(sa.text("SELECT count(*), sum(done_count) FROM occurrence")).one(),
+                    c.execute(sa.text("SELECT count(*) FROM completion c JOIN occurrence o ON o.id = c.occurrence_id"))
+                    .scalar(),
+                    c.execute(sa.text("SELECT occurrence_id, stage FROM notice")).all())
+
+    before = state()
+    assert before[1] == 1
+    migrate(eng)                                       # 0005 → 0006
+    assert state() == before
+    assert fks("occurrence") == [] and fks("notice") == []
+    assert fks("completion") == ["occurrence_id"]       # people's rows keep theirs
+    with eng.connect() as c:
+        assert dangling(c) == []
+        indexes = {i["name"] for i in sa.inspect(c).get_indexes("occurrence")}
+    assert {"ix_occurrence_due_cover", "ix_occurrence_party_unit", "ix_occurrence_plan_id"} <= indexes
+    with eng.begin() as c, pytest.raises(sa.exc.IntegrityError):   # the expression key survived the rebuild
+        c.execute(sa.text("INSERT INTO occurrence (obligation_id, plan_id, jurisdiction_id, party_key, case_id, "
+                          "period_key, period_start, period_end, due, required, done_count) SELECT obligation_id, "
+                          "plan_id, jurisdiction_id, party_key, case_id, period_key, period_start, period_end, due, "
+                          "required, 0 FROM occurrence WHERE id = :id"), {"id": first})
+    migrate(eng, "0005", down=True)
+    assert state() == before
+    assert fks("occurrence") == ["case_id", "jurisdiction_id", "obligation_id", "party_key", "plan_id"]
+    assert fks("notice") == ["digest_id", "occurrence_id"]
+    eng.dispose()

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.province import Size, build, drop_schema, fresh_engine  # noqa: E402
+from benchmarks.province import Size, build, drop_schema, fresh_engine, tenth  # noqa: E402
 from notifications.deliver import DeliverySettings  # noqa: E402
 from notifications.service import deliver_processes  # noqa: E402
 from notifications.sweep import sweep  # noqa: E402
@@ -104,7 +104,7 @@ def main() -> None:
                 c.execute(sa.text("DELETE FROM outbox"))
                 # steady state: nine in ten items due before the day were done on time
                 c.execute(sa.text("UPDATE occurrence SET done_count = required, completed_on = due "
-                                  "WHERE due < :day AND id % 10 <> 0"), {"day": DAY})
+                                  f"WHERE due < :day AND {tenth(engine)} <> 0"), {"day": DAY})
             run_sweep(engine, DAY - dt.timedelta(days=1))          # yesterday's sweep ran
             t_day, daily = run_sweep(engine, DAY)
             t_again, again = run_sweep(engine, DAY)

@@ -119,6 +119,15 @@ def build(engine, size: Size, seed: int = 7) -> dict[str, int]:
     return {"units": len(units), "contacts": len(contacts), "cases": size.cases}
 
 
+def tenth(engine) -> str:
+    """SQL for a number 0–9 per occurrence that does not depend on the ids the database
+    assigned (SQLite and PostgreSQL fan out in different orders), so that "nine in ten done"
+    leaves the same items open on both."""
+    doy = ("CAST(strftime('%j', due) AS INTEGER)" if engine.dialect.name == "sqlite"
+           else "CAST(EXTRACT(DOY FROM due) AS INTEGER)")
+    return f"((obligation_id * 7 + jurisdiction_id * 13 + COALESCE(case_id, 0) * 3 + LENGTH(party_key) + {doy}) % 10)"
+
+
 def _chunks(rows, n):
     for i in range(0, len(rows), n):
         yield rows[i:i + n]

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from benchmarks.province import PROVINCE, Size, build, drop_schema, fresh_engine  # noqa: E402
+from benchmarks.province import PROVINCE, Size, build, drop_schema, fresh_engine, tenth  # noqa: E402
 from obligations.workcal import WorkCalendar  # noqa: E402
 from notifications.sweep import sweep  # noqa: E402
 from obligations.notify import NotifyPolicy  # noqa: E402
@@ -41,9 +41,9 @@ def complete(engine) -> None:
     """Eight in ten items due in 2025 done on time, one in ten late, one in ten left."""
     with engine.begin() as c:
         c.execute(sa.text("UPDATE occurrence SET done_count = required, completed_on = due "
-                          "WHERE due <= :d AND id % 10 NOT IN (0, 1)"), {"d": D(2025, 12, 31)})
+                          f"WHERE due <= :d AND {tenth(engine)} NOT IN (0, 1)"), {"d": D(2025, 12, 31)})
         c.execute(sa.text("UPDATE occurrence SET done_count = required, completed_on = :late "
-                          "WHERE due <= :d AND id % 10 = 1"), {"d": D(2025, 12, 31), "late": D(2026, 1, 5)})
+                          f"WHERE due <= :d AND {tenth(engine)} = 1"), {"d": D(2025, 12, 31), "late": D(2026, 1, 5)})
         refresh_statistics(c, ("occurrence",), 10**9)
 
 

@@ -58,7 +58,9 @@ def message_id(key: str, sender: str) -> str:
 def build_email(msg: Message, sender: str) -> MIMEMultipart:
     """A multipart/alternative (text + HTML) message with RFC 2047 UTF-8 headers. Built with the
     compat32 MIME classes: the default policy's header folding costs more than sending."""
-    out = MIMEMultipart("alternative")
+    # a boundary from the key: the same bytes on a resend, and no random pick plus search of the
+    # body for it ("_" is not a base64 character, so no encoded line can equal it)
+    out = MIMEMultipart("alternative", boundary="=_duban_" + hashlib.sha256(msg.key.encode()).hexdigest()[:24])
     out["Subject"] = Header(msg.subject, "utf-8")
     out["From"] = _address(sender)
     out["To"] = _address(f"{msg.name} <{msg.address}>" if msg.name else msg.address)

@@ -26,6 +26,24 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined
                    lstrip_blocks=True, autoescape=select_autoescape(["html.j2"], default_for_string=False))
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a digest as the templates read it (attributes, not dict keys: Jinja tries
+    getattr first, and a failed getattr per field per item was a tenth of rendering)."""
+    clause: str
+    clause_title: str
+    what: str
+    assignee: str
+    case: str | None
+    who_line: str
+    period: str
+    due: str
+    timing: str
+    done: int
+    required: int
+    link: str
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -91,15 +109,15 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         else:
             timing = f"已逾期 {r.workdays} 个工作日"
         token = make_token(secret, notice_id=r.notice_id, occurrence_id=r.occurrence_id, expires=expires)
-        group["entries"].append({
-            "clause": clause_text(r.clause), "clause_title": r.clause_title or "", "what": r.what,
-            "assignee": r.contact_name or f"{r.unit}{r.dept}",
-            "case": f"{r.case_code}（{r.township}）" if r.case_code else None,
-            "who_line": f"责任单位：{r.contact_name or r.unit + r.dept}"
-                        + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
-            "period": period_label(r.period_key), "due": date_text(due), "timing": timing,
-            "done": r.done_count, "required": r.required, "link": f"{base_url.rstrip('/')}/c/{token}",
-        })
+        group["entries"].append(Entry(
+            clause=clause_text(r.clause), clause_title=r.clause_title or "", what=r.what,
+            assignee=r.contact_name or f"{r.unit}{r.dept}",
+            case=f"{r.case_code}（{r.township}）" if r.case_code else None,
+            who_line=f"责任单位：{r.contact_name or r.unit + r.dept}"
+                     + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
+            period=period_label(r.period_key), due=date_text(due), timing=timing,
+            done=r.done_count, required=r.required, link=f"{base_url.rstrip('/')}/c/{token}",
+        ))
     plan_list = []
     for i, plan in enumerate(plans.values()):
         groups = sorted(plan["groups"].values(), key=lambda g: g["order"])

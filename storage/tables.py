@@ -210,9 +210,12 @@ class Notice(SQLModel, table=True):
     rows are also the statistics of what was sent (reminders, overdue notices, escalations)."""
 
     __table_args__ = (UniqueConstraint("occurrence_id", "stage"),
-                      sa.Index("ix_notice_recipient", "recipient_kind", "recipient_id", "digest_id"),
+                      # only the rows left waiting for tomorrow's digest (migration 0007)
+                      sa.Index("ix_notice_waiting", "recipient_kind", "recipient_id",
+                               sqlite_where=sa.text("digest_id IS NULL"), postgresql_where=sa.text("digest_id IS NULL")),
                       sa.Index("ix_notice_digest", "digest_id"),
-                      sa.Index("ix_notice_swept", "swept_on", "kind"))
+                      # rows arrive day by day: BRIN on PostgreSQL, a B-tree on SQLite
+                      sa.Index("ix_notice_swept", "swept_on", "kind", postgresql_using="brin"))
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
     occurrence_id: int = Field(sa_column=Column(_BigId, nullable=False))   # no FK: derived, see Occurrence
     stage: str = Field(max_length=16)      # remind-7, remind-1, due, overdue-1, overdue-2 …, escalate-1, escalate-2

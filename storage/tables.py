@@ -159,6 +159,9 @@ class Occurrence(SQLModel, table=True):
         sa.Index("ix_occurrence_due_cover", "due", "plan_id", "obligation_id", "party_key", "jurisdiction_id",
                  "required", "done_count", "completed_on", "waived_at"),
         sa.Index("ix_occurrence_party_unit", "party_key", "jurisdiction_id"),
+        # the items still owed, by due day: what every sweep looks for (migration 0008)
+        sa.Index("ix_occurrence_open", "due", sqlite_where=sa.text("done_count < required AND waived_at IS NULL"),
+                 postgresql_where=sa.text("done_count < required AND waived_at IS NULL")),
     )
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
     # derived rows, written only by materialize's INSERT … SELECT over the rows these point at:

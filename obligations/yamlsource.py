@@ -70,7 +70,25 @@ def parse(text: str, filename: str) -> Located:
     located = Located(data=data, lines={(): 1})
     if node is not None:
         _walk(node, (), located)
+        _refuse_nul(node, (), filename)
     return located
+
+
+def _refuse_nul(node: yaml.Node, path: Path, filename: str) -> None:
+    """A NUL character (written "\\0" in a quoted string) is no text a person meant: file names
+    and database values cannot hold it. Refused here, for every YAML file, with its place."""
+    if isinstance(node, yaml.ScalarNode):
+        if "\x00" in node.value:
+            raise YamlSyntaxError(Problem(filename, node.start_mark.line + 1, format_path(path),
+                                          "含有空字符（\\0），请删除"))
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = path + (_scalar_key(key_node),)
+            _refuse_nul(key_node, path, filename)
+            _refuse_nul(value_node, child, filename)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_nul(item, path + (index,), filename)
 
 
 def _scalar_key(node: yaml.Node) -> str | int:

@@ -142,3 +142,25 @@ def test_generated_config_files_are_used_or_refused_with_their_line(project, eng
     if code != 0:
         assert_refused_cleanly(code, err)
         assert str(config) in err or "config" in err
+
+
+def test_a_nul_character_in_any_yaml_file_is_refused_with_its_place(project, engine, capsys):
+    """Found by the config test above in CI: a quoted "\\0" in a path setting reached the file
+    system ("embedded null byte", an internal error). Every YAML door now refuses it by line."""
+    config = project / "config.yaml"
+    original = config.read_text(encoding="utf-8")
+    doc = yaml.safe_load(original)
+    doc["data_dir"] = "data\x00x"
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    code, _, err = run(capsys, "plans", "list")
+    line = next(i for i, text in enumerate(config.read_text(encoding="utf-8").splitlines(), 1)
+                if text.startswith("data_dir:"))
+    assert code == 1 and f"{config}:{line}: data_dir: 含有空字符" in err, err
+    config.write_text(original, encoding="utf-8")
+    catalog = project / "plans" / "fujian-2025" / "catalog.yaml"
+    text = catalog.read_text(encoding="utf-8")
+    before = counts(engine)
+    catalog.write_text(text.replace("title:", 'title: "\\0"\n  _old_title:', 1), encoding="utf-8")
+    code, _, err = run(capsys, "plans", "load", "--all")
+    assert code == 1 and "含有空字符" in err and f"{catalog}:" in err, err
+    assert counts(engine) == before

@@ -155,6 +155,7 @@ def test_migrations_build_the_schema_the_models_describe(engine):
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
 
 
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migration_0006_keeps_the_rows_and_the_links_to_them(database_url, project):
     """0006 drops the foreign keys of occurrence and notice (on SQLite by rebuilding the tables,
     which completions and notices point at): an existing database keeps every row, its

@@ -20,6 +20,7 @@ from obligations.workcal import UnknownYearWarning
 from storage import cases as cases_repo
 from storage import occurrences as occ
 from storage import workflow
+from storage.files import evidence_target
 from storage.schedule import materialize
 
 cases_app = typer.Typer(help="重点关爱服务对象台账 / key-child cases", no_args_is_help=True)
@@ -119,13 +120,18 @@ def complete_cmd(
     if evidence is not None:
         if not evidence.is_file():
             raise typer.BadParameter(f"{evidence} 不存在", param_hint="--evidence")
-        target = s.evidence_dir / str(occurrence) / evidence.name
+        target = evidence_target(s.evidence_dir, occurrence, evidence.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(evidence, target)
         stored = str(target.relative_to(s.data_dir))
-    with Session(engine()) as session, session.begin():
-        workflow.complete(session, occurrence, count=count, actor=by, channel="cli", note=note,
-                          evidence_path=stored, done_on=done_on, calendar=s.calendar())
+    try:
+        with Session(engine()) as session, session.begin():
+            workflow.complete(session, occurrence, count=count, actor=by, channel="cli", note=note,
+                              evidence_path=stored, done_on=done_on, calendar=s.calendar())
+    except BaseException:
+        if stored:   # the completion was refused: its copy goes too
+            (s.data_dir / stored).unlink(missing_ok=True)
+        raise
     with Session(engine()) as session:
         detail = occ.occurrence_detail(session, occurrence, today=s.today(), soon_days=s.due_soon_days)
     if format == ListFormat.json:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -256,3 +258,12 @@ def write_atomic(path: Path, text: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def evidence_target(folder: Path, occurrence_id: int, filename: str, ext: str | None = None) -> Path:
+    """Where an evidence file is kept: a folder per item and a unique prefix, so that two
+    completions' files of the same name never overwrite each other (the download strips the
+    prefix again)."""
+    name = Path(filename)
+    stem = re.sub(r"[^\w\u4e00-\u9fff.-]+", "_", name.stem)[:60] or "evidence"
+    return folder / str(occurrence_id) / f"{uuid.uuid4().hex[:12]}-{stem}{name.suffix.lower() if ext is None else ext}"

@@ -107,3 +107,30 @@ def test_db_check_finds_a_dangling_reference(project, capsys):
                                 "rows": 1, "examples": [victim]}]
     code, out, _ = run(capsys, "db", "check")
     assert code == 1 and "督办事项 → 单位" in out
+
+
+def test_evidence_files_of_the_same_name_are_all_kept_and_a_refused_one_is_not(project, capsys, tmp_path):
+    """Two visits to one item, each with its own photo.jpg: both photos stay (each completion
+    points at its own copy); a completion refused because the item is done keeps no copy."""
+    from storage.files import load_settings
+
+    run(capsys, "plans", "load", "--all")
+    run(capsys, "materialize", "--until", "2025-03-31", "--today", "2025-01-01")
+    code, out, _ = run(capsys, "occurrences", "list", "--plan", "pingdingshan-2025", "--format", "json", "--limit", "0")
+    item = next(r for r in json.loads(out) if r["required"] == 6)
+    photos = []
+    for i, count in enumerate((5, 1, 1)):
+        photo = tmp_path / f"visit{i}" / "photo.jpg"
+        photo.parent.mkdir()
+        photo.write_bytes(b"\xff\xd8\xff" + f"visit {i}".encode())
+        photos.append(photo)
+        code, _, err = run(capsys, "complete", str(item["id"]), "--count", str(count), "--evidence", str(photo),
+                           "--on", "2025-03-20")
+        assert code == (0 if i < 2 else 1), err
+    assert "未重复登记" in err
+    evidence = load_settings().evidence_dir / str(item["id"])
+    kept = sorted(p.read_bytes() for p in evidence.iterdir())
+    assert kept == sorted(p.read_bytes() for p in photos[:2])
+    code, out, _ = run(capsys, "occurrences", "show", str(item["id"]), "--format", "json")
+    paths = [c["evidence"] for c in json.loads(out)["completions"]]
+    assert len(paths) == 2 and len(set(paths)) == 2 and all(p.endswith("-photo.jpg") for p in paths)

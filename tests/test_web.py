@@ -6,6 +6,7 @@ Personas: 民政局 coordinator of 新华区 (mz), 教育局 of 新华区 (jy), 
 平顶山市 督查室 supervisor (dc), a children's director in 福州 (zr) with one key child."""
 import datetime as dt
 import re
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
@@ -199,6 +200,11 @@ def test_department_completes_an_item_in_the_browser_flow(world, tmp_path):
         assert s.get(Occurrence, oid).done_count == 1
         entry = s.scalar(sa.select(AuditEntry).where(AuditEntry.object_id == str(oid)))
         assert entry.actor == "jy" and entry.before["done"] == 0 and entry.after["done"] == 1
+    # a second completion of the finished item is refused, and its upload is not kept
+    r = c.post(f"/items/{oid}/complete", data={"count": "1", "csrf": token},
+               files={"upload": ("会议纪要.pdf", b"%PDF-1.4\n%second\n", "application/pdf")})
+    assert "error=" in r.headers["location"] and "未重复登记" in unquote(r.headers["location"])
+    assert list(settings.evidence_dir.glob(f"{oid}/*")) == stored
 
 
 def test_completion_link_works_once(world):

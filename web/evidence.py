@@ -2,9 +2,9 @@
 disk under data_dir/evidence/<item>/, named so that nothing is overwritten."""
 from __future__ import annotations
 
-import re
-import uuid
 from pathlib import Path
+
+from storage.files import evidence_target
 
 MAX_BYTES = 10 * 1024 * 1024
 # file signatures (magic numbers) → the extensions they may carry
@@ -34,8 +34,7 @@ def check(name: str, head: bytes, size: int) -> str:
 async def store(upload, folder: Path, occurrence_id: int) -> str:
     data = await upload.read(MAX_BYTES + 1)
     ext = check(upload.filename or "", data[:16], len(data))
-    stem = re.sub(r"[^\w\u4e00-\u9fff.-]+", "_", Path(upload.filename).stem)[:60] or "evidence"
-    target = folder / str(occurrence_id) / f"{uuid.uuid4().hex[:12]}-{stem}{ext}"
+    target = evidence_target(folder, occurrence_id, upload.filename or "", ext)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return str(target)

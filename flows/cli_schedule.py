@@ -20,7 +20,7 @@ from obligations.workcal import UnknownYearWarning
 from storage import cases as cases_repo
 from storage import occurrences as occ
 from storage import workflow
-from storage.files import evidence_target
+from storage.files import evidence_target, kept_only_if_recorded
 from storage.schedule import materialize
 
 cases_app = typer.Typer(help="重点关爱服务对象台账 / key-child cases", no_args_is_help=True)
@@ -124,14 +124,10 @@ def complete_cmd(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(evidence, target)
         stored = str(target.relative_to(s.data_dir))
-    try:
-        with Session(engine()) as session, session.begin():
-            workflow.complete(session, occurrence, count=count, actor=by, channel="cli", note=note,
-                              evidence_path=stored, done_on=done_on, calendar=s.calendar())
-    except BaseException:
-        if stored:   # the completion was refused: its copy goes too
-            (s.data_dir / stored).unlink(missing_ok=True)
-        raise
+    with kept_only_if_recorded(s.data_dir / stored if stored else None), Session(engine()) as session, \
+            session.begin():
+        workflow.complete(session, occurrence, count=count, actor=by, channel="cli", note=note,
+                          evidence_path=stored, done_on=done_on, calendar=s.calendar())
     with Session(engine()) as session:
         detail = occ.occurrence_detail(session, occurrence, today=s.today(), soon_days=s.due_soon_days)
     if format == ListFormat.json:

@@ -69,26 +69,8 @@ def parse(text: str, filename: str) -> Located:
         raise YamlSyntaxError(Problem(filename, 1, "(YAML)", f"YAML 语法错误: {exc}")) from None
     located = Located(data=data, lines={(): 1})
     if node is not None:
-        _walk(node, (), located)
-        _refuse_nul(node, (), filename)
+        _walk(node, (), located, filename)
     return located
-
-
-def _refuse_nul(node: yaml.Node, path: Path, filename: str) -> None:
-    """A NUL character (written "\\0" in a quoted string) is no text a person meant: file names
-    and database values cannot hold it. Refused here, for every YAML file, with its place."""
-    if isinstance(node, yaml.ScalarNode):
-        if "\x00" in node.value:
-            raise YamlSyntaxError(Problem(filename, node.start_mark.line + 1, format_path(path),
-                                          "含有空字符（\\0），请删除"))
-    elif isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = path + (_scalar_key(key_node),)
-            _refuse_nul(key_node, path, filename)
-            _refuse_nul(value_node, child, filename)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _refuse_nul(item, path + (index,), filename)
 
 
 def _scalar_key(node: yaml.Node) -> str | int:
@@ -96,8 +78,15 @@ def _scalar_key(node: yaml.Node) -> str | int:
     return value
 
 
-def _walk(node: yaml.Node, path: Path, out: Located) -> None:
-    if isinstance(node, yaml.MappingNode):
+def _walk(node: yaml.Node, path: Path, out: Located, filename: str) -> None:
+    """Record the line of every key and item; refuse a NUL character (written "\\0" in a quoted
+    string) in any key or value: no text a person meant, and file names and database values
+    cannot hold it."""
+    if isinstance(node, yaml.ScalarNode):
+        if "\x00" in node.value:
+            raise YamlSyntaxError(Problem(filename, node.start_mark.line + 1, format_path(path),
+                                          "含有空字符（\\0），请删除"))
+    elif isinstance(node, yaml.MappingNode):
         seen: set = set()
         for key_node, value_node in node.value:
             key = _scalar_key(key_node)
@@ -106,9 +95,11 @@ def _walk(node: yaml.Node, path: Path, out: Located) -> None:
                 out.duplicates.append((child, key_node.start_mark.line + 1))
             seen.add(key)
             out.lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, out)
+            if isinstance(key_node, yaml.ScalarNode):     # (the NUL check of the key itself)
+                _walk(key_node, path, out, filename)
+            _walk(value_node, child, out, filename)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = path + (index,)
             out.lines[child] = item.start_mark.line + 1
-            _walk(item, child, out)
+            _walk(item, child, out, filename)

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -267,3 +268,15 @@ def evidence_target(folder: Path, occurrence_id: int, filename: str, ext: str | 
     name = Path(filename)
     stem = re.sub(r"[^\w\u4e00-\u9fff.-]+", "_", name.stem)[:60] or "evidence"
     return folder / str(occurrence_id) / f"{uuid.uuid4().hex[:12]}-{stem}{name.suffix.lower() if ext is None else ext}"
+
+
+@contextmanager
+def kept_only_if_recorded(path: Path | None):
+    """Around recording a completion whose evidence file is already stored: if the completion
+    is refused (or anything fails), the file goes too, so no file is left that nothing points at."""
+    try:
+        yield
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise

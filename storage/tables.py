@@ -147,6 +147,10 @@ class SchedulePeriod(SQLModel, table=True):
     schedule_hash: str = Field(max_length=64)
 
 
+_OPEN = sa.text("done_count < required AND waived_at IS NULL")   # an item still owed
+_WAITING = sa.text("digest_id IS NULL")                              # a notice not yet in a digest
+
+
 class Occurrence(SQLModel, table=True):
     """One obligation owed by one assignee (department or role at a unit, or per case) for one
     period. Unique on (obligation, unit, party, case, period): materialize inserts with
@@ -160,8 +164,7 @@ class Occurrence(SQLModel, table=True):
                  "required", "done_count", "completed_on", "waived_at"),
         sa.Index("ix_occurrence_party_unit", "party_key", "jurisdiction_id"),
         # the items still owed, by due day: what every sweep looks for (migration 0008)
-        sa.Index("ix_occurrence_open", "due", sqlite_where=sa.text("done_count < required AND waived_at IS NULL"),
-                 postgresql_where=sa.text("done_count < required AND waived_at IS NULL")),
+        sa.Index("ix_occurrence_open", "due", sqlite_where=_OPEN, postgresql_where=_OPEN),
     )
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
     # derived rows, written only by materialize's INSERT … SELECT over the rows these point at:
@@ -215,7 +218,7 @@ class Notice(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("occurrence_id", "stage"),
                       # only the rows left waiting for tomorrow's digest (migration 0007)
                       sa.Index("ix_notice_waiting", "recipient_kind", "recipient_id",
-                               sqlite_where=sa.text("digest_id IS NULL"), postgresql_where=sa.text("digest_id IS NULL")),
+                               sqlite_where=_WAITING, postgresql_where=_WAITING),
                       sa.Index("ix_notice_digest", "digest_id"),
                       # rows arrive day by day: BRIN on PostgreSQL, a B-tree on SQLite
                       sa.Index("ix_notice_swept", "swept_on", "kind", postgresql_using="brin"))

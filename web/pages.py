@@ -21,6 +21,7 @@ from storage import audit
 from storage import occurrences as occ
 from storage import workflow
 from storage.accounts import check_password
+from storage.files import kept_only_if_recorded
 from storage.occurrences import OccurrenceError
 from storage.tables import (Clause, Completion, Department, ItemRequest, Jurisdiction, Notice, Occurrence, Plan,
                             UserAccount)
@@ -178,14 +179,9 @@ async def complete(request: Request, occurrence_id: int = ItemId, *, count: int 
         if day > today(request):
             raise OccurrenceError("办理日期不能晚于今天")
         stored = await evidence.store(upload, settings.evidence_dir, occurrence_id) if upload and upload.filename else None
-        try:
-            with _tx(session):
-                workflow.complete(session, o.id, actor=p.username, channel="web", count=count, done_on=day,
-                                  note=note.strip() or None, evidence_path=stored, calendar=settings.calendar())
-        except BaseException:
-            if stored:   # the completion was refused: its file goes too
-                Path(stored).unlink(missing_ok=True)
-            raise
+        with kept_only_if_recorded(Path(stored) if stored else None), _tx(session):
+            workflow.complete(session, o.id, actor=p.username, channel="web", count=count, done_on=day,
+                              note=note.strip() or None, evidence_path=stored, calendar=settings.calendar())
     except (OccurrenceError, evidence.EvidenceError, ValueError) as exc:
         return _redirect(f"/items/{occurrence_id}?error={_q(str(exc))}")
     return _redirect(f"/items/{occurrence_id}?ok={_q('已登记办理情况')}")

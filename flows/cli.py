@@ -16,16 +16,13 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from obligations.catalog import SCOPE_NAMES, CatalogError, describe_cadence
-from obligations.directory import LEVEL_NAMES, DirectoryError
-from obligations.periods import PeriodSyntaxError
+from obligations.catalog import SCOPE_NAMES, describe_cadence
+from obligations.directory import LEVEL_NAMES
+from obligations.errors import DubanError
 from storage import catalog_repo
-from storage.cases import LedgerError
-from storage.occurrences import OccurrenceError
-from storage.catalogs import PlanNotConfigured, load_plans, validate_file
+from storage.catalogs import load_plans, validate_file
 from storage.db import make_engine, migrate
-from storage.files import ConfigError, Settings, load_settings
-from reports.pdf import ReportFontError
+from storage.files import Settings, load_settings
 
 out = Console(soft_wrap=False)
 
@@ -395,17 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _fail(f"错误：{exc.format_message()}")
         return exc.exit_code
-    except (CatalogError, DirectoryError, ConfigError) as exc:
-        lines = [str(p) for p in exc.problems]
-        head = {CatalogError: "计划目录校验失败，未加载任何内容", DirectoryError: "部门目录校验失败，未加载任何内容",
-                ConfigError: "配置有误"}[type(exc)]
-        return _fail(f"{head}（{len(lines)} 处错误）：\n" + "\n".join(lines))
-    except LedgerError as exc:
-        return _fail(f"台账有误，未导入任何内容（{len(exc.problems)} 处错误）：\n" + "\n".join(exc.problems))
-    except (catalog_repo.UnknownPlan, PlanNotConfigured, OccurrenceError, PeriodSyntaxError) as exc:
-        return _fail(f"错误：{exc}")
-    except ReportFontError as exc:
-        return _fail(f"无法生成 PDF：{exc}")
+    except DubanError as exc:
+        return _fail(exc.message(), exc.exit_code)
     except OperationalError as exc:
         url = _state.get("settings").database_url if _state.get("settings") else "?"
         return _fail(f"数据库错误（{_mask(url)}）：{exc.orig}")

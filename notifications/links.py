@@ -11,9 +11,11 @@ import os
 import secrets
 from pathlib import Path
 
+from obligations.errors import DubanError
 
-class LinkError(ValueError):
-    pass
+
+class LinkError(DubanError, ValueError):
+    http_status = 410
 
 
 def _b64(data: bytes) -> str:

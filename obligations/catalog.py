@@ -16,6 +16,7 @@ from dateutil.rrule import rrulestr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from obligations.directory import Directory
+from obligations.errors import ProblemsError
 from obligations.problems import from_validation_error
 from obligations.yamlsource import Located, Problem, YamlSyntaxError, format_path, parse
 
@@ -33,12 +34,10 @@ SCOPE_NAMES = {
 }
 
 
-class CatalogError(ValueError):
+class CatalogError(ProblemsError, ValueError):
     """A catalog that failed validation; ``problems`` lists every located error."""
 
-    def __init__(self, problems: list[Problem]):
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
+    head = "计划目录校验失败，未加载任何内容"
 
 
 class _Open(BaseModel):

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from obligations.errors import ProblemsError
 from obligations.problems import from_validation_error
 from obligations.yamlsource import Problem, YamlSyntaxError, format_path, parse
 
@@ -22,12 +23,10 @@ LEVEL_NAMES = {"province": "省级", "city": "市级", "county": "县级", "town
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
-class DirectoryError(ValueError):
+class DirectoryError(ProblemsError, ValueError):
     """A directory that failed validation; ``problems`` lists every located error."""
 
-    def __init__(self, problems: list[Problem]):
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
+    head = "部门目录校验失败，未加载任何内容"
 
 
 class DepartmentDef(BaseModel):

@@ -6,8 +6,10 @@ import re
 
 from dateutil.relativedelta import relativedelta
 
+from obligations.errors import DubanError
 
-class PeriodSyntaxError(ValueError):
+
+class PeriodSyntaxError(DubanError, ValueError):
     pass
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from obligations.errors import DubanError
+
 Path = tuple[str | int, ...]
 
 
@@ -40,7 +42,9 @@ class Located:
         return 1
 
 
-class YamlSyntaxError(ValueError):
+class YamlSyntaxError(DubanError, ValueError):
+    prefix = ""
+
     def __init__(self, problem: Problem):
         super().__init__(str(problem))
         self.problem = problem

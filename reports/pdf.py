@@ -11,13 +11,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from obligations.errors import DubanError
+
 DEFAULT_FONT = "WenQuanYi Zen Hei"
 FONT_PACKAGE = "fonts-wqy-zenhei"
 SYSTEM_PACKAGES = f"{FONT_PACKAGE} libpangoft2-1.0-0"
 
 
-class ReportFontError(RuntimeError):
-    pass
+class ReportFontError(DubanError, RuntimeError):
+    prefix = "无法生成 PDF"
 
 
 def _fc(*args: str) -> str:

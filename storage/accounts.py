@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlmodel import Session
 
+from obligations.errors import DubanError
 from storage import audit
 from storage.occurrences import OccurrenceError, resolve_jurisdiction
 from storage.tables import ApiToken, Department, UserAccount
@@ -19,7 +20,7 @@ ROLES = ("coordinator", "supervisor", "department", "director")
 _hasher = PasswordHasher()
 
 
-class AccountError(ValueError):
+class AccountError(DubanError, ValueError):
     pass
 
 

@@ -15,14 +15,13 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from obligations.errors import ProblemsError
 from obligations.cases import HEADERS, OPTIONAL_HEADERS, REQUIRED_HEADERS, CaseRow, validate_row
 from storage.tables import Case, Jurisdiction
 
 
-class LedgerError(ValueError):
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+class LedgerError(ProblemsError, ValueError):
+    head = "台账有误，未导入任何内容"
 
 
 @dataclass

@@ -14,10 +14,11 @@ from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session
 
 from obligations.catalog import Catalog, content_hash
+from obligations.errors import NotFound
 from storage.tables import Clause, ClauseDepartment, Department, Obligation, ObligationParty, Plan
 
 
-class UnknownPlan(LookupError):
+class UnknownPlan(NotFound, LookupError):
     def __init__(self, plan_id: str):
         super().__init__(f"没有编号为 {plan_id} 的已加载计划")
         self.plan_id = plan_id

@@ -9,13 +9,14 @@ from sqlmodel import Session
 
 from obligations.catalog import Catalog, effective_catalog
 from obligations.directory import Directory
+from obligations.errors import NotFound
 from storage import audit
 from storage.catalog_repo import LoadReport, load_catalog
 from storage.directory_repo import DirectoryChanges, sync_directory
 from storage.files import CatalogFile, Settings, plan_folder, read_catalog, read_directory
 
 
-class PlanNotConfigured(LookupError):
+class PlanNotConfigured(NotFound, LookupError):
     def __init__(self, plan_id: str, settings: Settings):
         known = ", ".join(p.name for p in settings.plan_dirs) or "（无）"
         super().__init__(f"{settings.path}: plans: 没有名为 {plan_id} 的计划（已配置: {known}）")

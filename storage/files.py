@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from obligations.catalog import CadenceKind, Catalog, PolicyDefault, parse_catalog
 from obligations.directory import Directory, parse_directory
+from obligations.errors import ProblemsError
 from obligations.problems import from_validation_error
 from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
@@ -24,10 +25,8 @@ from obligations.yamlsource import Problem, YamlSyntaxError, parse
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-class ConfigError(ValueError):
-    def __init__(self, problems: list[Problem]):
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
+class ConfigError(ProblemsError, ValueError):
+    head = "配置有误"
 
 
 class _ProgressReport(BaseModel):

@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from obligations.errors import DubanError
 from obligations.status import STATUSES, status
 from obligations.workcal import WorkCalendar
 from storage.tables import Case, Clause, Completion, Department, Jurisdiction, Obligation, Occurrence, Plan
 
 
-class OccurrenceError(ValueError):
+class OccurrenceError(DubanError, ValueError):
     pass
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from obligations.errors import DubanError
 from storage.files import evidence_target
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -12,7 +13,7 @@ SIGNATURES = [(b"%PDF-", {".pdf"}), (b"\xff\xd8\xff", {".jpg", ".jpeg"}), (b"\x8
               (b"PK\x03\x04", {".docx", ".xlsx"})]
 
 
-class EvidenceError(ValueError):
+class EvidenceError(DubanError, ValueError):
     pass
 
 

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
+from obligations.errors import DubanError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -72,6 +74,40 @@ def migrate(engine: Engine, revision: str = "head", *, down: bool = False) -> No
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
+
+
+class SchemaOutOfDate(DubanError):
+    """The database was made by an older duban (or a newer one): ``duban db upgrade`` moves it."""
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision; None for a database with no duban tables yet."""
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """For every command but ``db upgrade``, ``up`` and ``demo``: a new, empty database gets the
+    schema (there is nothing to migrate); an existing one must already be at the newest
+    revision, or the command stops and names ``duban db upgrade`` (one SELECT, no migration)."""
+    current = current_revision(engine)
+    if current is None:
+        migrate(engine)
+        return
+    head = head_revision()
+    if current != head:
+        raise SchemaOutOfDate(f"数据库结构版本为 {current}，本版本的 duban 需要 {head}。"
+                              "请先备份数据库，然后运行：duban db upgrade")
 
 
 BULK_ROWS = 10_000   # above this many rows written in one go, refresh the planner's statistics

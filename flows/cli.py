@@ -200,7 +200,8 @@ def plans_extract(
     """从方案原文起草计划目录，供人工核对 / draft a catalog from a plan's text."""
     from obligations.catalog import parse_catalog
     from obligations.extract.draft import extract_catalog, to_yaml
-    from storage.files import read_directory, write_atomic
+    from storage.atomic import write_atomic
+    from storage.files import read_directory
 
     text = _read_text(text_file)
     directory = read_directory(settings().directory_path)

@@ -10,7 +10,8 @@ import typer
 from flows import cli
 from flows.cli import app, engine, settings
 from flows.cli_schedule import _today
-from obligations.periods import describe_period, parse_period
+from obligations.periods import parse_period
+from obligations.words import period_words as describe_period
 from reports import render
 from reports import service as reports
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -13,14 +12,14 @@ from sqlmodel import Session
 
 from flows import cli
 from flows.cli import FormatOption, ListFormat, app, emit_json, engine, settings
-from obligations.cadence import period_label
+from obligations.words import period_label
 from obligations.periods import parse_period
 from obligations.status import STATUS_NAMES
 from obligations.workcal import UnknownYearWarning
 from storage import cases as cases_repo
 from storage import occurrences as occ
 from storage import workflow
-from storage.files import evidence_target, kept_only_if_recorded
+from storage.evidence import Evidence
 from storage.schedule import materialize
 
 cases_app = typer.Typer(help="重点关爱服务对象台账 / key-child cases", no_args_is_help=True)
@@ -115,19 +114,10 @@ def complete_cmd(
 ):
     """登记完成情况（追加记录，不覆盖）/ record a completion."""
     s = settings()
-    done_on = _date(on, "--on") or s.today()
-    stored = None
-    if evidence is not None:
-        if not evidence.is_file():
-            raise typer.BadParameter(f"{evidence} 不存在", param_hint="--evidence")
-        target = evidence_target(s.evidence_dir, occurrence, evidence.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(evidence, target)
-        stored = str(target.relative_to(s.data_dir))
-    with kept_only_if_recorded(s.data_dir / stored if stored else None), Session(engine()) as session, \
-            session.begin():
-        workflow.complete(session, occurrence, count=count, actor=by, channel="cli", note=note,
-                          evidence_path=stored, done_on=done_on, calendar=s.calendar())
+    with Session(engine()) as session, session.begin():
+        workflow.complete(session, occurrence, by=workflow.Actor(by, "cli"), count=count, note=note,
+                          done_on=_date(on, "--on"), evidence=Evidence.from_path(evidence) if evidence else None,
+                          setting=workflow.Setting(s.calendar(), s.data_dir, s.today()))
     with Session(engine()) as session:
         detail = occ.occurrence_detail(session, occurrence, today=s.today(), soon_days=s.due_soon_days)
     if format == ListFormat.json:
@@ -144,7 +134,7 @@ def waive_cmd(occurrence: int = typer.Argument(..., help="督办事项编号"),
               by: str = typer.Option("命令行用户", "--by", help="决定人 / who")):
     """豁免一个督办事项（须说明理由）/ waive an occurrence with a reason."""
     with Session(engine()) as session, session.begin():
-        workflow.waive(session, occurrence, reason=reason, actor=by)
+        workflow.waive(session, occurrence, by=workflow.Actor(by, "cli"), reason=reason)
     cli.out.print(f"已豁免：事项 {occurrence}，理由：{reason}")
 
 

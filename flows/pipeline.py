@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger, task
 from notifications import service as notices
 from reports import service as reports
 from storage.catalogs import load_plans
-from storage.db import make_engine, migrate
+from storage.db import ensure_schema, make_engine
 from storage.files import Settings, load_settings
 from storage.schedule import materialize as materialize_service
 
@@ -30,8 +30,10 @@ def _run_name(prefix: str):
 
 
 def _engine(settings: Settings):
+    """The flow's engine. Flows do not migrate (``duban up`` and ``duban db upgrade`` do, once):
+    a new database gets its schema, an out-of-date one stops the run with that advice."""
     engine = make_engine(settings.database_url)
-    migrate(engine)
+    ensure_schema(engine)
     return engine
 
 

@@ -19,7 +19,7 @@ from obligations.cases import RISK_CATEGORIES
 from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import Settings
-from storage.occurrences import record_completion
+from storage import workflow
 from storage.schedule import materialize
 from storage.tables import Case, Jurisdiction, Notice, Occurrence, Outbox
 
@@ -111,10 +111,12 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
     try:
         todo = world.agenda.pop(day, [])
         if todo:
+            setting = workflow.Setting(s.calendar(), s.data_dir, day)
+            by = workflow.Actor("演示部门", "demo")
             with Session(engine) as session, session.begin():
                 for oid, n in todo:
-                    record_completion(session, oid, count=n, actor="演示部门", channel="demo",
-                                      note="演示：已按要求办理", done_on=day, calendar=s.calendar())
+                    workflow.complete(session, oid, by=by, count=n, note="演示：已按要求办理", done_on=day,
+                                      setting=setting)
                     done += 1
         sent = 0
         if s.calendar().is_workday(day):

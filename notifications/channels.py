@@ -27,6 +27,8 @@ from pathlib import Path
 
 import httpx
 
+from storage.atomic import write_atomic
+
 WECOM_LIMIT = 4096  # bytes of markdown content a WeCom robot accepts
 
 
@@ -95,10 +97,8 @@ class FileSink:
         data = build_email(msg, self.sender)
         self.open()
         target = self.path_for(msg.key)
-        tmp = target.with_suffix(".tmp")
         try:
-            tmp.write_bytes(data.as_bytes())
-            os.replace(tmp, target)
+            write_atomic(target, data.as_bytes())
         except OSError as exc:
             raise SendError(f"写入 {target} 失败：{exc}") from exc
         return data["Message-ID"]

@@ -9,21 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
-from obligations.cadence import period_label
-from obligations.notify import COLOURS, KIND_NAMES, stage_kind
+from obligations.notify import COLOURS, stage_kind
+from obligations.templating import environment
+from obligations.words import NOTICE_KIND_NAMES, clause_label, date_with_weekday, numeral, period_label
 from notifications.links import make_token
 
 TEMPLATES = Path(__file__).with_name("templates")
-WEEKDAYS = "一二三四五六日"
-NUMERALS = "一二三四五六七八九十"
 KIND_ORDER = {"escalate": 0, "overdue": 1, "due": 2, "remind": 3}
 CSS = {"remind": "#1f5fbf", "due": "#1f5fbf", "overdue": "#b8860b", "escalate": "#c0392b"}
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
-                   lstrip_blocks=True, autoescape=select_autoescape(["html.j2"], default_for_string=False))
+_env = environment(TEMPLATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +47,6 @@ class Rendered:
     text: str
     html: str
     items: int
-
-
-def date_text(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日（星期{WEEKDAYS[day.weekday()]}）"
-
-
-def clause_text(code: str) -> str:
-    if code.startswith("req-"):
-        return f"工作要求第{code[4:]}项"
-    if code.startswith("list-"):
-        return f"基础清单第{code[5:]}项"
-    return f"第{code}条"
 
 
 ITEMS_SQL = sa.text(
@@ -99,7 +84,7 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
     for r in rows:
         kind = stage_kind(r.stage)
         plan = plans.setdefault(r.plan_id, {"title": r.plan_title, "groups": {}})
-        group = plan["groups"].setdefault(kind, {"name": KIND_NAMES[kind], "colour": COLOURS[kind],
+        group = plan["groups"].setdefault(kind, {"name": NOTICE_KIND_NAMES[kind], "colour": COLOURS[kind],
                                                  "css": CSS[kind], "entries": [], "order": KIND_ORDER[kind]})
         due = r.due if isinstance(r.due, dt.date) else dt.date.fromisoformat(str(r.due))
         if kind == "remind":
@@ -110,24 +95,24 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
             timing = f"已逾期 {r.workdays} 个工作日"
         token = make_token(secret, notice_id=r.notice_id, occurrence_id=r.occurrence_id, expires=expires)
         group["entries"].append(Entry(
-            clause=clause_text(r.clause), clause_title=r.clause_title or "", what=r.what,
+            clause=clause_label(r.clause), clause_title=r.clause_title or "", what=r.what,
             assignee=r.contact_name or f"{r.unit}{r.dept}",
             case=f"{r.case_code}（{r.township}）" if r.case_code else None,
             who_line=f"责任单位：{r.contact_name or r.unit + r.dept}"
                      + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
-            period=period_label(r.period_key), due=date_text(due), timing=timing,
+            period=period_label(r.period_key), due=date_with_weekday(due), timing=timing,
             done=r.done_count, required=r.required, link=f"{base_url.rstrip('/')}/c/{token}",
         ))
     plan_list = []
     for i, plan in enumerate(plans.values()):
         groups = sorted(plan["groups"].values(), key=lambda g: g["order"])
-        plan_list.append({"number": NUMERALS[i] if i < 10 else str(i + 1), "title": plan["title"], "groups": groups})
+        plan_list.append({"number": numeral(i + 1), "title": plan["title"], "groups": groups})
     kinds = {g["order"] for p in plan_list for g in p["groups"]}
     headline = {0: "督办", 1: "催办", 2: "提醒", 3: "提醒"}[min(kinds)]
     overdue = sum(len(g["entries"]) for p in plan_list for g in p["groups"] if g["order"] <= 1)
-    intro = (f"截至{date_text(day)}，贵单位督查范围内下列单位的督办事项已逾期且尚未办结，请督促有关单位抓紧办理："
-             if supervisor else f"根据有关实施方案，截至{date_text(day)}，贵单位有下列事项需要办理：")
-    ctx = {"intro": intro, "recipient": recipient, "supervisor": supervisor, "day_text": date_text(day), "plans": plan_list,
+    intro = (f"截至{date_with_weekday(day)}，贵单位督查范围内下列单位的督办事项已逾期且尚未办结，请督促有关单位抓紧办理："
+             if supervisor else f"根据有关实施方案，截至{date_with_weekday(day)}，贵单位有下列事项需要办理：")
+    ctx = {"intro": intro, "recipient": recipient, "supervisor": supervisor, "day_text": date_with_weekday(day), "plans": plan_list,
            "subject_day": f"{day.year}年{day.month}月{day.day}日", "total": len(rows), "overdue": overdue, "headline": headline, "link_days": link_days}
     subject = _env.get_template("digest.subject.j2").render(ctx).strip()
     return Rendered(subject, _env.get_template("digest.txt.j2").render(ctx),

@@ -122,26 +122,3 @@ def obligation_start(cadence: dict[str, Any], plan: dict[str, Any], default: dt.
 
 def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def period_label(key: str) -> str:
-    """A period key for people: 2025年3月, 2025年第1季度, 2025年上半年, 2025—2026年."""
-    if key == "once":
-        return "一次性"
-    if "~" in key:
-        a, b = key.split("~")
-        return f"{a}—{b}年"
-    if "-Q" in key:
-        y, q = key.split("-Q")
-        return f"{y}年第{q}季度"
-    if "-H" in key:
-        y, h = key.split("-H")
-        return f"{y}年{'上' if h == '1' else '下'}半年"
-    if len(key) == 4:
-        return f"{key}年"
-    if len(key) == 7:
-        y, m = key.split("-")
-        return f"{y}年{int(m)}月"
-    if len(key) == 10:
-        return f"{key}起"
-    return key

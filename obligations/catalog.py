@@ -300,11 +300,6 @@ def effective_catalog(catalog: Catalog, policy: PolicyDefault, directory: Direct
     return Catalog.model_validate(data)
 
 
-def to_document(catalog: Catalog) -> dict[str, Any]:
-    """The catalog as a plain document with the fixed field names (for YAML/JSON export)."""
-    return catalog.model_dump(mode="json", exclude_none=False)
-
-
 def content_hash(value: Any) -> str:
     blob = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -19,7 +19,7 @@ from obligations.yamlsource import Problem, YamlSyntaxError, format_path, parse
 
 Level = Literal["province", "city", "county", "township", "village"]
 LEVELS: tuple[str, ...] = ("province", "city", "county", "township", "village")
-LEVEL_NAMES = {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇（街道）", "village": "村（社区）"}
+from obligations.words import LEVEL_NAMES  # noqa: E402,F401  (alias until every caller imports words)
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 

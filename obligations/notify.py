@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-KIND_NAMES = {"remind": "到期提醒", "due": "今日到期", "overdue": "逾期催办", "escalate": "逾期督办"}
+from obligations.words import NOTICE_KIND_NAMES as KIND_NAMES  # noqa: E402,F401  (alias until every caller imports words)
 COLOURS = {"remind": "蓝色提醒", "due": "蓝色提醒", "overdue": "黄色预警", "escalate": "红色督办"}
 
 

@@ -7,6 +7,7 @@ import re
 from dateutil.relativedelta import relativedelta
 
 from obligations.errors import DubanError
+from obligations.words import period_words
 
 
 class PeriodSyntaxError(DubanError, ValueError):
@@ -44,24 +45,6 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
     raise PeriodSyntaxError(f"无法识别的期间 {text!r}（示例：2025、2025H1、2025Q3、2025-03、2025-01-01..2025-06-30）")
 
 
-def describe_period(start: dt.date, end: dt.date) -> str:
-    """The period in words: 2025年、2025年上半年、2025年第一季度、2025年3月, else 2025年1月1日至2025年2月15日."""
-    nums = "一二三四"
-    if start.day == 1 and end == start + relativedelta(years=1, days=-1) and start.month == 1:
-        return f"{start.year}年"
-    if start.day == 1 and start.month in (1, 7) and end == start + relativedelta(months=6, days=-1):
-        return f"{start.year}年{'上' if start.month == 1 else '下'}半年"
-    if start.day == 1 and start.month % 3 == 1 and end == start + relativedelta(months=3, days=-1):
-        return f"{start.year}年第{nums[start.month // 3]}季度"
-    if start.day == 1 and end == start + relativedelta(months=1, days=-1):
-        return f"{start.year}年{start.month}月"
-    return f"{chinese_date(start)}至{chinese_date(end)}"
-
-
-def chinese_date(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
 def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     """The period of the same kind just before: the previous month, quarter, half-year or year
     for a named period, else the same number of days just before."""
@@ -91,7 +74,7 @@ def last_complete(kind: str, day: dt.date) -> tuple[dt.date, dt.date]:
 
 def period_key(start: dt.date, end: dt.date) -> str:
     """A short name for file names: 2025, 2025H1, 2025Q3, 2025-03, else 20250105-20250215."""
-    label = describe_period(start, end)
+    label = period_words(start, end)
     if label == f"{start.year}年":
         return str(start.year)
     if label.endswith("半年"):

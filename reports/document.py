@@ -7,15 +7,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from obligations.cadence import period_label
-from obligations.notify import KIND_NAMES
-from obligations.periods import chinese_date, describe_period
+from obligations.words import NOTICE_KIND_NAMES, date_words, numeral, period_label, period_words
 from reports.data import ReportData
 
 ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务"}
 LEVEL_NAMES = {"province": "省", "city": "市", "county": "县（市、区）", "township": "乡镇（街道）",
                "village": "村（社区）"}
-CN_NUMBERS = "一二三四五六七八九十"
 
 
 def rate_text(v: float | None) -> str:
@@ -59,9 +56,6 @@ class Table:
     def text(self, row: dict[str, Any], col: Column) -> str:
         return FORMATTERS[col.kind](row.get(col.key))
 
-    def text_rows(self) -> list[list[str]]:
-        return [[self.text(r, c) for c in self.columns] for r in self.rows]
-
 
 @dataclass
 class Section:
@@ -88,7 +82,7 @@ class Document:
 
     @property
     def issued_text(self) -> str:
-        return chinese_date(self.issued_on)
+        return date_words(self.issued_on)
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
@@ -120,14 +114,14 @@ def scope_text(data: ReportData) -> str:
 
 def summary_text(data: ReportData) -> str:
     t, n = data.totals, data.notices
-    parts = [f"{describe_period(data.start, data.end)}，{scope_text(data)}纳入督办的{data.plan_title}任务"
-             f"应办事项 {t['total']:,} 项（截至{chinese_date(data.as_of)}）"]
+    parts = [f"{period_words(data.start, data.end)}，{scope_text(data)}纳入督办的{data.plan_title}任务"
+             f"应办事项 {t['total']:,} 项（截至{date_words(data.as_of)}）"]
     if t["total"]:
         parts.append(f"其中按期办结 {t['done']:,} 项、逾期办结 {t['done_late']:,} 项、逾期未办 {t['overdue']:,} 项、"
                      f"未到期 {t['open'] + t['due_soon']:,} 项、已豁免 {t['waived']:,} 项")
         rate = f"按期办结率 {rate_text(t['on_time_rate'])}，办结率 {rate_text(t['completion_rate'])}"
         if data.previous is not None and data.trend.get("on_time_rate") is not None:
-            rate += (f"，按期办结率较上期（{describe_period(data.previous_start, data.previous_end)}，"
+            rate += (f"，按期办结率较上期（{period_words(data.previous_start, data.previous_end)}，"
                      f"{rate_text(data.previous['on_time_rate'])}）{delta_text(data.trend['on_time_rate'])}")
         parts.append(rate)
     if n["total"]:
@@ -141,12 +135,12 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
                    detail_rows: int = 60) -> Document:
     """``detail_rows``: a township table longer than this is left to the workbook (a province
     has a thousand townships); the other formats show it rolled up by unit."""
-    period = describe_period(data.start, data.end)
+    period = period_words(data.start, data.end)
     sections: list[Section] = []
     detail: list[Table] = []
 
     def add(title: str, **kw) -> Section:
-        s = Section(CN_NUMBERS[len(sections)] if len(sections) < 10 else str(len(sections) + 1), title, **kw)
+        s = Section(numeral(len(sections) + 1), title, **kw)
         sections.append(s)
         return s
 
@@ -202,12 +196,12 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
                     Column("case", "关爱对象", "text", 12)]
     shown = data.overdue_items[:overdue_rows]
     add("逾期未办事项", paragraphs=[
-        f"截至{chinese_date(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项"
+        f"截至{date_words(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项"
         + (f"，下表按逾期时间由长到短列出前 {len(shown)} 项。" if data.overdue_total > len(shown) else "，逐项列出如下。")
-        if data.overdue_total else f"截至{chinese_date(data.as_of)}，无逾期未办事项。"],
+        if data.overdue_total else f"截至{date_words(data.as_of)}，无逾期未办事项。"],
         tables=[Table("overdue", "逾期未办事项", overdue_cols,
                       [{**r, "rank": i + 1, "progress": f"{r['done']}/{r['required']}", "period": period_label(r["period"]),
-                        "escalation": "—" if not r["escalation"] else f"{CN_NUMBERS[r['escalation'] - 1]}级督办",
+                        "escalation": "—" if not r["escalation"] else f"{numeral(r['escalation'])}级督办",
                         "case": r["case"] or ""} for i, r in enumerate(shown)])] if shown else [])
 
     if data.case_coverage:
@@ -229,12 +223,12 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
         add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
 
     n = data.notices
-    notice_rows = [{"kind": KIND_NAMES[k], "count": n[k], "sent": n[f"{k}_sent"]} for k in ("remind", "due", "overdue", "escalate")]
+    notice_rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n[k], "sent": n[f"{k}_sent"]} for k in ("remind", "due", "overdue", "escalate")]
     add("提醒催办情况", tables=[Table("notices", "提醒、催办与督办通知", [
         Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
         Column("sent", "已送达（项次）", "int", 14)], notice_rows)])
 
-    add("下一步工作要求", paragraphs=[f"（{CN_NUMBERS[i]}）{t}" for i, t in enumerate(requirements or DEFAULT_REQUIREMENTS)])
+    add("下一步工作要求", paragraphs=[f"（{numeral(i + 1)}）{t}" for i, t in enumerate(requirements or DEFAULT_REQUIREMENTS)])
     plan_part = data.plan_title if data.plan else "流动儿童关爱保护工作"
     return Document(title=f"关于{period}{plan_part}落实情况的督查通报", issuer=issuer, number=number,
                     issued_on=issued_on, period=period, scope=scope_text(data), summary=summary_text(data),

@@ -17,6 +17,8 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
+
+from obligations.words import numeral
 from docxtpl import DocxTemplate
 
 from reports.document import Document
@@ -178,7 +180,7 @@ def context(doc: Document) -> dict:
         "overdue_words": first_paragraph("逾期未办事项"),
         "coverage_words": _coverage_words(doc, tables),
         "notice_words": _notice_words(doc),
-        "requirements": [f"（{'一二三四五六七八九十'[i]}）{t}" for i, t in enumerate(doc.requirements)],
+        "requirements": [f"（{numeral(i + 1)}）{t}" for i, t in enumerate(doc.requirements)],
     }
     for name, key, columns in TABLES:
         table = tables.get(key) or (tables.get("coverage_units") if key == "coverage" else None)

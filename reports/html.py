@@ -6,16 +6,15 @@ import re
 from pathlib import Path
 
 from markupsafe import Markup
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from obligations.templating import environment
 from reports import charts
 from reports.document import Document
 
 TEMPLATES = Path(__file__).parent / "templates"
 FONT_STACK = "'WenQuanYi Zen Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_env = environment(TEMPLATES)
 
 
 def render_html(doc: Document, *, font: str | None = None) -> str:

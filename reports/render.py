@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reports.data import ReportData
+from storage.atomic import atomic_path, write_atomic
 from reports.document import Document, build_document
 
 FORMATS = ("html", "pdf", "xlsx", "docx")
@@ -33,8 +34,6 @@ def write_json(data: ReportData, path: Path) -> Path:
     import dataclasses
     import json
 
-    from storage.files import write_atomic
-
     return write_atomic(path, json.dumps(dataclasses.asdict(data), ensure_ascii=False, indent=2, default=str))
 
 
@@ -43,10 +42,7 @@ def write(data: ReportData, fmt: str, path: Path, options: ReportOptions = Repor
     if fmt not in FORMATS:
         raise ValueError(f"未知的报告格式 {fmt}（可用：{'、'.join(FORMATS)}）")
     doc = document(data, options)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
+    with atomic_path(path) as tmp:
         if fmt in ("html", "pdf"):
             from reports.html import render_html
 
@@ -65,7 +61,4 @@ def write(data: ReportData, fmt: str, path: Path, options: ReportOptions = Repor
             from reports.docx import write_docx
 
             write_docx(doc, tmp, options.docx_template)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)

@@ -80,9 +80,3 @@ def _read_all(folders: list[Path], directory: Directory) -> list[CatalogFile]:
     if problems:
         raise CatalogError(problems)
     return parsed
-
-
-def sync_directory_only(engine: Engine, settings: Settings) -> DirectoryChanges:
-    directory = read_directory(settings.directory_path)
-    with Session(engine) as session, session.begin():
-        return sync_directory(session, directory)

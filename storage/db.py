@@ -1,6 +1,7 @@
 """The engine (SQLite file by default, PostgreSQL by URL) and migrations to the newest schema."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -80,6 +81,7 @@ class SchemaOutOfDate(DubanError):
     """The database was made by an older duban (or a newer one): ``duban db upgrade`` moves it."""
 
 
+@functools.lru_cache(maxsize=1)
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 

@@ -245,37 +245,3 @@ def plan_folder(settings: Settings, plan_id: str) -> Path | None:
 
 __all__ = ["ConfigError", "Settings", "load_settings", "read_directory", "read_catalog", "plan_folder",
            "CatalogFile"]
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write a text file through a temporary name beside it: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def evidence_target(folder: Path, occurrence_id: int, filename: str, ext: str | None = None) -> Path:
-    """Where an evidence file is kept: a folder per item and a unique prefix, so that two
-    completions' files of the same name never overwrite each other (the download strips the
-    prefix again)."""
-    name = Path(filename)
-    stem = re.sub(r"[^\w\u4e00-\u9fff.-]+", "_", name.stem)[:60] or "evidence"
-    return folder / str(occurrence_id) / f"{uuid.uuid4().hex[:12]}-{stem}{name.suffix.lower() if ext is None else ext}"
-
-
-@contextmanager
-def kept_only_if_recorded(path: Path | None):
-    """Around recording a completion whose evidence file is already stored: if the completion
-    is refused (or anything fails), the file goes too, so no file is left that nothing points at."""
-    try:
-        yield
-    except BaseException:
-        if path is not None:
-            path.unlink(missing_ok=True)
-        raise

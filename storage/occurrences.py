@@ -132,10 +132,6 @@ def _row(r) -> dict[str, Any]:
     }
 
 
-def count_occurrences(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Occurrence)) or 0
-
-
 def status_summary(session: Session, *, today: dt.date, soon_days: int = 7, plan: str | None = None,
                    start: dt.date | None = None, end: dt.date | None = None,
                    jurisdiction: str | None = None) -> list[dict[str, Any]]:

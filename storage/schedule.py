@@ -21,8 +21,6 @@ from obligations.workcal import WorkCalendar
 from storage.db import refresh_statistics
 from storage.tables import Jurisdiction, Notice, Obligation, ObligationParty, Occurrence, Plan, SchedulePeriod
 
-UNIT_SCOPES = ("province", "city", "county", "township", "village")
-
 
 @dataclass
 class MaterializeReport:

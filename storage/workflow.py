@@ -1,20 +1,77 @@
-"""What people do to items through the web app and the API, each in the caller's transaction and
-each with its audit row: completions, completion by notice link (single use), waiver and
-extension requests and their review."""
+"""The one door behind every door: what people do to items, each as one function that enforces
+every rule and writes its audit row, in the caller's transaction.
+
+    complete(…)        a completion (count, date, note, evidence file)
+    complete_by_link(…) the same from a notice's single-use link
+    waive(…)           a coordinator's waiver with a reason
+    request(…)         a department's waiver or extension request
+    decide(…)          a coordinator's decision on a request
+
+The CLI, the web pages, the API, completion links, imports and the demo call these and check
+nothing themselves. Every check runs before the first write, so a refusal leaves the session as
+it was (and an evidence file stored for a refused completion is removed again).
+
+Who acts is an ``Actor``: a person's name and the channel, and for the web and the API their
+``Principal`` (what they may see and do). The CLI and the demo act as the operator of the
+installation (no principal: every item, every action)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy import select
 from sqlmodel import Session
 
+from obligations.errors import DubanError, Forbidden, NotFound, Refused
 from obligations.workcal import WorkCalendar
 from storage import audit
+from storage import evidence as evidence_files
 from storage import occurrences as occ
-from storage.occurrences import OccurrenceError
-from storage.tables import ItemRequest, Notice, Occurrence
+from storage.access import Principal, occurrence_filter
+from storage.evidence import Evidence
+from storage.tables import Completion, ItemRequest, Notice, Occurrence
 
 REQUEST_KINDS = {"waiver": "豁免", "extension": "延期"}
+MAX_COUNT = 1000
+MAX_NOTE = 2000
+MAX_NAME = 40
+
+
+class InvalidInput(DubanError, ValueError):
+    """A value the rules do not accept (a date in the future, a count out of range …)."""
+
+    http_status = 422
+
+
+class LinkSpent(Refused):
+    """A completion link that was used already or belongs to no notice: gone for good."""
+
+    http_status = 410
+
+
+USED = "此链接已使用过（每个链接只能登记一次）。如需补充，请登录督办系统办理。"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the name recorded in the item's history and audit, the channel (cli, web, api,
+    email for links, demo, import), and for signed-in people their principal."""
+
+    name: str
+    channel: str
+    principal: Principal | None = None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What the rules need from the installation: its calendar (event items follow a
+    completion), the folder evidence goes to, and today's date as the door's clock sees it."""
+
+    calendar: WorkCalendar | None
+    data_dir: Path
+    today: dt.date
 
 
 def _state(o: Occurrence) -> dict:
@@ -22,33 +79,93 @@ def _state(o: Occurrence) -> dict:
             "waived": o.waived_at is not None}
 
 
-def complete(session: Session, occurrence_id: int, *, actor: str, channel: str, count: int, done_on: dt.date,
-             note: str | None = None, evidence_path: str | None = None, calendar: WorkCalendar | None = None,
-             action: str = "complete"):
-    o = session.get(Occurrence, occurrence_id)
-    if o is None:
-        raise OccurrenceError(f"没有编号为 {occurrence_id} 的督办事项")
+def _item(session: Session, occurrence_id: int, by: Actor) -> Occurrence:
+    """The item if ``by`` may see it; the same answer for "absent" and "not yours" (never
+    confirm that someone else's item exists)."""
+    q = select(Occurrence).where(Occurrence.id == occurrence_id)
+    if by.principal is not None:
+        q = q.where(occurrence_filter(by.principal))
+    found = session.scalar(q)
+    if found is None:
+        raise NotFound(f"没有编号为 {occurrence_id} 的督办事项，或您无权查看")
+    return found
+
+
+def _finished(o: Occurrence) -> None:
+    if o.waived_at is not None:
+        raise Refused(f"督办事项 {o.id} 已豁免（{o.waived_reason}），不能再登记完成")
+    if o.done_count >= o.required:
+        raise Refused(f"督办事项 {o.id} 已于 {o.completed_on} 办结（{o.done_count}/{o.required}），未重复登记")
+
+
+def _text(value: str | None, field: str, limit: int) -> str | None:
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{field}不能超过 {limit} 个字（现有 {len(value)} 个）")
+    if "\x00" in value:
+        raise InvalidInput(f"{field}中含有无法保存的字符")
+    return value or None
+
+
+def _check_completion(o: Occurrence, *, count: int, done_on: dt.date, today: dt.date) -> None:
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
+        raise InvalidInput(f"完成次数必须是 1 到 {MAX_COUNT} 之间的整数")
+    if done_on > today:
+        raise InvalidInput(f"办理日期 {done_on} 晚于今天（{today}），不能登记")
+    _finished(o)
+
+
+def complete(session: Session, occurrence_id: int, *, by: Actor, count: int, done_on: dt.date | None,
+             setting: Setting, note: str | None = None, evidence: Evidence | None = None,
+             action: str = "complete") -> Completion:
+    """Record that ``count`` of the item's required times were done on ``done_on`` (default
+    today): the item must be visible to the actor, open, and the actor allowed to complete; the
+    date not after today; the count 1–1000; the note at most 2000 characters; the evidence file
+    a PDF, JPG, PNG, DOCX or XLSX of at most 10 MB whose content matches its name."""
+    o = _item(session, occurrence_id, by)
+    if by.principal is not None and not by.principal.can_complete:
+        raise Forbidden("督查账号只能查看，不能登记办理")
+    done_on = done_on or setting.today
+    _check_completion(o, count=count, done_on=done_on, today=setting.today)
+    note = _text(note, "办理情况说明", MAX_NOTE)
     before = _state(o)
-    c = occ.record_completion(session, occurrence_id, count=count, actor=actor, channel=channel, note=note,
-                              evidence_path=evidence_path, done_on=done_on, calendar=calendar)
-    session.refresh(o)
-    audit.record(session, actor=actor, action=action, object_type="occurrence", object_id=occurrence_id,
-                 jurisdiction_id=o.jurisdiction_id, before=before,
-                 after={**_state(o), "count": count, "note": note, "evidence": evidence_path})
+    stored = evidence_files.store(evidence, setting.data_dir, o.id) if evidence is not None else None
+    with evidence_files.kept_only_if_recorded(setting.data_dir, stored):
+        try:
+            c = occ.record_completion(session, o.id, count=count, actor=by.name, channel=by.channel, note=note,
+                                      evidence_path=stored, done_on=done_on, calendar=setting.calendar)
+        except occ.OccurrenceError as exc:   # another writer finished it since we looked
+            raise Refused(str(exc)) from None
+        session.refresh(o)
+        audit.record(session, actor=by.name, action=action, object_type="occurrence", object_id=o.id,
+                     jurisdiction_id=o.jurisdiction_id, before=before,
+                     after={**_state(o), "count": count, "done_on": done_on, "note": note, "evidence": stored,
+                            "channel": by.channel})
     return c
 
 
-def waive(session: Session, occurrence_id: int, *, reason: str, actor: str, now: dt.datetime | None = None) -> None:
-    o = session.get(Occurrence, occurrence_id)
-    if o is None:
-        raise OccurrenceError(f"没有编号为 {occurrence_id} 的督办事项")
-    before = _state(o)
-    occ.waive(session, occurrence_id, reason=reason, actor=actor, now=now)
-    audit.record(session, actor=actor, action="waive", object_type="occurrence", object_id=occurrence_id,
-                 jurisdiction_id=o.jurisdiction_id, before=before, after={**_state(o), "reason": reason})
+def complete_by_link(session: Session, notice_id: int, occurrence_id: int, *, name: str, count: int,
+                     done_on: dt.date | None, setting: Setting, note: str | None = None,
+                     evidence: Evidence | None = None, now: dt.datetime | None = None) -> Completion:
+    """A completion from a notice's link (no sign-in): the link must belong to that notice and
+    item and not have been used; of two submissions at once exactly one wins (compare-and-set).
+    The link is spent only when the completion is recorded."""
+    state = link_state(session, notice_id, occurrence_id)
+    if state == "unknown":
+        raise LinkSpent("链接无效：对应的通知不存在")
+    if state == "used":
+        raise LinkSpent(USED)
+    who = _text(name, "登记人", MAX_NAME)
+    by = Actor(f"通知链接：{who or '未署名'}", "email")
+    o = _item(session, occurrence_id, by)
+    _check_completion(o, count=count, done_on=done_on or setting.today, today=setting.today)
+    if not _use_link(session, notice_id, occurrence_id, now or dt.datetime.now(dt.timezone.utc)):
+        raise LinkSpent(USED)
+    return complete(session, occurrence_id, by=by, count=count, done_on=done_on, setting=setting, note=note,
+                    evidence=evidence, action="link.use")
 
 
-def use_link(session: Session, notice_id: int, occurrence_id: int, now: dt.datetime) -> bool:
+def _use_link(session: Session, notice_id: int, occurrence_id: int, now: dt.datetime) -> bool:
     """Mark a notice's completion link used: compare-and-set, so of two tabs (or two people)
     submitting at once exactly one wins."""
     n = Notice.__table__.c
@@ -65,47 +182,76 @@ def link_state(session: Session, notice_id: int, occurrence_id: int) -> str:
     return "used" if notice.link_used_at is not None else "ready"
 
 
-def request(session: Session, occurrence_id: int, *, kind: str, reason: str, actor: str,
+def waive(session: Session, occurrence_id: int, *, by: Actor, reason: str, now: dt.datetime | None = None) -> None:
+    """A coordinator (or the operator) waives an open item, with a reason."""
+    o = _item(session, occurrence_id, by)
+    if by.principal is not None and not by.principal.can_review:
+        raise Forbidden("只有协调员可以豁免督办事项")
+    reason = _text(reason, "豁免理由", MAX_NOTE)
+    if not reason:
+        raise InvalidInput("豁免必须说明理由")
+    _finished(o)
+    before = _state(o)
+    occ.waive(session, o.id, reason=reason, actor=by.name, now=now)
+    audit.record(session, actor=by.name, action="waive", object_type="occurrence", object_id=o.id,
+                 jurisdiction_id=o.jurisdiction_id, before=before, after={**_state(o), "reason": reason})
+
+
+def request(session: Session, occurrence_id: int, *, by: Actor, kind: str, reason: str,
             new_due: dt.date | None = None, now: dt.datetime | None = None) -> ItemRequest:
+    """The owing department or director asks to waive the item or move its due date."""
+    o = _item(session, occurrence_id, by)
+    if by.principal is not None and by.principal.role not in ("department", "director"):
+        raise Forbidden("豁免和延期由责任单位申请、协调员审核")
     if kind not in REQUEST_KINDS:
-        raise OccurrenceError(f"未知的申请类型 {kind}")
-    if not reason.strip():
-        raise OccurrenceError("请说明申请理由")
-    o = session.get(Occurrence, occurrence_id)
-    if o is None:
-        raise OccurrenceError(f"没有编号为 {occurrence_id} 的督办事项")
+        raise InvalidInput(f"未知的申请类型 {kind}（可用：{'、'.join(REQUEST_KINDS.values())}）")
+    reason = _text(reason, "申请理由", MAX_NOTE)
+    if not reason:
+        raise InvalidInput("请说明申请理由")
+    _finished(o)
     if kind == "extension" and (new_due is None or new_due <= o.due):
-        raise OccurrenceError(f"延期申请须给出晚于原截止日期 {o.due} 的新日期")
+        raise InvalidInput(f"延期申请须给出晚于原截止日期 {o.due} 的新日期")
+    if kind == "waiver":
+        new_due = None
     if session.scalar(sa.select(sa.func.count()).select_from(ItemRequest).where(
-            ItemRequest.occurrence_id == occurrence_id, ItemRequest.status == "pending")):
-        raise OccurrenceError("该事项已有待审核的申请")
-    r = ItemRequest(occurrence_id=occurrence_id, kind=kind, reason=reason.strip(), new_due=new_due,
-                    requested_by=actor, requested_at=now or dt.datetime.now(dt.timezone.utc))
+            ItemRequest.occurrence_id == o.id, ItemRequest.status == "pending")):
+        raise Refused("该事项已有待审核的申请")
+    r = ItemRequest(occurrence_id=o.id, kind=kind, reason=reason, new_due=new_due,
+                    requested_by=by.name, requested_at=now or dt.datetime.now(dt.timezone.utc))
     session.add(r)
     session.flush()
-    audit.record(session, actor=actor, action="request", object_type="occurrence", object_id=occurrence_id,
-                 jurisdiction_id=o.jurisdiction_id, after={"request": r.id, "kind": kind, "reason": r.reason,
+    audit.record(session, actor=by.name, action="request", object_type="occurrence", object_id=o.id,
+                 jurisdiction_id=o.jurisdiction_id, after={"request": r.id, "kind": kind, "reason": reason,
                                                            "new_due": new_due})
     return r
 
 
-def decide(session: Session, request_id: int, *, approve: bool, actor: str, note: str | None = None,
+def decide(session: Session, request_id: int, *, by: Actor, approve: bool, note: str | None = None,
            now: dt.datetime | None = None) -> ItemRequest:
+    """A coordinator approves or rejects a pending request on an item in their area."""
+    if by.principal is not None and not by.principal.can_review:
+        raise Forbidden("只有协调员可以审核豁免和延期申请")
     r = session.get(ItemRequest, request_id)
     if r is None:
-        raise OccurrenceError(f"没有编号为 {request_id} 的申请")
+        raise NotFound(f"没有编号为 {request_id} 的申请")
+    try:
+        o = _item(session, r.occurrence_id, by)
+    except NotFound:
+        raise NotFound(f"没有编号为 {request_id} 的申请") from None
     if r.status != "pending":
-        raise OccurrenceError("该申请已审核")
+        raise Refused("该申请已审核")
+    note = _text(note, "审核意见", MAX_NOTE)
+    if approve:
+        _finished(o)
     now = now or dt.datetime.now(dt.timezone.utc)
-    o = session.get(Occurrence, r.occurrence_id)
     before = _state(o)
-    r.status, r.decided_by, r.decided_at, r.decision_note = ("approved" if approve else "rejected"), actor, now, note
+    r.status, r.decided_by, r.decided_at, r.decision_note = ("approved" if approve else "rejected"), by.name, now, note
     if approve and r.kind == "waiver":
-        occ.waive(session, o.id, reason=r.reason, actor=actor, now=now)
+        occ.waive(session, o.id, reason=r.reason, actor=by.name, now=now)
     elif approve:
         o.due = r.new_due
     session.flush()
-    audit.record(session, actor=actor, action="approve" if approve else "reject", object_type="occurrence",
+    audit.record(session, actor=by.name, action="approve" if approve else "reject", object_type="occurrence",
                  object_id=o.id, jurisdiction_id=o.jurisdiction_id, before=before,
                  after={**_state(o), "request": r.id, "kind": r.kind, "note": note})
     return r

@@ -4,7 +4,8 @@ import warnings
 
 import pytest
 
-from obligations.cadence import event_due, expand, obligation_start, period_label
+from obligations.cadence import event_due, expand, obligation_start
+from obligations.words import period_label
 from obligations.periods import PeriodSyntaxError, parse_period
 from obligations.status import completed_on, status
 from obligations.workcal import UnknownYearWarning, WorkCalendar

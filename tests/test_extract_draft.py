@@ -215,7 +215,11 @@ PIECES = ["一、", "（一）", "1.", "2、", "3．", "附件", "工作要求",
 def test_no_text_makes_the_reader_crash_or_write_an_invalid_catalog(text):
     try:
         draft = draft_of(text, "t")
-    except CatalogError as exc:           # the one refusal: nothing numbered to draft from
-        assert "未找到任何编号的任务条款" in str(exc) and not read_structure(text).clauses
+    except CatalogError as exc:           # the two refusals: a NUL character, or nothing numbered to draft from
+        if "\x00" in text:
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            assert str(exc) == f"source.txt:{line}: (text): 含有空字符（\\0），请先删除；文本可能不是纯文本文件"
+        else:
+            assert "未找到任何编号的任务条款" in str(exc) and not read_structure(text).clauses
     else:
         assert draft.clauses

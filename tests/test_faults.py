@@ -27,7 +27,7 @@ from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import load_settings
 from storage.integrity import dangling
-from storage.occurrences import OccurrenceError
+from obligations.errors import DubanError
 from storage.schedule import materialize
 from benchmarks.province import Size, build
 from tests.conftest import ROOT
@@ -273,7 +273,8 @@ def test_100_completions_at_once_are_all_recorded(project, engine):
         start.wait()
         try:
             with Session(engine) as s:
-                workflow.complete(s, oid, actor="教育局", channel="api", count=1, done_on=D(2025, 6, 20))
+                workflow.complete(s, oid, by=workflow.Actor("教育局", "api"), count=1, done_on=D(2025, 6, 20),
+                                  setting=workflow.Setting(None, settings.data_dir, D(2025, 6, 30)))
                 s.commit()
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(repr(exc))
@@ -307,10 +308,11 @@ def test_the_same_item_completed_twice_at_once_is_recorded_once(project, engine)
             start.wait()
             try:
                 with Session(engine) as s:
-                    workflow.complete(s, oid, actor=who, channel="web", count=1, done_on=D(2025, 6, 20))
+                    workflow.complete(s, oid, by=workflow.Actor(who, "web"), count=1, done_on=D(2025, 6, 20),
+                                      setting=workflow.Setting(None, settings.data_dir, D(2025, 6, 30)))
                     s.commit()
                 answers.append("ok")
-            except OccurrenceError as exc:
+            except DubanError as exc:
                 answers.append(str(exc))
 
         threads = [threading.Thread(target=complete, args=(who,)) for who in ("教育局甲", "教育局乙")]

@@ -123,6 +123,7 @@ def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):
             simulate_day(world, day)
             day += dt.timedelta(days=1)
         out = summary(settings)
+        _every_completion_audited(settings)
         return out, len(list((settings.data_dir / "outbox").glob("*.eml")))
 
     a, files_a = run("a", 11)
@@ -131,6 +132,27 @@ def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):
     assert a == b and files_a == files_b and files_a > 0
     assert a != c
     assert a["outbox"].get("sent", 0) == files_a and a["cases"] == 20
+
+
+def _every_completion_audited(settings) -> None:
+    """The simulated year records its completions through the one service: each completion has
+    its audit row (same item, same count, channel demo)."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from storage.db import make_engine
+    from storage.tables import AuditEntry, Completion
+
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as s:
+            done = sorted((str(c.occurrence_id), c.count) for c in s.scalars(sa.select(Completion)))
+            audited = sorted((a.object_id, a.after["count"]) for a in s.scalars(
+                sa.select(AuditEntry).where(AuditEntry.action == "complete", AuditEntry.actor == "演示部门"))
+                if a.after["channel"] == "demo")
+    finally:
+        engine.dispose()
+    assert done and done == audited
 
 
 def test_the_demo_folder_opens_in_the_web_app(project, tmp_path, monkeypatch):

@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from obligations.periods import PeriodSyntaxError, describe_period, last_complete, parse_period, period_key, previous_period
+from obligations.periods import PeriodSyntaxError, last_complete, parse_period, period_key, previous_period
+from obligations.words import period_words as describe_period
 from reports import charts
 from reports.data import ReportData, empty_row, rates
 from reports.document import build_document, delta_text, rate_text
@@ -18,7 +19,7 @@ D = dt.date
     ("2025", "2025年", "2025", (D(2024, 1, 1), D(2024, 12, 31))),
     ("2025H1", "2025年上半年", "2025H1", (D(2024, 7, 1), D(2024, 12, 31))),
     ("2025H2", "2025年下半年", "2025H2", (D(2025, 1, 1), D(2025, 6, 30))),
-    ("2025Q1", "2025年第一季度", "2025Q1", (D(2024, 10, 1), D(2024, 12, 31))),
+    ("2025Q1", "2025年第1季度", "2025Q1", (D(2024, 10, 1), D(2024, 12, 31))),
     ("2025-03", "2025年3月", "2025-03", (D(2025, 2, 1), D(2025, 2, 28))),
     ("2024-03", "2024年3月", "2024-03", (D(2024, 2, 1), D(2024, 2, 29))),
     ("2025-01-05..2025-02-15", "2025年1月5日至2025年2月15日", "20250105-20250215", (D(2024, 11, 24), D(2025, 1, 4))),

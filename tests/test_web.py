@@ -137,7 +137,8 @@ def test_api_routes(world):
     assert r.status_code == 201 and r.json()["occurrence"]["done"] == 1
     twice = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "done_on": "2025-04-01"})
     assert twice.status_code == 409 and "已于 2025-04-01 办结（1/1），未重复登记" in twice.json()["detail"]
-    assert jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"done_on": "2025-05-01"}).status_code == 409
+    future = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"done_on": "2025-05-01"})
+    assert future.status_code == 422 and "晚于今天" in future.json()["detail"]
     assert jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 0}).status_code == 422
     dc = api(app, tokens["dc"])
     assert dc.get(f"/api/v1/occurrences/{target['id']}").status_code == 200

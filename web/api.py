@@ -2,23 +2,25 @@
 account (duban users token NAME); a department's token sees what that department owes."""
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlmodel import Session
 
 from obligations.periods import PeriodSyntaxError, parse_period
 from obligations.status import STATUSES
 from reports.data import build as build_report
 from storage import occurrences as occ
+from storage import views
 from storage import workflow
+from storage.evidence import MAX_BYTES, Evidence
 from storage.occurrences import OccurrenceError
-from storage.tables import Department, Plan
-from web.access import Principal, occurrence_filter
+from storage.access import Principal, occurrence_filter
 from web.deps import api_user, db, unit_in_area
 
 router = APIRouter(prefix="/api/v1", tags=["督办"])
@@ -48,10 +50,17 @@ class OccurrenceOut(BaseModel):
     status: Status
 
 
+class EvidenceIn(BaseModel):
+    filename: str = Field(..., min_length=1, max_length=200, description="文件名，如 走访记录.pdf")
+    content_base64: str = Field(..., max_length=(MAX_BYTES + 2) * 4 // 3 + 4,
+                                description="文件内容（Base64），PDF/JPG/PNG/DOCX/XLSX，10 MB 以内")
+
+
 class CompletionIn(BaseModel):
-    count: int = Field(1, ge=1, le=1000, description="本次完成的次数")
-    note: str | None = Field(None, max_length=2000)
+    count: int = Field(1, description="本次完成的次数（1–1000）")
+    note: str | None = Field(None, description="办理情况说明（2000 字以内）")
     done_on: dt.date | None = Field(None, description="办理日期，默认今天")
+    evidence: EvidenceIn | None = Field(None, description="佐证材料（可选）")
 
 
 class CompletionOut(BaseModel):
@@ -89,7 +98,7 @@ def me(p: Principal = Depends(api_user)):
 def occurrences(request: Request, status: list[Status] = Query(default=[]), plan: str | None = None,
                 department: str | None = None, due_from: dt.date | None = None, due_to: dt.date | None = None,
                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10_000_000),
-                p: Principal = Depends(api_user), session: Session = Depends(db)):
+                p: Principal = Depends(api_user), session: Session = db):
     try:
         return occ.list_occurrences(session, today=request.app.state.today(), plan=plan, department=department,
                                     date_from=due_from, date_to=due_to, statuses=tuple(status) or None,
@@ -100,7 +109,7 @@ def occurrences(request: Request, status: list[Status] = Query(default=[]), plan
 
 @router.get("/occurrences/{occurrence_id}", response_model=OccurrenceOut, summary="一项督办事项",
             responses={404: {"description": "不存在或无权查看"}})
-def occurrence(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depends(api_user), session: Session = Depends(db)):
+def occurrence(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depends(api_user), session: Session = db):
     try:
         return occ.occurrence_detail(session, occurrence_id, today=request.app.state.today(),
                                      where=occurrence_filter(p))
@@ -110,46 +119,43 @@ def occurrence(request: Request, occurrence_id: int = ItemId, *, p: Principal = 
 
 @router.post("/occurrences/{occurrence_id}/completions", response_model=CompletionOut, status_code=201,
              summary="登记办理情况", responses={404: {"description": "不存在或无权查看"},
-                                          403: {"description": "只读账号"}, 409: {"description": "不能登记"}})
+                                          403: {"description": "只读账号"}, 409: {"description": "已办结或已豁免"},
+                                          422: {"description": "日期、次数、说明或附件不符合要求"}})
 def complete(request: Request, body: CompletionIn, occurrence_id: int = ItemId, *, p: Principal = Depends(api_user),
-             session: Session = Depends(db)):
+             session: Session = db):
     day = request.app.state.today()
-    try:
-        occ.occurrence_detail(session, occurrence_id, today=day, where=occurrence_filter(p))
-    except OccurrenceError:
-        raise HTTPException(404, f"没有编号为 {occurrence_id} 的督办事项，或无权查看") from None
-    if not p.can_complete:
-        raise HTTPException(403, "督查账号只能查看")
-    done_on = body.done_on or day
-    if done_on > day:
-        raise HTTPException(409, "办理日期不能晚于今天")
-    try:
-        c = workflow.complete(session, occurrence_id, actor=p.username, channel="api", count=body.count,
-                              done_on=done_on, note=body.note, calendar=request.app.state.settings.calendar())
-        session.commit()
-    except OccurrenceError as exc:
-        session.rollback()
-        raise HTTPException(409, str(exc)) from None
+    settings = request.app.state.settings
+    c = workflow.complete(session, occurrence_id, by=workflow.Actor(p.username, "api", p), count=body.count,
+                          done_on=body.done_on, note=body.note, evidence=_evidence(body.evidence),
+                          setting=workflow.Setting(settings.calendar(), settings.data_dir, day))
+    session.flush()
     return CompletionOut(id=c.id, occurrence=occ.occurrence_detail(session, occurrence_id, today=day))
 
 
+def _evidence(given: EvidenceIn | None) -> Evidence | None:
+    if given is None:
+        return None
+    try:
+        return Evidence(given.filename, base64.b64decode(given.content_base64, validate=True))
+    except (binascii.Error, ValueError):
+        raise workflow.InvalidInput(f"附件 {given.filename} 的内容不是有效的 Base64") from None
+
+
 @router.get("/plans", response_model=list[PlanOut], summary="已加载的计划")
-def plans(p: Principal = Depends(api_user), session: Session = Depends(db)):
-    return [PlanOut(**r._mapping) for r in session.execute(
-        select(Plan.id, Plan.title, Plan.issuer, Plan.locality, Plan.level, Plan.issued).order_by(Plan.id))]
+def plans(p: Principal = Depends(api_user), session: Session = db):
+    return [PlanOut(**r._mapping) for r in views.plan_rows(session)]
 
 
 @router.get("/departments", response_model=list[DepartmentOut], summary="部门与角色")
-def departments(p: Principal = Depends(api_user), session: Session = Depends(db)):
-    return [DepartmentOut(key=k, name=n) for k, n in session.execute(
-        select(Department.key, Department.name).order_by(Department.key))]
+def departments(p: Principal = Depends(api_user), session: Session = db):
+    return [DepartmentOut(key=k, name=n) for k, n in views.department_rows(session)]
 
 
 @router.get("/reports/data", summary="督查通报的数据（与各格式报告相同的数字）",
             responses={403: {"description": "仅协调员和督查"}, 400: {"description": "参数有误"}})
 def report_data(request: Request, period: str = Query(..., max_length=40, examples=["2025H1"]),
                 plan: str | None = None, jurisdiction: str | None = None,
-                p: Principal = Depends(api_user), session: Session = Depends(db)) -> dict:
+                p: Principal = Depends(api_user), session: Session = db) -> dict:
     if not p.can_report:
         raise HTTPException(403, "报告数据仅供协调员和督查人员使用")
     try:

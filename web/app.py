@@ -1,26 +1,28 @@
 """The web application: server-rendered pages in Chinese for coordinators, departments,
 children's directors and supervisors; completion links from notices; ICS feeds; the JSON API.
 
-    create_app(settings) → FastAPI     (duban up serves it on 127.0.0.1:8000)"""
+    create_app(settings, engine=None) → FastAPI     (duban up serves it on 127.0.0.1:8000)
+
+The app does not migrate the database: ``duban up`` (or ``duban db upgrade``) does, once, before
+serving; a database from an older duban is refused at start with that advice."""
 from __future__ import annotations
 
-import datetime as dt
-import json
-from pathlib import Path
-from zoneinfo import ZoneInfo
-
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import DataError
 from starlette.middleware.sessions import SessionMiddleware
 
 from notifications.links import load_secret
-from storage.db import make_engine, migrate
+from obligations.errors import DubanError
+from storage.db import ensure_schema, make_engine
 from storage.files import Settings
-from web.deps import LoginRequired, csrf_token
+from web import api, ics, pages
+from web.deps import LoginRequired
+from web.templating import make_templates
 
-TEMPLATES = Path(__file__).parent / "templates"
+TITLES = {403: "无权访问", 404: "未找到", 400: "请求有误", 409: "无法办理", 410: "链接已失效", 413: "文件过大",
+          422: "请求有误"}
 
 
 def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
@@ -28,7 +30,7 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     timezone's today."""
     if engine is None:
         engine = make_engine(settings.database_url)
-        migrate(engine)
+        ensure_schema(engine)
     app = FastAPI(title="督办 duban API", version="1", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/v1/openapi.json",
                   description="督办事项、办结登记、计划、部门与报告数据。每个部门以接口令牌访问（duban users token），"
@@ -37,15 +39,8 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     app.state.settings, app.state.engine, app.state.secret = settings, engine, secret
     app.state.today = today or settings.today
     app.add_middleware(SessionMiddleware, secret_key=secret.decode() + ":session", session_cookie="duban_session",
-                       same_site="lax", https_only=settings.raw.get("web", {}).get("https_only", False),
-                       max_age=12 * 3600)
-    templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.globals["csrf_token"] = csrf_token
-    templates.env.filters["clause"] = clause_label
-    templates.env.filters["cjson"] = lambda v: json.dumps(v, ensure_ascii=False)
-    zone = ZoneInfo(settings.timezone)
-    templates.env.filters["localtime"] = lambda t: (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)) \
-        .astimezone(zone).strftime("%Y-%m-%d %H:%M")
+                       same_site="lax", https_only=_https_only(settings), max_age=12 * 3600)
+    templates = make_templates(settings.timezone)
     app.state.templates = templates
 
     @app.exception_handler(LoginRequired)
@@ -55,19 +50,20 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         if request.url.path.startswith("/api/"):
-            from fastapi.exception_handlers import http_exception_handler
-
             return await http_exception_handler(request, exc)
         return templates.TemplateResponse(request, "message.html", {
-            "title": {403: "无权访问", 404: "未找到", 400: "请求有误", 413: "文件过大"}.get(exc.status_code, "出错了"),
-            "message": exc.detail, "user": None}, status_code=exc.status_code, headers=exc.headers)
+            "title": TITLES.get(exc.status_code, "出错了"), "message": exc.detail, "user": None},
+            status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DubanError)
+    async def _refused(request: Request, exc: DubanError):
+        # a rule of the service refused the action: its status and its words, on every door
+        return await _http_error(request, HTTPException(exc.http_status, str(exc)))
 
     @app.exception_handler(DataError)
     async def _bad_data(request: Request, exc: DataError):
         # values the database refuses (PostgreSQL: a NUL byte in text) are the client's error
         return await _http_error(request, HTTPException(400, "请求中含有无法处理的字符或数值"))
-
-    from web import api, ics, pages
 
     app.include_router(pages.router)
     app.include_router(api.router)
@@ -75,19 +71,8 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     return app
 
 
-def clause_label(code: str) -> str:
-    """How people cite a clause: 第3条, 工作要求第2段, 基础清单第19项."""
-    kind, _, n = str(code).partition("-")
-    if n and kind == "req":
-        return f"工作要求第{n}段"
-    if n and kind == "list":
-        return f"基础清单第{n}项"
-    return f"第{code}条"
-
-
-def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
-
-
-def today(request: Request) -> dt.date:
-    return request.app.state.today()
+def _https_only(settings: Settings) -> bool:
+    web = getattr(settings, "web", None)
+    if web is not None:
+        return bool(web.https_only)
+    return bool(settings.raw.get("web", {}).get("https_only", False))

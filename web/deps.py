@@ -1,4 +1,5 @@
-"""Request plumbing: the database session, who is signed in (cookie session or API token), CSRF."""
+"""Request plumbing: the database session (one transaction per request), who is signed in
+(cookie session or API token), CSRF."""
 from __future__ import annotations
 
 import secrets
@@ -8,17 +9,30 @@ from fastapi import Depends, Form, HTTPException, Request
 from sqlmodel import Session
 
 from storage.accounts import user_for_token
+from storage.occurrences import OccurrenceError, resolve_jurisdiction
 from storage.tables import Jurisdiction, UserAccount
-from web.access import Principal
+from storage.access import Principal
 
 
 class LoginRequired(Exception):
     """Raised by page routes; the app turns it into a redirect to the sign-in page."""
 
 
-def db(request: Request) -> Iterator[Session]:
+def _transaction(request: Request) -> Iterator[Session]:
+    """The request's session and its one transaction: committed when the route returns,
+    rolled back when it raises (before the response is sent: scope "function"). The service
+    functions check every rule before they write, so a refusal the route turns into a page
+    leaves nothing to commit."""
     with Session(request.app.state.engine) as session:
-        yield session
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+db = Depends(_transaction, scope="function")
 
 
 def principal_of(session: Session, user: UserAccount) -> Principal:
@@ -27,7 +41,7 @@ def principal_of(session: Session, user: UserAccount) -> Principal:
                      user.department_key, user.director)
 
 
-def signed_in(request: Request, session: Session = Depends(db)) -> Principal | None:
+def signed_in(request: Request, session: Session = db) -> Principal | None:
     uid = request.session.get("uid")
     if not uid:
         return None
@@ -44,7 +58,7 @@ def page_user(p: Principal | None = Depends(signed_in)) -> Principal:
     return p
 
 
-def api_user(request: Request, session: Session = Depends(db)) -> Principal:
+def api_user(request: Request, session: Session = db) -> Principal:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -72,8 +86,6 @@ def check_csrf(request: Request, csrf: str = Form("")) -> None:
 def unit_in_area(session: Session, p: Principal, text: str | None) -> Jurisdiction:
     """The unit named by ``text`` (name or code), or ``p``'s own; 400 when unknown, 403 when
     outside ``p``'s jurisdiction."""
-    from storage.occurrences import OccurrenceError, resolve_jurisdiction
-
     if not text:
         return session.get(Jurisdiction, p.jurisdiction_id)
     try:

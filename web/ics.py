@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from storage import occurrences as occ
 from storage.tables import Department, Jurisdiction, Occurrence
-from web.app import clause_label
+from obligations.words import clause_label, period_label
 from web.deps import db
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +29,7 @@ def feed_url(request: Request, jurisdiction_id: int, department: str) -> str:
 
 
 @router.get("/ics/{jurisdiction_id}/{department}/{sig}.ics")
-def feed(request: Request, jurisdiction_id: int, department: str, sig: str, session: Session = Depends(db)):
+def feed(request: Request, jurisdiction_id: int, department: str, sig: str, session: Session = db):
     if not hmac.compare_digest(sig, _sig(request.app.state.secret, jurisdiction_id, department)):
         raise HTTPException(404, "没有这个日历")
     unit = session.get(Jurisdiction, jurisdiction_id)
@@ -53,7 +53,7 @@ def feed(request: Request, jurisdiction_id: int, department: str, sig: str, sess
         ev.add("dtend", dt.date.fromisoformat(r["due"]) + dt.timedelta(days=1))
         late = "【已逾期】" if r["status"] == "overdue" else ""
         ev.add("summary", f"{late}{r['what']}（{r['plan']} {clause_label(r['clause'])}）")
-        ev.add("description", f"{r['clause_title'] or ''}\n期间：{r['period']}；进度 {r['done']}/{r['required']}"
+        ev.add("description", f"{r['clause_title'] or ''}\n期间：{period_label(r['period'])}；进度 {r['done']}/{r['required']}"
                               + (f"；服务对象 {r['case']}" if r["case"] else "")
                               + f"\n{request.base_url}items/{r['id']}")
         ev.add("url", f"{request.base_url}items/{r['id']}")

@@ -45,6 +45,9 @@ def cjk(text: str) -> str:
 def extract_catalog(text: str, directory: Directory, plan_id: str = "draft", source_name: str = "source.txt") -> Draft:
     """Raise CatalogError when the text holds no numbered clause at all (nothing to draft)."""
     text = text.lstrip("\ufeff")
+    if "\x00" in text:   # no catalog field may hold it: refuse the text, not the draft
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise CatalogError([Problem(source_name, line, "(text)", "含有空字符（\\0），请先删除；文本可能不是纯文本文件")])
     lines = source_lines(text)
     structure = read_structure(text)
     if not structure.clauses:

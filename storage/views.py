@@ -1,0 +1,73 @@
+"""The queries behind the web pages (what a page shows beside an item list or a report): the
+filter choices of the dashboard, an item's notices, requests and history, the review queue."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from storage import audit
+from storage.access import Principal, jurisdiction_filter, occurrence_filter
+from storage.tables import (Clause, Completion, Department, ItemRequest, Jurisdiction, Notice, Occurrence, Plan,
+                            UserAccount)
+
+
+def plan_choices(session: Session) -> list:
+    return session.execute(select(Plan.id, Plan.title).order_by(Plan.id)).all()
+
+
+def plan_rows(session: Session) -> list:
+    return session.execute(select(Plan.id, Plan.title, Plan.issuer, Plan.locality, Plan.level, Plan.issued)
+                           .order_by(Plan.id)).all()
+
+
+def department_rows(session: Session) -> list:
+    return session.execute(select(Department.key, Department.name).order_by(Department.key)).all()
+
+
+def dashboard_choices(session: Session, p: Principal, plan: str | None) -> dict:
+    """The options of the dashboard's filters: plans, the chosen plan's clauses, departments,
+    and the units ``p`` may look at (down to townships)."""
+    return {
+        "plans": plan_choices(session),
+        "clauses": session.execute(select(Clause.code, Clause.title).where(Clause.plan_id == plan, Clause.active)
+                                   .order_by(Clause.position)).all() if plan else [],
+        "departments": department_rows(session),
+        "units": session.execute(select(Jurisdiction.name, Jurisdiction.code).where(jurisdiction_filter(p))
+                                 .where(Jurisdiction.level.in_(("province", "city", "county", "township")))
+                                 .order_by(Jurisdiction.path).limit(500)).all(),
+    }
+
+
+def item_history(session: Session, occurrence_id: int) -> dict:
+    """What the item page shows below the item: its notices, requests and audit history."""
+    return {
+        "notices": session.execute(select(Notice.stage, Notice.kind, Notice.swept_on, Notice.workdays)
+                                   .where(Notice.occurrence_id == occurrence_id).order_by(Notice.id)).all(),
+        "requests": session.scalars(select(ItemRequest).where(ItemRequest.occurrence_id == occurrence_id)
+                                    .order_by(ItemRequest.id)).all(),
+        "history": audit.entries(session, object_type="occurrence", object_id=str(occurrence_id), limit=50),
+    }
+
+
+def visible_item(session: Session, p: Principal, occurrence_id: int) -> Occurrence | None:
+    return session.scalar(select(Occurrence).where(Occurrence.id == occurrence_id, occurrence_filter(p)))
+
+
+def completion_of(session: Session, occurrence_id: int, completion_id: int) -> Completion | None:
+    c = session.get(Completion, completion_id)
+    return c if c is not None and c.occurrence_id == occurrence_id else None
+
+
+def request_queue(session: Session, p: Principal, limit: int = 200) -> list:
+    """Waiver and extension requests on items ``p`` may see, pending first."""
+    return session.execute(
+        select(ItemRequest, Occurrence.due, Jurisdiction.name, Department.name)
+        .join(Occurrence, Occurrence.id == ItemRequest.occurrence_id)
+        .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+        .join(Department, Department.key == Occurrence.party_key)
+        .where(occurrence_filter(p)).order_by(ItemRequest.status != "pending", ItemRequest.id.desc())
+        .limit(limit)).all()
+
+
+def user_by_name(session: Session, username: str) -> UserAccount | None:
+    return session.scalar(select(UserAccount).where(UserAccount.username == username))

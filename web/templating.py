@@ -1,0 +1,37 @@
+"""The web's templates and its clock: one Jinja environment (``obligations.templating``, with
+autoescape and StrictUndefined) plus what only pages need (the CSRF token, local times)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from obligations import words
+from obligations.templating import environment
+from web.deps import csrf_token
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def make_templates(timezone: str) -> Jinja2Templates:
+    env = environment(TEMPLATES)
+    zone = ZoneInfo(timezone)
+    env.globals.update(csrf_token=csrf_token, status_names=words.STATUS_NAMES,
+                       request_status_names=words.REQUEST_STATUS_NAMES)
+    env.filters["cjson"] = lambda v: json.dumps(v, ensure_ascii=False)
+    env.filters["localtime"] = lambda t: (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)) \
+        .astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return Jinja2Templates(env=env)
+
+
+def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def today(request: Request) -> dt.date:
+    return request.app.state.today()

@@ -37,7 +37,7 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     app.state.settings, app.state.engine, app.state.secret = settings, engine, secret
     app.state.today = today or settings.today
     app.add_middleware(SessionMiddleware, secret_key=secret.decode() + ":session", session_cookie="duban_session",
-                       same_site="lax", https_only=settings.raw.get("web", {}).get("https_only", False),
+                       same_site="lax", https_only=settings.web.https_only,
                        max_age=12 * 3600)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals["csrf_token"] = csrf_token

@@ -127,11 +127,19 @@ TriggerSpec = Annotated[
 ]
 
 
+ScheduledFlow = Literal["materialize", "sweep", "deliver", "report"]
+
+
 class ServiceConfig(_Section):
     materialize: TriggerSpec = "0 2 * * *"
     sweep: TriggerSpec = "30 8 * * *"
     deliver: TriggerSpec = "*/5 * * * *"
     report: TriggerSpec = "0 7 1 * *"
+
+    def trigger(self, flow: ScheduledFlow) -> str | dict[str, int]:
+        """The crontab line or interval of one scheduled flow."""
+        return {"materialize": self.materialize, "sweep": self.sweep, "deliver": self.deliver,
+                "report": self.report}[flow]
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -229,4 +237,4 @@ def _section_keys(path: tuple) -> list[str]:
 
 
 __all__ = ["ConfigError", "ConfigDoc", "parse_config", "PolicyConfig", "ProgressReportConfig", "CalendarConfig",
-           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "TriggerSpec", "ReportConfig", "WebConfig"]
+           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig"]

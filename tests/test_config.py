@@ -157,6 +157,13 @@ def test_a_date_that_does_not_exist_is_refused_with_its_line():
     assert f"config.yaml:{line}: calendar.holidays[1]: 2027-02-30 不是有效的日期" in refusal(text)
 
 
+def test_the_service_names_the_trigger_of_every_scheduled_flow():
+    text, _ = with_value(("service", "sweep"), "{hours: 2}")
+    service = parse_config(text, "config.yaml").service
+    assert {name: service.trigger(name) for name in ServiceConfig.model_fields} == \
+        {"materialize": "0 2 * * *", "sweep": {"hours": 2}, "deliver": "*/5 * * * *", "report": "0 7 1 * *"}
+
+
 def test_every_problem_is_listed_in_line_order():
     text, first = with_value(("schedule", "horizon_days"), "soon")
     lines = text.splitlines()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -112,9 +111,10 @@ def _demo_web(s, folder: Path) -> tuple[Path, list[tuple[str, str]]]:
 
     from storage.accounts import add_user
     from storage.db import make_engine
+    from storage.files import config_document
     from storage.tables import Department, Jurisdiction, Occurrence, UserAccount
 
-    raw = json.loads(json.dumps(s.raw, default=str))
+    raw = config_document(s)
     raw.update(database=f"sqlite:///{folder / 'duban.db'}", data_dir=str(folder), directory=str(s.directory_path),
                plans=[str(p) for p in s.plan_dirs])
     raw["schedule"]["as_of"] = "2025-12-31"

@@ -42,7 +42,7 @@ def deploy(settings: Settings, *, pool: str = "duban", config: str | None = None
     for name in SCHEDULED:
         flow = FLOWS[name]
         # sync_plans runs with the nightly materialize schedule, an hour earlier
-        spec = getattr(settings.service, name) if name != "sync_plans" else _earlier(settings.service.materialize)
+        spec = settings.service.trigger(name) if name != "sync_plans" else _earlier(settings.service.materialize)
         params = {"config": config} if config else {}
         deployment_id = flow.deploy(name=f"duban-{name}", work_pool_name=pool, build=False, push=False,
                                     schedule=schedule_for(spec, settings.timezone), parameters=params,

@@ -61,7 +61,7 @@ def build_scheduler(settings: Settings, config: str | None) -> BackgroundSchedul
         timezone=ZoneInfo(settings.timezone))
     scheduler.start(paused=True)
     for name in JOBS:
-        trigger = trigger_for(getattr(settings.service, name), settings.timezone)
+        trigger = trigger_for(settings.service.trigger(name), settings.timezone)
         existing = scheduler.get_job(name)
         if existing is not None and str(existing.trigger) == str(trigger) and existing.args == (name, config):
             continue   # keep its next run time: a run missed while down is caught up once

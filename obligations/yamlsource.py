@@ -71,10 +71,37 @@ def parse(text: str, filename: str) -> Located:
         raise YamlSyntaxError(Problem(filename, line, "(YAML)", f"YAML 语法错误: {exc.problem}")) from None
     except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
         raise YamlSyntaxError(Problem(filename, 1, "(YAML)", f"YAML 语法错误: {exc}")) from None
+    except ValueError:
+        # YAML reads an unquoted 2025-02-30 as a date, and no such day exists
+        raise YamlSyntaxError(_bad_date(node, (), filename)
+                              or Problem(filename, 1, "(YAML)", "YAML 中有无效的值")) from None
     located = Located(data=data, lines={(): 1})
     if node is not None:
         _walk(node, (), located, filename)
     return located
+
+
+def _bad_date(node: yaml.Node, path: Path, filename: str) -> Problem | None:
+    """The first scalar YAML takes for a date that does not exist, located."""
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+        try:
+            yaml.SafeLoader("").construct_yaml_timestamp(node)
+        except ValueError:
+            return Problem(filename, node.start_mark.line + 1, format_path(path),
+                           f"{node.value} 不是有效的日期（示例：2025-03-01）")
+    if isinstance(node, yaml.MappingNode):
+        children = []
+        for key_node, value_node in node.value:
+            children += [(path, key_node), (path + (_scalar_key(key_node),), value_node)]
+    elif isinstance(node, yaml.SequenceNode):
+        children = [(path + (i,), item) for i, item in enumerate(node.value)]
+    else:
+        children = []
+    for child_path, child in children:
+        found = _bad_date(child, child_path, filename)
+        if found is not None:
+            return found
+    return None
 
 
 def _scalar_key(node: yaml.Node) -> str | int:

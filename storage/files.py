@@ -7,108 +7,30 @@ import os
 import re
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from obligations.catalog import CadenceKind, Catalog, PolicyDefault, parse_catalog
+from obligations.catalog import Catalog, PolicyDefault, parse_catalog
+from obligations.config import (
+    CalendarConfig,
+    ConfigDoc,
+    ConfigError,
+    NotifyConfig,
+    PolicyConfig,
+    ProgressReportConfig,
+    ReportConfig,
+    ScheduleConfig,
+    ServiceConfig,
+    WebConfig,
+    parse_config,
+)
 from obligations.directory import Directory, parse_directory
-from obligations.errors import ProblemsError
-from obligations.problems import from_validation_error
 from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
-from obligations.yamlsource import Problem, YamlSyntaxError, parse
+from obligations.yamlsource import Problem
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-class ConfigError(ProblemsError, ValueError):
-    head = "配置有误"
-
-
-class _ProgressReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: CadenceKind = "quarterly"
-    scope: Literal["issuer", "province", "city", "county", "township", "village"] = "issuer"
-    what: str = "报送工作进展"
-    rrule: str | None = None
-    months: list[int] | None = None
-    count: int = Field(default=1, ge=1)
-
-
-class _Policy(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    progress_report: _ProgressReport = _ProgressReport()
-
-
-class _Calendar(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    roll_forward: bool = True
-    holidays: list[dt.date] = []
-    workdays: list[dt.date] = []
-
-
-class _Schedule(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    timezone: str = "Asia/Shanghai"
-    start: dt.date = dt.date(2025, 1, 1)
-    horizon_days: int = Field(default=120, ge=1)
-    due_soon_days: int = Field(default=7, ge=0)
-    as_of: dt.date | None = None      # run as if today were this day (demos, training); null: the real date
-
-
-class _Notify(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reminders: list[int] = [7, 1]
-    on_due_day: bool = True
-    overdue_every: int = Field(default=3, ge=1)
-    escalate_after: list[int] = [5, 10]
-    send_time: dt.time = dt.time(9, 0)
-    quiet_hours: list[dt.time] = Field(default=[dt.time(20, 0), dt.time(8, 0)], min_length=2, max_length=2)
-    link_days: int = Field(default=30, ge=1)
-    max_attempts: int = Field(default=8, ge=1)
-    lease_seconds: int = Field(default=600, ge=1)
-    base_url: str = "http://127.0.0.1:8000"
-    sender: str = "督办系统 <duban@example.org>"
-
-
-class _Service(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    materialize: str | dict[str, int] = "0 2 * * *"
-    sweep: str | dict[str, int] = "30 8 * * *"
-    deliver: str | dict[str, int] = "*/5 * * * *"
-    report: str | dict[str, int] = "0 7 1 * *"
-
-
-class _Report(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    issuer: str = "流动儿童关爱保护工作督查室"
-    number: str = ""
-    font: str = "WenQuanYi Zen Hei"
-    docx_template: str | None = None
-    period: Literal["month", "quarter", "half", "year"] = "month"
-    formats: list[Literal["html", "pdf", "xlsx", "docx"]] = ["html", "pdf", "xlsx", "docx"]
-    jurisdiction: str | None = None
-    children: bool = True
-    overdue_rows: int = Field(default=50, ge=0)
-    requirements: list[str] = []
-
-
-class _ConfigDoc(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    database: str = "sqlite:///var/duban.db"
-    data_dir: str = "var"
-    directory: str = "plans/directory.yaml"
-    plans: list[str] = []
-    policy: _Policy = _Policy()
-    calendar: _Calendar = _Calendar()
-    schedule: _Schedule = _Schedule()
-    notify: _Notify = _Notify()
-    service: _Service = _Service()
-    report: _Report = _Report()
 
 
 @dataclass(frozen=True)
@@ -119,7 +41,6 @@ class Settings:
     directory_path: Path
     plan_dirs: tuple[Path, ...]
     policy: PolicyDefault
-    raw: dict
     timezone: str = "Asia/Shanghai"
     schedule_start: dt.date = dt.date(2025, 1, 1)
     horizon_days: int = 120
@@ -128,9 +49,10 @@ class Settings:
     extra_holidays: tuple[dt.date, ...] = ()
     extra_workdays: tuple[dt.date, ...] = ()
 
-    notify: Any = None
-    service: Any = None
-    report: Any = None
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)    # docx_template: an absolute path
+    web: WebConfig = field(default_factory=WebConfig)
     as_of: dt.date | None = None
 
     def notify_policy(self) -> NotifyPolicy:
@@ -163,15 +85,7 @@ def find_config(explicit: str | None = None) -> Path:
 
 def load_settings(explicit: str | None = None) -> Settings:
     path = find_config(explicit).resolve()
-    text = path.read_text(encoding="utf-8")
-    try:
-        located = parse(text, str(path))
-    except YamlSyntaxError as exc:
-        raise ConfigError([exc.problem]) from None
-    try:
-        doc = _ConfigDoc.model_validate(located.data or {})
-    except ValidationError as err:
-        raise ConfigError(from_validation_error(err, located, str(path))) from None
+    doc = parse_config(path.read_text(encoding="utf-8"), str(path))
     base = path.parent
     url = os.environ.get("DUBAN_DATABASE_URL") or doc.database
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
@@ -183,14 +97,39 @@ def load_settings(explicit: str | None = None) -> Settings:
         path=path, database_url=url, data_dir=(base / doc.data_dir).resolve(),
         directory_path=(base / doc.directory).resolve(),
         plan_dirs=tuple((base / p).resolve() for p in doc.plans), policy=policy,
-        raw=doc.model_dump(),
         timezone=doc.schedule.timezone, schedule_start=doc.schedule.start,
         horizon_days=doc.schedule.horizon_days, due_soon_days=doc.schedule.due_soon_days, as_of=doc.schedule.as_of,
         roll_forward=doc.calendar.roll_forward, extra_holidays=tuple(doc.calendar.holidays),
         extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify, service=doc.service,
         report=doc.report.model_copy(update={"docx_template": str((base / doc.report.docx_template).resolve())}
                                      if doc.report.docx_template else {}),
+        web=doc.web,
     )
+
+
+def config_doc(settings: Settings) -> ConfigDoc:
+    """The configuration ``settings`` were loaded from, as a config.yaml model: the effective
+    values (the database URL after DUBAN_DATABASE_URL), every path absolute, so that a file
+    written from it means the same wherever it is put."""
+    p = settings.policy
+    return ConfigDoc(
+        database=settings.database_url, data_dir=str(settings.data_dir), directory=str(settings.directory_path),
+        plans=[str(folder) for folder in settings.plan_dirs],
+        policy=PolicyConfig(progress_report=ProgressReportConfig(
+            kind=p.kind, scope=p.scope, what=p.what, rrule=p.rrule, months=list(p.months) if p.months else None,
+            count=p.count)),
+        calendar=CalendarConfig(roll_forward=settings.roll_forward, holidays=list(settings.extra_holidays),
+                                workdays=list(settings.extra_workdays)),
+        schedule=ScheduleConfig(timezone=settings.timezone, start=settings.schedule_start,
+                                horizon_days=settings.horizon_days, due_soon_days=settings.due_soon_days,
+                                as_of=settings.as_of),
+        notify=settings.notify, service=settings.service, report=settings.report, web=settings.web)
+
+
+def config_document(settings: Settings) -> dict:
+    """``config_doc(settings)`` as plain data (text, numbers, lists, mappings) for yaml.safe_dump:
+    every section and key, defaults included."""
+    return config_doc(settings).model_dump(mode="json", exclude_defaults=False)
 
 
 def read_directory(path: Path) -> Directory:
@@ -243,5 +182,5 @@ def plan_folder(settings: Settings, plan_id: str) -> Path | None:
     return None
 
 
-__all__ = ["ConfigError", "Settings", "load_settings", "read_directory", "read_catalog", "plan_folder",
-           "CatalogFile"]
+__all__ = ["ConfigError", "Settings", "load_settings", "config_doc", "config_document", "read_directory",
+           "read_catalog", "plan_folder", "CatalogFile"]

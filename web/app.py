@@ -39,7 +39,7 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     app.state.settings, app.state.engine, app.state.secret = settings, engine, secret
     app.state.today = today or settings.today
     app.add_middleware(SessionMiddleware, secret_key=secret.decode() + ":session", session_cookie="duban_session",
-                       same_site="lax", https_only=_https_only(settings), max_age=12 * 3600)
+                       same_site="lax", https_only=settings.web.https_only, max_age=12 * 3600)
     templates = make_templates(settings.timezone)
     app.state.templates = templates
 
@@ -69,10 +69,3 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ics.router)
     return app
-
-
-def _https_only(settings: Settings) -> bool:
-    web = getattr(settings, "web", None)
-    if web is not None:
-        return bool(web.https_only)
-    return bool(settings.raw.get("web", {}).get("https_only", False))

@@ -1,0 +1,240 @@
+"""config.yaml as one typed model: every section and every key is declared, and anything else
+(a typo such as ``notify.remiders``) is refused with its line instead of being ignored.
+
+Pure: ``parse_config`` takes the file's text and a name to report it by, and returns a
+``ConfigDoc`` or raises ``ConfigError`` listing every problem as ``file:line: field: reason``.
+Reading the file, resolving relative paths and the environment overrides are the edge's work
+(storage.files)."""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+
+from obligations.catalog import CadenceKind
+from obligations.errors import ProblemsError
+from obligations.problems import from_validation_error
+from obligations.yamlsource import Located, Problem, YamlSyntaxError, format_path, parse
+
+
+class ConfigError(ProblemsError, ValueError):
+    head = "配置有误"
+
+
+class _Section(BaseModel):
+    """Every part of config.yaml: unknown keys are refused, never ignored. A section left
+    empty (``web:`` with every key commented out) takes its defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+# -- policy ---------------------------------------------------------------------------------
+
+class ProgressReportConfig(_Section):
+    kind: CadenceKind = "quarterly"
+    scope: Literal["issuer", "province", "city", "county", "township", "village"] = "issuer"
+    what: str = "报送工作进展"
+    rrule: str | None = None
+    months: list[int] | None = None
+    count: int = Field(default=1, ge=1)
+
+
+class PolicyConfig(_Section):
+    progress_report: ProgressReportConfig = ProgressReportConfig()
+
+
+# -- calendar and schedule ------------------------------------------------------------------
+
+class CalendarConfig(_Section):
+    roll_forward: bool = True
+    holidays: list[dt.date] = []
+    workdays: list[dt.date] = []
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"不认识的时区 {name!r}（如 Asia/Shanghai）") from None
+    return name
+
+
+class ScheduleConfig(_Section):
+    timezone: Annotated[str, AfterValidator(_known_zone)] = "Asia/Shanghai"
+    start: dt.date = dt.date(2025, 1, 1)
+    horizon_days: int = Field(default=120, ge=1)
+    due_soon_days: int = Field(default=7, ge=0)
+    as_of: dt.date | None = None      # run as if today were this day (demos, training); null: the real date
+
+
+# -- notify ---------------------------------------------------------------------------------
+
+class NotifyConfig(_Section):
+    reminders: list[int] = [7, 1]
+    on_due_day: bool = True
+    overdue_every: int = Field(default=3, ge=1)
+    escalate_after: list[int] = [5, 10]
+    send_time: dt.time = dt.time(9, 0)
+    quiet_hours: list[dt.time] = Field(default=[dt.time(20, 0), dt.time(8, 0)], min_length=2, max_length=2)
+    link_days: int = Field(default=30, ge=1)
+    max_attempts: int = Field(default=8, ge=1)
+    lease_seconds: int = Field(default=600, ge=1)
+    base_url: str = "http://127.0.0.1:8000"
+    sender: str = "督办系统 <duban@example.org>"
+
+
+# -- service: when `duban up` (and `duban deploy`) run each flow -------------------------------
+
+IntervalUnit = Literal["weeks", "days", "hours", "minutes", "seconds"]
+
+
+def _crontab(line: str) -> str:
+    if len(line.split()) != 5:
+        raise ValueError(f"应为五段的 crontab（分 时 日 月 周，如 \"0 2 * * *\"），而不是 {line!r}")
+    return line
+
+
+def _interval(spec: dict) -> dict:
+    if not any(spec.values()):
+        raise ValueError("间隔不能为零（如 {seconds: 30} 或 {hours: 1}）")
+    return spec
+
+
+def _trigger_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "crontab-line"
+    if isinstance(value, dict):
+        return "interval-map"
+    return None
+
+
+# A crontab line, or an interval such as {seconds: 30}. The tags are not identifiers, so that
+# located problems name the setting (service.sweep), not the branch of the union.
+TriggerSpec = Annotated[
+    Annotated[Annotated[str, AfterValidator(_crontab)], Tag("crontab-line")]
+    | Annotated[Annotated[dict[IntervalUnit, Annotated[int, Field(ge=0)]], AfterValidator(_interval)],
+                Tag("interval-map")],
+    Discriminator(_trigger_kind, custom_error_type="trigger_type",
+                  custom_error_message="应为 crontab 文本（如 \"0 2 * * *\"）或间隔（如 {seconds: 30}）"),
+]
+
+
+ScheduledFlow = Literal["materialize", "sweep", "deliver", "report"]
+
+
+class ServiceConfig(_Section):
+    materialize: TriggerSpec = "0 2 * * *"
+    sweep: TriggerSpec = "30 8 * * *"
+    deliver: TriggerSpec = "*/5 * * * *"
+    report: TriggerSpec = "0 7 1 * *"
+
+    def trigger(self, flow: ScheduledFlow) -> str | dict[str, int]:
+        """The crontab line or interval of one scheduled flow."""
+        return {"materialize": self.materialize, "sweep": self.sweep, "deliver": self.deliver,
+                "report": self.report}[flow]
+
+
+# -- report ---------------------------------------------------------------------------------
+
+class ReportConfig(_Section):
+    issuer: str = "流动儿童关爱保护工作督查室"
+    number: str = ""
+    font: str = "WenQuanYi Zen Hei"
+    docx_template: str | None = None
+    period: Literal["month", "quarter", "half", "year"] = "month"
+    formats: list[Literal["html", "pdf", "xlsx", "docx"]] = ["html", "pdf", "xlsx", "docx"]
+    jurisdiction: str | None = None
+    children: bool = True
+    overdue_rows: int = Field(default=50, ge=0)
+    requirements: list[str] = []
+
+
+# -- web ------------------------------------------------------------------------------------
+
+class WebConfig(_Section):
+    https_only: bool = False      # behind an HTTPS proxy: the session cookie only ever goes over HTTPS
+
+
+# -- the whole file -------------------------------------------------------------------------
+
+class ConfigDoc(_Section):
+    database: str = "sqlite:///var/duban.db"
+    data_dir: str = "var"
+    directory: str = "plans/directory.yaml"
+    plans: list[str] = []
+    policy: PolicyConfig = PolicyConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    notify: NotifyConfig = NotifyConfig()
+    service: ServiceConfig = ServiceConfig()
+    report: ReportConfig = ReportConfig()
+    web: WebConfig = WebConfig()
+
+
+def parse_config(text: str, filename: str) -> ConfigDoc:
+    """Validate the text of a config.yaml; raise ConfigError naming every problem's line."""
+    try:
+        located = parse(text, filename)
+    except YamlSyntaxError as exc:
+        raise ConfigError([exc.problem]) from None
+    problems = [Problem(filename, line, format_path(path), "重复的配置项（后一处会覆盖前一处）")
+                for path, line in located.duplicates]
+    doc = None
+    try:
+        doc = ConfigDoc.model_validate(located.data if located.data is not None else {})
+    except ValidationError as err:
+        # from_validation_error gives one located problem per pydantic error, in order
+        problems += [_reworded(p, item, located)
+                     for p, item in zip(from_validation_error(err, located, filename), err.errors(), strict=True)]
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
+    assert doc is not None
+    return doc
+
+
+def _reworded(problem: Problem, item: dict, located: Located) -> Problem:
+    """Problems particular to a settings file, said for a person: an unknown key (with the
+    nearest known one), a key that is not text (a number or a date)."""
+    if item["type"] == "extra_forbidden":
+        return _unknown_key(problem, item["loc"])
+    if item["type"] == "invalid_key":
+        # YAML read the key as a number or date; the located lines know it by its text
+        path = tuple(str(part) for part in item["loc"])
+        return Problem(problem.file, located.line_of(path), format_path(path), "配置项名称应为文本")
+    return problem
+
+
+def _unknown_key(problem: Problem, loc: tuple) -> Problem:
+    """'不认识的配置项', with the nearest known key of that section when there is one."""
+    *parent, key = loc
+    known = _section_keys(tuple(parent))
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    if close:
+        reason = f"不认识的配置项（是否应为 {close[0]}？）"
+    else:
+        reason = "不认识的配置项（可用：" + "、".join(known) + "）" if known else "不认识的配置项"
+    return Problem(problem.file, problem.line, problem.field, reason)
+
+
+def _section_keys(path: tuple) -> list[str]:
+    """The keys the model allows at ``path`` (a tuple of section names)."""
+    model: type[BaseModel] = ConfigDoc
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+__all__ = ["ConfigError", "ConfigDoc", "parse_config", "PolicyConfig", "ProgressReportConfig", "CalendarConfig",
+           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig"]

@@ -120,7 +120,7 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
         if s.calendar().is_workday(day):
             notices.run_sweep(engine, s, day)
             at = dt.datetime.combine(day, dt.time(10, 0), dt.timezone(dt.timedelta(hours=8)))
-            sent = notices.run_deliver(engine, s, now=at.astimezone(dt.timezone.utc)).sent
+            sent = notices.run_deliver(engine, s, now=at.astimezone(dt.UTC)).sent
     finally:
         engine.dispose()
     if todo:

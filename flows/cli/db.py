@@ -41,6 +41,6 @@ def upgrade_cmd(ctx: typer.Context):
     if before == after:
         run.out.print(f"数据库已是最新版本（{after}）")
     elif before is None:
-        run.out.print(f"数据库已建立：空 → {after}")
+        run.out.print(f"数据库已升级：空数据库 → {after}")
     else:
         run.out.print(f"数据库已升级：{before} → {after}")

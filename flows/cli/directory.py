@@ -61,8 +61,8 @@ def obligations_list(
                                              origin=origin.value if origin else None)
     print_listing(run.out, format, rows, [
         col("义务", "obligation", overflow="fold", min_width=9),
-        col("内容", "what", overflow="fold", min_width=None),
-        col("责任方", lambda r: run.party_names(r["who"], short=True), overflow="fold", min_width=None),
+        col("内容", "what", overflow="fold"),
+        col("责任方", lambda r: run.party_names(r["who"], short=True), overflow="fold"),
         col("范围", lambda r: SCOPE_NAMES.get(r["scope"], r["scope"]), overflow="fold", min_width=8),
         col("周期", lambda r: describe_cadence({k: r[k] for k in CADENCE_FIELDS}), overflow="fold", min_width=12),
         col("来源", lambda r: "原文" if r["origin"] == "stated" else "默认", overflow="fold", min_width=6),

@@ -46,31 +46,31 @@ def dash(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a listing: its header, the cell for a row (a key of the row, or a function
-    of the row), and rich's column options (justify, overflow, min_width …)."""
+    """One column of a listing: its header, the cell for a row (a key of the row dict, or a
+    function of the row), and rich's column options (justify, overflow, min_width …)."""
 
     header: str
-    value: str | Callable[[dict], str] | None = None
+    value: str | Callable[[Any], str]
     options: dict[str, Any] = field(default_factory=dict)
 
-    def cell(self, row: dict) -> str:
+    def cell(self, row: Any) -> str:
         if callable(self.value):
             return self.value(row)
-        value = row.get(self.value if self.value is not None else self.header)
+        value = row[self.value]
         return "" if value is None else str(value)
 
 
-def col(header: str, value: str | Callable[[dict], str] | None = None, **options: Any) -> Column:
+def col(header: str, value: str | Callable[[Any], str], **options: Any) -> Column:
     return Column(header, value, options)
 
 
 _UNSET: Any = object()
 
 
-def print_listing(out: Console, fmt: ListFormat | str, rows: Sequence[dict], columns: Sequence[Column], *,
-                  title: str | Callable[[str, list[dict]], str] | None = None,
+def print_listing(out: Console, fmt: ListFormat | str, rows: Sequence[Any], columns: Sequence[Column], *,
+                  title: str | Callable[[str, list[Any]], str] | None = None,
                   empty: str | None = None, header: str | None = None, footer: str | None = None,
-                  group_by: Callable[[dict], str] | None = None, json_value: Any = _UNSET,
+                  group_by: Callable[[Any], str] | None = None, json_value: Any = _UNSET,
                   **table_options: Any) -> None:
     """Print ``rows`` as a table, or as JSON (``json_value`` if given, else the rows themselves).
 
@@ -87,7 +87,7 @@ def print_listing(out: Console, fmt: ListFormat | str, rows: Sequence[dict], col
         if empty:
             out.print(empty)
         return
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[Any]] = {}
     if group_by is None:
         groups[""] = list(rows)
     else:

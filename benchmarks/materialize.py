@@ -51,7 +51,7 @@ def floor_seconds(engine) -> float:
         result = reader.execution_options(stream_results=True, yield_per=20000).execute(
             sa.select(*[Occurrence.__table__.c[c] for c in cols]))
         for batch in result.partitions(20000):
-            data = [dict(zip(cols, r)) for r in batch]
+            data = [dict(zip(cols, r, strict=True)) for r in batch]
             t0 = time.perf_counter()
             with writer.begin():
                 writer.execute(sa.insert(floor), data)

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from obligations.catalog import effective_catalog
 from obligations.cases import RISK_CATEGORIES
+from obligations.catalog import effective_catalog
 from storage.catalog_repo import load_catalog
 from storage.db import make_engine, migrate
 from storage.directory_repo import sync_directory
@@ -34,7 +34,7 @@ class Size:
     departments: int = 20
 
     @classmethod
-    def quick(cls) -> "Size":
+    def quick(cls) -> Size:
         return cls(cities=10, counties_per_city=2, townships_per_county=10, villages_per_township=10, cases=10_000)
 
 

@@ -24,9 +24,9 @@ import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from benchmarks.province import PROVINCE, Size, build, drop_schema, fresh_engine, tenth  # noqa: E402
-from obligations.workcal import WorkCalendar  # noqa: E402
 from notifications.sweep import sweep  # noqa: E402
 from obligations.notify import NotifyPolicy  # noqa: E402
+from obligations.workcal import WorkCalendar  # noqa: E402
 from reports import data as report_data  # noqa: E402
 from reports import render  # noqa: E402
 from storage.db import refresh_statistics  # noqa: E402
@@ -109,7 +109,7 @@ def main() -> None:
             formats = {}
             for fmt in render.FORMATS:
                 out = Path(tmp) / f"report.{fmt}"
-                formats[fmt], _ = timed(lambda: render.write(data, fmt, out), repeat=1)
+                formats[fmt], _ = timed(lambda fmt=fmt, out=out: render.write(data, fmt, out), repeat=1)
                 if fmt == "pdf":
                     pages = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True).stdout
                     pages = next((ln.split()[-1] for ln in pages.splitlines() if ln.startswith("Pages")), "?")

@@ -167,8 +167,8 @@ def heap_by_cases(size: Size, tmp: Path) -> list[tuple[int, float, float]]:
         engine, _ = fresh_engine(None, folder)
         try:
             build(engine, small)
-            mat, _ = heap_peak(lambda: year(engine))
-            swp, _ = heap_peak(lambda: run_sweep(engine, DAY))
+            mat, _ = heap_peak(lambda engine=engine: year(engine))
+            swp, _ = heap_peak(lambda engine=engine: run_sweep(engine, DAY))
         finally:
             engine.dispose()
         out.append((cases, mat, swp))

@@ -4,16 +4,16 @@ store in duban's own database, so after a restart a missed run is caught up once
 not repeated. Ctrl-C (SIGINT) or SIGTERM stops it cleanly."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import signal
 import sys
 import threading
 import time
-import contextlib
 from zoneinfo import ZoneInfo
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -37,7 +37,7 @@ def run_job(name: str, config: str | None) -> None:
 
     try:
         if name == "deliver":
-            result = pipeline.deliver(at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), config=config)
+            result = pipeline.deliver(at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), config=config)
         else:
             result = pipeline.FLOWS[name](day=today.isoformat(), config=config)
         _say(f"{name} 完成：{result}")

@@ -16,10 +16,10 @@ from sqlmodel import Session
 
 from notifications import service as notices
 from obligations.cases import RISK_CATEGORIES
+from storage import workflow
 from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import Settings
-from storage import workflow
 from storage.schedule import materialize
 from storage.tables import Case, Jurisdiction, Notice, Occurrence, Outbox
 
@@ -122,7 +122,7 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
         if s.calendar().is_workday(day):
             notices.run_sweep(engine, s, day)
             at = dt.datetime.combine(day, dt.time(10, 0), dt.timezone(dt.timedelta(hours=8)))
-            sent = notices.run_deliver(engine, s, now=at.astimezone(dt.timezone.utc)).sent
+            sent = notices.run_deliver(engine, s, now=at.astimezone(dt.UTC)).sent
     finally:
         engine.dispose()
     if todo:

@@ -11,10 +11,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from notifications.links import make_token
 from obligations.notify import COLOURS, stage_kind
 from obligations.templating import environment
 from obligations.words import NOTICE_KIND_NAMES, clause_label, date_with_weekday, numeral, period_label
-from notifications.links import make_token
 
 TEMPLATES = Path(__file__).with_name("templates")
 KIND_ORDER = {"escalate": 0, "overdue": 1, "due": 2, "remind": 3}

@@ -63,7 +63,7 @@ def deliver_processes(url: str, schema: str | None, channel_args: tuple, ds: Del
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        parts = list(pool.map(_deliver_worker, *zip(*[(url, schema, channel_args, ds, now, force)] * workers)))
+        parts = list(pool.map(_deliver_worker, *zip(*[(url, schema, channel_args, ds, now, force)] * workers, strict=True)))
     total = DeliverReport(quiet=all(p.quiet for p in parts))
     for p in parts:
         total.sent += p.sent

@@ -93,7 +93,7 @@ def _expand_rrule(rule: str, start: dt.date, first: dt.date, until: dt.date, cal
     following = recurrence.after(dt.datetime.combine(starts[-1], dt.time()))
     bounds = starts + [following.date() if following else FAR]
     out = []
-    for pstart, nxt in zip(bounds, bounds[1:]):
+    for pstart, nxt in zip(bounds, bounds[1:], strict=False):
         pend = nxt - dt.timedelta(days=1) if nxt != FAR else FAR
         if pend < first:
             continue

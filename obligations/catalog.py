@@ -18,20 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from obligations.directory import Directory
 from obligations.errors import ProblemsError
 from obligations.problems import from_validation_error
+from obligations.words import CADENCE_KIND_NAMES
 from obligations.yamlsource import Located, Problem, YamlSyntaxError, format_path, parse
 
 CadenceKind = Literal["once", "monthly", "quarterly", "semiannual", "annual", "biennial", "rrule", "event"]
 Scope = Literal["issuer", "province", "city", "county", "township", "village", "case"]
 PLAN_ID = r"^[a-z0-9][a-z0-9-]*$"
 
-KIND_NAMES = {
-    "once": "一次性", "monthly": "每月", "quarterly": "每季度", "semiannual": "每半年",
-    "annual": "每年", "biennial": "每两年", "rrule": "自定义周期", "event": "事件触发",
-}
-SCOPE_NAMES = {
-    "issuer": "发文单位", "province": "各省", "city": "各市", "county": "各县（市、区）",
-    "township": "各乡镇（街道）", "village": "各村（社区）", "case": "每名重点关爱对象",
-}
 
 
 class CatalogError(ProblemsError, ValueError):
@@ -84,7 +77,7 @@ class Cadence(_Open):
         return rule
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Cadence":
+    def _consistent(self) -> Cadence:
         if self.origin == "stated":
             if self.kind is None:
                 raise ValueError("原文规定的周期 (origin: stated) 必须给出 kind")
@@ -317,7 +310,7 @@ def describe_cadence(cadence: dict[str, Any]) -> str:
     elif kind == "rrule":
         text = _describe_rrule(cadence.get("rrule") or "")
     else:
-        text = KIND_NAMES.get(kind, str(kind))
+        text = CADENCE_KIND_NAMES.get(kind, str(kind))
     months = cadence.get("months")
     if months and kind != "rrule":
         text += "（" + "、".join(str(m) for m in months) + "月）"

@@ -19,7 +19,6 @@ from obligations.yamlsource import Problem, YamlSyntaxError, format_path, parse
 
 Level = Literal["province", "city", "county", "township", "village"]
 LEVELS: tuple[str, ...] = ("province", "city", "county", "township", "village")
-from obligations.words import LEVEL_NAMES  # noqa: E402,F401  (alias until every caller imports words)
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
@@ -70,7 +69,7 @@ class UnitDef(BaseModel):
     supervisor: SupervisorDef | None = None
     names: dict[str, str] = {}
     contacts: dict[str, ContactDef] = {}
-    children: list["UnitDef"] = []
+    children: list[UnitDef] = []
 
 
 class DirectoryDoc(BaseModel):

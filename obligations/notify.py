@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from obligations.words import NOTICE_KIND_NAMES as KIND_NAMES  # noqa: E402,F401  (alias until every caller imports words)
 COLOURS = {"remind": "蓝色提醒", "due": "蓝色提醒", "overdue": "黄色预警", "escalate": "红色督办"}
 
 
@@ -20,7 +19,7 @@ class NotifyPolicy:
     overdue_every: int = 3                   # working days between overdue notices
     escalate_after: tuple[int, ...] = (5, 10)  # working days late: supervisor, then one level up
 
-    def merged(self, override: dict[str, Any] | None) -> "NotifyPolicy":
+    def merged(self, override: dict[str, Any] | None) -> NotifyPolicy:
         if not override:
             return self
         values = {k: override[k] for k in ("reminders", "on_due_day", "overdue_every", "escalate_after")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 STATUSES = ("open", "due_soon", "overdue", "done", "done_late", "waived")
-from obligations.words import STATUS_NAMES  # noqa: E402,F401  (alias until every caller imports words)
 
 
 def status(*, required: int, done: int, due: dt.date, completed_on: dt.date | None, waived: bool,

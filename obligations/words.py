@@ -19,6 +19,12 @@ CHANNEL_NAMES = {"cli": "命令行", "web": "网页", "email": "通知链接", "
 REQUEST_STATUS_NAMES = {"pending": "待审核", "approved": "已批准", "rejected": "已驳回"}
 OUTBOX_STATUS_NAMES = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "skipped": "无需发送",
                        "dead": "发送失败"}
+UNIT_LEVEL_NAMES = {"province": "省", "city": "市", "county": "县（市、区）", "township": "乡镇（街道）",
+                    "village": "村（社区）"}
+SCOPE_NAMES = {"issuer": "发文单位", "province": "各省", "city": "各市", "county": "各县（市、区）",
+               "township": "各乡镇（街道）", "village": "各村（社区）", "case": "每名重点关爱对象"}
+CADENCE_KIND_NAMES = {"once": "一次性", "monthly": "每月", "quarterly": "每季度", "semiannual": "每半年",
+                      "annual": "每年", "biennial": "每两年", "rrule": "自定义周期", "event": "事件触发"}
 WEEKDAYS = "一二三四五六日"
 _DIGITS = "零一二三四五六七八九"
 

@@ -159,7 +159,7 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                                            status_counts(today, soon_days), prev_start, prev_end)
         c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete = scans[0].result()
         for more in scans[1:]:
-            for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete), more.result()):
+            for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete), more.result(), strict=True):
                 for k, v in theirs.items():
                     mine[k] += v
 
@@ -183,7 +183,7 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     by_department = sorted((rates(r) for r in dept.values()),
                            key=lambda r: (r["on_time_rate"] is None, r["on_time_rate"] or 0, r["department"]))
     by_clause = sorted((rates(r) for r in _collect(c_clause, lambda cid: dict(zip(
-        ("plan", "plan_title", "clause", "title", "position"), clauses[cid]))).values()), key=lambda r: (r["plan"], r["position"]))
+        ("plan", "plan_title", "clause", "title", "position"), clauses[cid], strict=True))).values()), key=lambda r: (r["plan"], r["position"]))
     by_origin = [rates(r) for r in sorted(_collect(c_origin, lambda o: {"origin": o}).values(), key=lambda r: r["origin"])]
     per_unit = _collect(c_unit, lambda jid: {})
     head = _unit_heads(per_unit, units, unit)
@@ -341,7 +341,7 @@ def _previous_counts(conn, scope: _Scope, counts: list, prev_start: dt.date, pre
     totals, dept = empty_row(), {}
     for row in conn.execute(q).fetchall():
         party = row[0]
-        for status, n in zip((c.name for c in counts), row[1:]):
+        for status, n in zip((c.name for c in counts), row[1:], strict=True):
             _add(totals, status, n)
             _add(dept.setdefault(party, empty_row()), status, n)
     return totals, dept

@@ -4,15 +4,14 @@ a number reads the same in all of them; cells keep the raw value and its text si
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from obligations.words import NOTICE_KIND_NAMES, date_words, numeral, period_label, period_words
+from obligations.words import NOTICE_KIND_NAMES, UNIT_LEVEL_NAMES, date_words, numeral, period_label, period_words
 from reports.data import ReportData
 
 ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务"}
-LEVEL_NAMES = {"province": "省", "city": "市", "county": "县（市、区）", "township": "乡镇（街道）",
-               "village": "村（社区）"}
 
 
 def rate_text(v: float | None) -> str:
@@ -174,7 +173,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
 
     unit_cols = [Column("unit", "地区", "text", 18), Column("level_name", "层级", "text", 10), *COUNT_COLUMNS]
     add("各地落实情况", tables=[Table("units", "各地落实情况", unit_cols,
-                                 [_count_row(r, unit=r["unit"], level_name=LEVEL_NAMES.get(r["level"], r["level"]))
+                                 [_count_row(r, unit=r["unit"], level_name=UNIT_LEVEL_NAMES.get(r["level"], r["level"]))
                                   for r in data.by_unit])])
 
     clause_cols = [Column("clause", "条款", "text", 10), Column("title", "任务", "text", 36), *COUNT_COLUMNS]

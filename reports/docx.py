@@ -17,10 +17,9 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
-
-from obligations.words import numeral
 from docxtpl import DocxTemplate
 
+from obligations.words import numeral
 from reports.document import Document
 
 BODY_FONT, HEAD_FONT, TITLE_FONT = "仿宋", "黑体", "宋体"
@@ -182,7 +181,7 @@ def context(doc: Document) -> dict:
         "notice_words": _notice_words(doc),
         "requirements": [f"（{numeral(i + 1)}）{t}" for i, t in enumerate(doc.requirements)],
     }
-    for name, key, columns in TABLES:
+    for name, key, _columns in TABLES:
         table = tables.get(key) or (tables.get("coverage_units") if key == "coverage" else None)
         ctx[name] = [] if table is None else [
             {**{c.key: table.text(row, c) for c in table.columns}, "place": row.get("township") or row.get("unit")}

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reports.data import ReportData
-from storage.atomic import atomic_path, write_atomic
 from reports.document import Document, build_document
+from storage.atomic import atomic_path, write_atomic
 
 FORMATS = ("html", "pdf", "xlsx", "docx")
 

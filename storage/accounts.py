@@ -87,3 +87,47 @@ def user_for_token(session: Session, token: str) -> UserAccount | None:
         return None
     user = session.get(UserAccount, row.user_id)
     return user if user and user.active else None
+
+
+def find_user(session: Session, username: str) -> UserAccount | None:
+    return session.scalar(select(UserAccount).where(UserAccount.username == username))
+
+
+def list_users(session: Session) -> list[dict]:
+    """Every account by username, with the name of its jurisdiction."""
+    from storage.tables import Jurisdiction
+
+    rows = session.execute(select(UserAccount, Jurisdiction.name)
+                           .join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
+                           .order_by(UserAccount.username))
+    return [{"username": u.username, "name": u.display_name, "role": u.role, "jurisdiction": j,
+             "department": u.department_key, "director": u.director, "active": u.active} for u, j in rows]
+
+
+def add_sample_accounts(session: Session, password: str, *, province: str = "福建省", department: str = "education",
+                        actor: str = "demo") -> list[tuple[str, str]]:
+    """The demo's accounts, only into a database that has none: a coordinator and a supervisor
+    of ``province``, and a ``department`` account at the unit with the most of its items.
+    Returns (username, what it is) pairs; [] when accounts exist already."""
+    from sqlalchemy import func
+
+    from storage.tables import Jurisdiction, Occurrence
+
+    if session.scalar(select(func.count()).select_from(UserAccount)):
+        return []
+    top = session.scalar(select(Jurisdiction).where(Jurisdiction.name == province))
+    unit_id = session.execute(
+        select(Occurrence.jurisdiction_id).where(Occurrence.party_key == department)
+        .group_by(Occurrence.jurisdiction_id)
+        .order_by(func.count().desc(), Occurrence.jurisdiction_id)).scalars().first()
+    unit = session.get(Jurisdiction, unit_id)
+    dept_name = session.get(Department, department).name
+    accounts = []
+    for name, role, where, extra, what in (
+            ("minzheng", "coordinator", top.name, {}, f"{top.name}民政厅协调员"),
+            ("ducha", "supervisor", top.name, {}, f"{top.name}督查室"),
+            ("jiaoyu", "department", unit.code, {"department": department}, f"{unit.name}{dept_name}")):
+        add_user(session, username=name, password=password, role=role, jurisdiction=where,
+                 display_name=what, actor=actor, **extra)
+        accounts.append((name, what))
+    return accounts

@@ -15,8 +15,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from obligations.errors import ProblemsError
 from obligations.cases import HEADERS, OPTIONAL_HEADERS, REQUIRED_HEADERS, CaseRow, validate_row
+from obligations.errors import ProblemsError
 from storage.tables import Case, Jurisdiction
 
 
@@ -50,7 +50,7 @@ def read_ledger(path: Path) -> list[tuple[str, int, dict[str, Any]]]:
     for number, values in enumerate(rows, start=2):
         if values is None or all(v is None or str(v).strip() == "" for v in values):
             continue
-        out.append((sheet.title, number, {h: v for h, v in zip(header, values) if h}))
+        out.append((sheet.title, number, {h: v for h, v in zip(header, values, strict=False) if h}))
     book.close()
     return out
 

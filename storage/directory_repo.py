@@ -83,3 +83,17 @@ def sync_directory(session: Session, directory: Directory) -> DirectoryChanges:
         changes.contacts_added = len(new_contacts)
     session.flush()
     return changes
+
+
+def list_jurisdictions(session: Session, level: str | None = None) -> list[dict]:
+    """Jurisdictions in tree order (by path), each with its supervisor and the number of its
+    department contacts; only those of ``level`` when given."""
+    from sqlalchemy import func
+
+    counts = dict(session.execute(select(Contact.jurisdiction_id, func.count())
+                                  .group_by(Contact.jurisdiction_id)).all())
+    q = select(Jurisdiction).order_by(Jurisdiction.path)
+    if level:
+        q = q.where(Jurisdiction.level == level)
+    return [{"code": j.code, "name": j.name, "level": j.level, "path": j.path, "supervisor": j.supervisor_name,
+             "supervisor_email": j.supervisor_email, "contacts": counts.get(j.id, 0)} for j in session.scalars(q)]

@@ -4,9 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo

@@ -7,8 +7,17 @@ from sqlmodel import Session
 
 from storage import audit
 from storage.access import Principal, jurisdiction_filter, occurrence_filter
-from storage.tables import (Clause, Completion, Department, ItemRequest, Jurisdiction, Notice, Occurrence, Plan,
-                            UserAccount)
+from storage.tables import (
+    Clause,
+    Completion,
+    Department,
+    ItemRequest,
+    Jurisdiction,
+    Notice,
+    Occurrence,
+    Plan,
+    UserAccount,
+)
 
 
 def plan_choices(session: Session) -> list:

@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import sys
 
-
 from flows.cli import main
 
 
@@ -96,3 +95,55 @@ def test_console_script_runs_without_traceback(project):
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "nope" in bad.stderr
     helptext = subprocess.run([exe, "--help"], capture_output=True, text=True, env=os.environ)
     assert helptext.returncode == 0 and "plans" in helptext.stdout and "督办" in helptext.stdout
+
+
+def test_db_upgrade_fresh_current_and_old(project, capsys):
+    """Commands check the schema and stop on an old one, naming `duban db upgrade`; only
+    `db upgrade` (and `up`, `demo`) migrate."""
+    from storage.db import current_revision, head_revision, make_engine, migrate
+
+    head = head_revision()
+    code, out, err = run(capsys, "db", "upgrade")
+    assert code == 0 and out.strip() == f"数据库已升级：空数据库 → {head}", err
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and out.strip() == f"数据库已是最新版本（{head}）"
+
+    engine = make_engine(os.environ["DUBAN_DATABASE_URL"])   # as if made by the duban of migration 0007
+    migrate(engine, "base", down=True)
+    migrate(engine, "0007")
+    code, out, err = run(capsys, "plans", "list")
+    assert code == 1 and out == ""
+    assert f"数据库结构版本为 0007，本版本的 duban 需要 {head}" in err and "duban db upgrade" in err
+    assert current_revision(engine) == "0007"          # the refused command changed nothing
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and out.strip() == f"数据库已升级：0007 → {head}"
+    assert current_revision(engine) == head
+    engine.dispose()
+    code, out, _ = run(capsys, "plans", "list")
+    assert code == 0 and "尚未加载任何计划" in out
+
+
+def test_a_new_empty_database_gets_the_schema_without_upgrade(project, capsys):
+    code, out, err = run(capsys, "plans", "load", "fujian-2025")
+    assert code == 0 and "fujian-2025：新加载" in out, err
+
+
+def test_listing_helper_table_json_empty_and_groups(capsys):
+    from rich.console import Console
+
+    from flows.cli.output import ListFormat, col, print_listing
+
+    rows = [{"plan": "a", "n": 1, "x": None}, {"plan": "b", "n": 2, "x": "y"}, {"plan": "a", "n": 3, "x": "z"}]
+    columns = [col("编号", "n"), col("说明", lambda r: r["x"] or "—")]
+    console = Console(record=True, width=80, file=open(os.devnull, "w"))
+    print_listing(console, ListFormat.json, rows, columns, title="t")
+    assert json.loads(capsys.readouterr().out) == rows
+    print_listing(console, "json", rows, columns, json_value={"ok": True})
+    assert json.loads(capsys.readouterr().out) == {"ok": True}
+    print_listing(console, ListFormat.table, [], columns, header="头", empty="空的", footer="尾")
+    assert console.export_text() == "头\n空的\n"
+    print_listing(console, ListFormat.table, rows, columns, group_by=lambda r: r["plan"],
+                  title=lambda key, items: f"计划 {key}：{len(items)} 项", footer="共 3 项")
+    text = console.export_text()
+    assert text.index("计划 a：2 项") < text.index("计划 b：1 项") < text.index("共 3 项")
+    assert "编号" in text and "—" in text and "z" in text

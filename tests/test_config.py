@@ -303,7 +303,7 @@ def test_a_config_written_from_the_settings_reads_the_same_anywhere(project, tmp
 
 
 def test_the_demo_config_parses_and_opens_the_demo_folder(project, tmp_path, monkeypatch):
-    from flows.cli_flows import _demo_web
+    from flows.cli.service import _demo_web
     from flows.simulation import demo_settings, prepare
 
     settings = demo_settings(load_settings(), tmp_path / "demo")

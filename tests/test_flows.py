@@ -160,7 +160,7 @@ def test_the_demo_folder_opens_in_the_web_app(project, tmp_path, monkeypatch):
     sample accounts, so `duban --config demo/config.yaml up` shows the year in the browser."""
     from fastapi.testclient import TestClient
 
-    from flows.cli_flows import DEMO_PASSWORD, _demo_web
+    from flows.cli.service import DEMO_PASSWORD, _demo_web
     from web.app import create_app
 
     settings = demo_settings(load_settings(), tmp_path / "demo")

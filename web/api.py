@@ -16,11 +16,10 @@ from obligations.periods import PeriodSyntaxError, parse_period
 from obligations.status import STATUSES
 from reports.data import build as build_report
 from storage import occurrences as occ
-from storage import views
-from storage import workflow
+from storage import views, workflow
+from storage.access import Principal, occurrence_filter
 from storage.evidence import MAX_BYTES, Evidence
 from storage.occurrences import OccurrenceError
-from storage.access import Principal, occurrence_filter
 from web.deps import api_user, db, unit_in_area
 
 router = APIRouter(prefix="/api/v1", tags=["督办"])

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from typing import Iterator
+from collections.abc import Iterator
 
 from fastapi import Depends, Form, HTTPException, Request
 from sqlmodel import Session
 
+from storage.access import Principal
 from storage.accounts import user_for_token
 from storage.occurrences import OccurrenceError, resolve_jurisdiction
 from storage.tables import Jurisdiction, UserAccount
-from storage.access import Principal
 
 
 class LoginRequired(Exception):

@@ -6,14 +6,14 @@ import datetime as dt
 import hashlib
 import hmac
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from icalendar import Calendar, Event
 from sqlmodel import Session
 
+from obligations.words import clause_label, period_label
 from storage import occurrences as occ
 from storage.tables import Department, Jurisdiction, Occurrence
-from obligations.words import clause_label, period_label
 from web.deps import db
 
 router = APIRouter(include_in_schema=False)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from obligations.catalog import SCOPE_NAMES, describe_cadence
+from obligations.catalog import describe_cadence
+from obligations.words import SCOPE_NAMES
 
 _SIGNATURE = ("kind", "months", "count", "start", "deadline", "rrule")
 

@@ -115,7 +115,7 @@ def _named(text: str, directory: Directory) -> tuple[list[Dept], list[str]]:
             chosen.append((start, stop, alias))
             end = stop
     out, seen, leaders = [], {}, []
-    for start, stop, alias in chosen:
+    for _start, stop, alias in chosen:
         r = directory.resolve(alias)
         if not r:
             continue

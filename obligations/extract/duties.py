@@ -93,7 +93,7 @@ def read_duties(text: str, clause_keys: list[str], finder: ActorFinder, plan_lev
         sentence = sm.group(0)
         pieces = [(m.start(), m.group(0).rstrip(",、")) for m in _PIECE.finditer(sentence)]
         reads = []
-        for offset, phrase in pieces:
+        for _offset, phrase in pieces:
             start = start_of(phrase) or start
             reads.append(read_phrase(phrase, start))
         stated = any(found for found, _ in reads)

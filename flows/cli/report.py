@@ -7,17 +7,18 @@ from typing import Optional
 
 import typer
 
-from flows import cli
-from flows.cli import app, engine, settings
-from flows.cli_schedule import _today
+from flows.cli.context import cli
 from obligations.periods import parse_period
-from obligations.words import period_words as describe_period
+from obligations.words import period_words
 from reports import render
 from reports import service as reports
+
+app = typer.Typer()   # its commands sit at the top level
 
 
 @app.command("report")
 def report_cmd(
+    ctx: typer.Context,
     period: str = typer.Option(..., "--period", help="期间：2025、2025H1、2025Q3、2025-03 或 2025-01-01..2025-06-30 / period"),
     plan: Optional[str] = typer.Option(None, "--plan", help="计划编号（默认全部计划）/ plan id"),
     jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="地区名称或区划代码（默认全部）/ unit"),
@@ -31,11 +32,12 @@ def report_cmd(
     fmt = (fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "pdf")).lower()
     if fmt not in (*render.FORMATS, "json"):
         raise typer.BadParameter(f"未知的格式 {fmt}（可用：html、pdf、xlsx、docx、json）", param_hint="--format")
+    run = cli(ctx)
     start, end = parse_period(period)
-    day = _today(today)
-    s = settings()
+    day = run.today(today)
+    s = run.settings
     started = time.perf_counter()
-    data = reports.report_data(engine(), s, reports.ReportRequest(start, end, day, plan, jurisdiction, not own_only))
+    data = reports.report_data(run.engine, s, reports.ReportRequest(start, end, day, plan, jurisdiction, not own_only))
     path = output or s.data_dir / "reports" / reports.default_name(data, fmt)
     if fmt == "json":
         render.write_json(data, path)
@@ -43,17 +45,19 @@ def report_cmd(
         render.write(data, fmt, path, reports.options(s, number=number))
     t = data.totals
     rate = "—" if t["on_time_rate"] is None else f"{t['on_time_rate'] * 100:.1f}%"
-    cli.out.print(f"{describe_period(start, end)}（{data.jurisdiction or '全部地区'}，{data.plan_title}）：应办 {t['total']:,} 项，"
+    run.out.print(f"{period_words(start, end)}（{data.jurisdiction or '全部地区'}，{data.plan_title}）：应办 {t['total']:,} 项，"
                   f"按期办结 {t['done']:,}，逾期办结 {t['done_late']:,}，逾期未办 {t['overdue']:,}，按期办结率 {rate}。")
-    cli.out.print(f"已生成 {fmt.upper()}：{path}（用时 {time.perf_counter() - started:.1f} 秒）", soft_wrap=True)
+    run.out.print(f"已生成 {fmt.upper()}：{path}（用时 {time.perf_counter() - started:.1f} 秒）", soft_wrap=True)
 
 
 @app.command("report-template")
-def report_template_cmd(output: Path = typer.Option(..., "-o", "--output", help="写出的 Word 模板 / output .docx")):
+def report_template_cmd(ctx: typer.Context,
+                        output: Path = typer.Option(..., "-o", "--output", help="写出的 Word 模板 / output .docx")):
     """写出督查通报的默认 Word 模板，供修改后在 config.yaml 的 report.docx_template 中使用 / default DOCX template."""
     from reports.docx import TEMPLATE_FIELDS, write_template
 
     write_template(output)
-    cli.out.print(f"已写出模板：{output}")
-    cli.out.print("可在 Word 中修改版式和文字；{{ … }} 与 {%tr … %}、{%p … %} 为数据占位，请保留。可用字段："
-                  + "、".join(TEMPLATE_FIELDS.split()), soft_wrap=True)
+    out = cli(ctx).out
+    out.print(f"已写出模板：{output}")
+    out.print("可在 Word 中修改版式和文字；{{ … }} 与 {%tr … %}、{%p … %} 为数据占位，请保留。可用字段："
+              + "、".join(TEMPLATE_FIELDS.split()), soft_wrap=True)

@@ -1,0 +1,92 @@
+"""`duban materialize`, `complete`, `waive`: making occurrences and recording what was done."""
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from flows.cli.context import TodayOption, cli, parse_date
+from flows.cli.output import FormatOption, ListFormat, emit_json
+from obligations.words import STATUS_NAMES
+from obligations.workcal import UnknownYearWarning
+from storage import occurrences as occ
+from storage import workflow
+from storage.evidence import Evidence
+from storage.schedule import materialize
+
+app = typer.Typer()   # its commands sit at the top level
+
+
+@app.command("materialize")
+def materialize_cmd(
+    ctx: typer.Context,
+    until: Optional[str] = typer.Option(None, "--until", help="生成到此日期（默认：今天 + horizon_days）/ horizon"),
+    from_: Optional[str] = typer.Option(None, "--from", help="只生成此日期之后结束的期间 / skip periods ending before"),
+    today: Optional[str] = TodayOption,
+    format: ListFormat = FormatOption,
+):
+    """按周期生成督办事项（幂等，可重复运行）/ create occurrences up to a horizon (idempotent)."""
+    run = cli(ctx)
+    s = run.settings
+    now = run.today(today)
+    horizon = parse_date(until, "--until") or now + dt.timedelta(days=s.horizon_days)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownYearWarning)
+        report = materialize(run.engine, s.calendar(), horizon, today=now, default_start=s.schedule_start,
+                             window_from=parse_date(from_, "--from"))
+    if format == ListFormat.json:
+        emit_json(report.__dict__)
+        return
+    out = run.out
+    out.print(f"生成督办事项至 {horizon}：新增 {report.occurrences_added} 项"
+              f"（{'、'.join(f'{k} {v}' for k, v in report.by_plan.items())}），"
+              f"新增周期 {report.periods_added} 个，事件事项 {report.events_added} 项；"
+              f"按修订替换未来未办事项 {report.occurrences_removed} 项。")
+    for w in caught:
+        out.print(f"[yellow]注意：{w.message}[/yellow]")
+    if report.unplaced_plans:
+        out.print(f"[yellow]注意：计划 {'、'.join(report.unplaced_plans)} 的地区不在行政区划中，未生成事项。[/yellow]")
+    if report.unassigned:
+        out.print(f"[yellow]注意：以下义务在该层级没有对应部门，未生成事项：{'、'.join(report.unassigned)}[/yellow]")
+
+
+@app.command("complete")
+def complete_cmd(
+    ctx: typer.Context,
+    occurrence: int = typer.Argument(..., help="督办事项编号 / occurrence id"),
+    count: int = typer.Option(1, "--count", "-n", help="本次完成次数（如 6 次走访中的 4 次）/ count done"),
+    note: Optional[str] = typer.Option(None, "--note", help="办理情况说明 / what was done"),
+    evidence: Optional[Path] = typer.Option(None, "--evidence", help="佐证材料文件 / evidence file"),
+    by: str = typer.Option("命令行用户", "--by", help="办理人 / who"),
+    on: Optional[str] = typer.Option(None, "--on", help="办理日期（默认今天）/ date done"),
+    format: ListFormat = FormatOption,
+):
+    """登记完成情况（追加记录，不覆盖）/ record a completion."""
+    run = cli(ctx)
+    s = run.settings
+    with run.session() as session, session.begin():
+        workflow.complete(session, occurrence, by=workflow.Actor(by, "cli"), count=count, note=note,
+                          done_on=parse_date(on, "--on"), evidence=Evidence.from_path(evidence) if evidence else None,
+                          setting=workflow.Setting(s.calendar(), s.data_dir, s.today()))
+    with run.session() as session:
+        detail = occ.occurrence_detail(session, occurrence, today=s.today(), soon_days=s.due_soon_days)
+    if format == ListFormat.json:
+        emit_json(detail)
+        return
+    run.out.print(f"已登记：事项 {occurrence}（{detail['plan']} {detail['obligation']} {detail['what']}，"
+                  f"{detail['jurisdiction']}·{detail['assignee_name']}）进度 {detail['done']}/{detail['required']}，"
+                  f"状态：{STATUS_NAMES[detail['status']]}")
+
+
+@app.command("waive")
+def waive_cmd(ctx: typer.Context, occurrence: int = typer.Argument(..., help="督办事项编号"),
+              reason: str = typer.Option(..., "--reason", help="豁免理由 / reason"),
+              by: str = typer.Option("命令行用户", "--by", help="决定人 / who")):
+    """豁免一个督办事项（须说明理由）/ waive an occurrence with a reason."""
+    run = cli(ctx)
+    with run.session() as session, session.begin():
+        workflow.waive(session, occurrence, by=workflow.Actor(by, "cli"), reason=reason)
+    run.out.print(f"已豁免：事项 {occurrence}，理由：{reason}")

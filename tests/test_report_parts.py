@@ -6,7 +6,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from obligations.periods import PeriodSyntaxError, describe_period, last_complete, parse_period, period_key, previous_period
+from obligations.periods import (
+    PeriodSyntaxError,
+    describe_period,
+    last_complete,
+    parse_period,
+    period_key,
+    previous_period,
+)
 from reports import charts
 from reports.data import ReportData, empty_row, rates
 from reports.document import build_document, delta_text, rate_text

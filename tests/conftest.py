@@ -1,18 +1,39 @@
 """Shared fixtures. The database is real: a SQLite file per test by default; when
-DUBAN_DATABASE_URL names a PostgreSQL server (as .ci/run does), each test gets a fresh schema
-there, so the same storage tests run on both."""
+DUBAN_DATABASE_URL names a PostgreSQL server (as .ci/run does), each test gets a database of its
+own on that server, so the same storage tests run on both.
+
+A test's database starts from a template built once per session and copied for the test (a file
+copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL). What the copy holds follows from
+the fixtures the test asks for, directly or through other fixtures:
+
+- none of the below: an empty database (the CLI and the migration tests make their own schema)
+- ``engine``: migrated to head
+- ``plans_loaded``: and the directory and the three repository plans loaded
+- ``year_2025``: and 2025 materialized (until 2025-12-31, as of 2025-01-01)
+- ``personas``: and four accounts (see ``Personas``), on top of whichever of the above
+
+Every test still gets a database of its own; nothing a test writes is seen by another."""
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email
+import email.policy
+import json as _json
 import os
+import re
 import shutil
+import socket
+import threading
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from obligations.directory import parse_directory
 from storage.db import make_engine, migrate
@@ -20,6 +41,7 @@ from storage.db import make_engine, migrate
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = ROOT / "plans"
 PLAN_IDS = ("fujian-2025", "guangdong-2024", "pingdingshan-2025")
+PASSWORD = "correct-horse-9"            # every persona's password
 
 
 @pytest.fixture(scope="session")
@@ -53,21 +75,236 @@ def pg_schema(server: str, prefix: str = "t_"):
         admin.dispose()
 
 
+def copy_project(root: Path) -> Path:
+    """The project's config, directory and plans copied into ``root``; returns ``root``."""
+    shutil.copytree(PLANS, root / "plans", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "config.yaml", root / "config.yaml")
+    return root
+
+
+# ---------------------------------------------------------------- database templates
+
+@dataclass(frozen=True)
+class Persona:
+    """An account as a test acts with it: its sign-in, its API token and its Principal."""
+    username: str
+    password: str
+    role: str
+    jurisdiction: str
+    display_name: str
+    department: str | None
+    director: str | None
+    user_id: int
+    token: str                     # an API token (Authorization: Bearer …)
+    principal: object              # web.access.Principal, as web.deps.principal_of makes it
+
+    def api(self, app):
+        """A TestClient that sends this persona's API token."""
+        from fastapi.testclient import TestClient
+
+        return TestClient(app, headers={"Authorization": f"Bearer {self.token}"})
+
+    def client(self, app):
+        """A TestClient signed in to the web app through /login (an Argon2 check: ≈ 0.6 s here)."""
+        return sign_in(app, self.username, self.password)
+
+
+def sign_in(app, username: str, password: str = PASSWORD):
+    from fastapi.testclient import TestClient
+
+    c = TestClient(app, follow_redirects=False)
+    r = c.post("/login", data={"username": username, "password": password, "csrf": csrf_of(c, "/login"), "next": "/"})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def csrf_of(c, path: str) -> str:
+    """The CSRF token of the form on ``path`` (as the page gives it to this client's session)."""
+    page = c.get(path, follow_redirects=True).text
+    return re.search(r'name="csrf" value="([^"]+)"', page)[1]
+
+
+PERSONAS = {    # attribute: what storage.accounts.add_user gets
+    "coordinator": dict(username="mz", role="coordinator", jurisdiction="新华区", display_name="新华区民政局"),
+    "department": dict(username="jy", role="department", jurisdiction="新华区", department="education",
+                       display_name="新华区教育局"),
+    "supervisor": dict(username="dc", role="supervisor", jurisdiction="平顶山市", display_name="平顶山市督查室"),
+    "director": dict(username="zr", role="director", jurisdiction="鼓东街道第一社区", director="张主任",
+                     display_name="鼓东街道第一社区儿童主任"),
+}
+
+
+class Personas:
+    """The four accounts of the ``personas`` fixture: ``coordinator`` (mz, 新华区民政局),
+    ``department`` (jy, 新华区教育局), ``supervisor`` (dc, 平顶山市督查室) and ``director`` (zr,
+    张主任, children's director of 鼓东街道第一社区, Fujian). Also by username: ``personas["jy"]``."""
+
+    def __init__(self, people: dict[str, Persona]):
+        self._by_role = people
+        self._by_name = {p.username: p for p in people.values()}
+
+    def __getattr__(self, role: str) -> Persona:
+        try:
+            return self.__dict__["_by_role"][role]
+        except KeyError:
+            raise AttributeError(role) from None
+
+    def __getitem__(self, username: str) -> Persona:
+        return self._by_name[username]
+
+    def __iter__(self):
+        return iter(self._by_role.values())
+
+
+def _add_personas(engine: Engine, settings) -> dict[str, Persona]:
+    from sqlmodel import Session
+
+    from storage import accounts
+    from web.deps import principal_of
+
+    people = {}
+    with Session(engine) as s, s.begin():
+        for role, kw in PERSONAS.items():
+            user = accounts.add_user(s, password=PASSWORD, **kw)
+            token = accounts.add_token(s, user)
+            people[role] = Persona(username=user.username, password=PASSWORD, role=user.role,
+                                   jurisdiction=kw["jurisdiction"], display_name=user.display_name,
+                                   department=user.department_key, director=user.director, user_id=user.id,
+                                   token=token, principal=principal_of(s, user))
+    return people
+
+
+def _load(engine: Engine, settings) -> None:
+    from storage.catalogs import load_plans
+
+    load_plans(engine, settings)
+
+
+def _materialize_2025(engine: Engine, settings) -> None:
+    from storage.schedule import materialize
+
+    materialize(engine, settings.calendar(), dt.date(2025, 12, 31), today=dt.date(2025, 1, 1),
+                default_start=settings.schedule_start)
+
+
+# the layers a template is built of, in the order they are applied: (name, the fixture that asks
+# for it, what it needs below it, the builder, which may return data the fixture hands on)
+LAYERS: tuple[tuple[str, str, str | None, Callable], ...] = (
+    ("migrated", "engine", None, lambda engine, settings: migrate(engine)),
+    ("plans", "plans_loaded", "migrated", _load),
+    ("year", "year_2025", "plans", _materialize_2025),
+    ("personas", "personas", "plans", _add_personas),
+)
+
+
+def template_key(fixturenames) -> tuple[str, ...]:
+    """The layers a test's database needs, from the fixtures it uses (with what they need)."""
+    wanted = {name for name, fixture, _, _ in LAYERS if fixture in fixturenames}
+    needs = {name: below for name, _, below, _ in LAYERS}
+    for name in list(wanted):
+        while needs[name]:
+            name = needs[name]
+            wanted.add(name)
+    return tuple(name for name, *_ in LAYERS if name in wanted)
+
+
+class Templates:
+    """Template databases, each built once (from the template one layer shorter) and copied per
+    test. SQLite: files in a session folder. PostgreSQL: databases on the server, dropped at the
+    end of the session."""
+
+    def __init__(self, folder: Path, server: str | None):
+        self.folder, self.server = folder, server
+        self.settings = None
+        self.built: dict[tuple[str, ...], str] = {}       # key → file path or database name
+        self.data: dict[tuple[str, ...], dict] = {}       # key → layer name → what its builder returned
+        self.tag = uuid.uuid4().hex[:8]
+        self.admin = (make_engine(server).execution_options(isolation_level="AUTOCOMMIT") if server else None)
+
+    def _settings(self):
+        if self.settings is None:
+            from storage.files import load_settings
+
+            self.settings = load_settings(str(copy_project(self.folder / "project") / "config.yaml"))
+        return self.settings
+
+    def url(self, name: str) -> str:
+        if self.server:
+            return make_url(self.server).set(drivername="postgresql+psycopg", database=name).render_as_string(
+                hide_password=False)
+        return f"sqlite:///{name}"
+
+    def _pg(self, sql: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(sql))
+
+    def _create(self, target: str, source: str | None) -> None:
+        """``target`` as a copy of the template ``source`` (None: empty)."""
+        if self.server:
+            self._pg(f'CREATE DATABASE "{target}"' + (f' TEMPLATE "{source}"' if source else ""))
+        elif source:
+            shutil.copyfile(source, target)
+
+    def drop(self, name: str) -> None:
+        if self.server:
+            self._pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')    # ends connections a test left open
+
+    def template(self, key: tuple[str, ...]) -> str:
+        """The template for ``key``, built if it is not yet."""
+        if key in self.built:
+            return self.built[key]
+        base = self.template(key[:-1]) if len(key) > 1 else None
+        name = (f"duban_tpl_{self.tag}_{len(self.built)}" if self.server
+                else str(self.folder / f"{'-'.join(key)}.db"))
+        self._create(name, base)
+        engine = make_engine(self.url(name))
+        try:
+            builder = next(build for layer, _, _, build in LAYERS if layer == key[-1])
+            made = builder(engine, self._settings())
+            if engine.dialect.name == "sqlite":     # everything into the main file before it is copied
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            engine.dispose()
+        self.data[key] = dict(self.data.get(key[:-1], {}), **({key[-1]: made} if made is not None else {}))
+        self.built[key] = name
+        return name
+
+    def new_database(self, key: tuple[str, ...], sqlite_path: Path) -> str:
+        """A database of its own for a test, as a copy of the template for ``key``; its URL."""
+        source = self.template(key) if key else None
+        name = f"duban_t_{uuid.uuid4().hex[:12]}" if self.server else str(sqlite_path)
+        self._create(name, source)
+        return self.url(name)
+
+    def close(self) -> None:
+        if self.server:
+            for name in self.built.values():
+                self.drop(name)
+            self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_templates(tmp_path_factory):
+    templates = Templates(tmp_path_factory.mktemp("templates"), _server_url())
+    yield templates
+    templates.close()
+
+
 @pytest.fixture
-def database_url(tmp_path):
-    """A database URL of its own for this test (SQLite file, or a fresh PostgreSQL schema)."""
-    server = _server_url()
-    if not server:
-        yield f"sqlite:///{tmp_path / 'duban.db'}"
-        return
-    with pg_schema(server) as url:
-        yield url
+def database_url(request, tmp_path, db_templates):
+    """A database URL of its own for this test (a SQLite file, or a database on the PostgreSQL
+    server), holding what the test's fixtures ask for (see the module's docstring)."""
+    url = db_templates.new_database(template_key(request.fixturenames), tmp_path / "duban.db")
+    yield url
+    if db_templates.server:
+        db_templates.drop(make_url(url).database)
 
 
 @pytest.fixture
 def engine(database_url):
+    """An engine on the test's database, migrated to head (a copy of the migrated template)."""
     eng = make_engine(database_url)
-    migrate(eng)
     yield eng
     eng.dispose()
 
@@ -76,31 +313,52 @@ def engine(database_url):
 def project(tmp_path, database_url, monkeypatch):
     """A copy of the project's config, directory and plans in a temporary folder, with its own
     database; DUBAN_CONFIG points at it (the CLI and service functions read it)."""
-    root = tmp_path / "project"
-    shutil.copytree(PLANS, root / "plans", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "config.yaml", root / "config.yaml")
+    root = copy_project(tmp_path / "project")
     monkeypatch.setenv("DUBAN_CONFIG", str(root / "config.yaml"))
     monkeypatch.setenv("DUBAN_DATABASE_URL", database_url)
     return root
 
 
 @pytest.fixture
-def report_slice(project, engine):
+def plans_loaded(project, engine, db_templates):
+    """The project's settings; the test's database holds the directory and the three plans, as
+    ``load_plans(engine, settings)`` leaves them (loaded once for the session, from an identical
+    copy of the project: the plans' recorded catalog paths are set to this test's project)."""
+    from storage.files import load_settings
+
+    old = str(db_templates.folder / "project")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE plan SET catalog_path = replace(catalog_path, :old, :new)"),
+                     {"old": old, "new": str(project)})
+    return load_settings()
+
+
+@pytest.fixture
+def year_2025(plans_loaded):
+    """The project's settings; the database also holds 2025's items, as
+    ``materialize(engine, settings.calendar(), date(2025, 12, 31), today=date(2025, 1, 1),
+    default_start=settings.schedule_start)`` leaves them."""
+    return plans_loaded
+
+
+@pytest.fixture
+def personas(request, plans_loaded, db_templates) -> Personas:
+    """Four accounts in the test's database (see ``Personas``), password ``PASSWORD``, each with an
+    API token and its Principal; ``persona.client(app)`` signs in to a web app."""
+    return Personas(db_templates.data[template_key(request.fixturenames)]["personas"])
+
+
+@pytest.fixture
+def report_slice(year_2025, engine):
     """Pingdingshan's plan in 2025 Q1 at 新华区 and below, with completions chosen by hand:
     5 items — 3 done on time, 1 done late, 1 overdue (4 of 6 visits) on 2025-04-10."""
     from sqlalchemy import select
     from sqlmodel import Session
 
     from storage import occurrences as occ
-    from storage.catalogs import load_plans
-    from storage.files import load_settings
-    from storage.schedule import materialize
     from storage.tables import Jurisdiction, Obligation, Occurrence
 
     D = dt.date
-    settings = load_settings()
-    load_plans(engine, settings)
-    materialize(engine, settings.calendar(), D(2025, 12, 31), today=D(2025, 1, 1), default_start=settings.schedule_start)
     with Session(engine) as s:
         county = s.scalar(select(Jurisdiction).where(Jurisdiction.code == "410402"))
         rows = s.execute(select(Occurrence, Obligation.code, Jurisdiction.name)
@@ -124,13 +382,6 @@ def report_slice(project, engine):
 
 
 # ---------------------------------------------------------------- real servers on loopback
-
-import email
-import email.policy
-import json as _json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def free_port() -> int:

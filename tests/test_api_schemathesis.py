@@ -1,26 +1,96 @@
-"""schemathesis against the OpenAPI spec of /api/v1, over the ASGI app on the real database:
-whatever it generates for each operation, the API answers without a server error (5xx)."""
-import schemathesis
-from hypothesis import HealthCheck, given, settings
+"""schemathesis against the OpenAPI spec of /api/v1, over the ASGI app on the real database.
 
+For a coordinator and a department account, each operation gets generated requests, valid
+(positive) and, where it takes parameters or a body, invalid (negative). Every answer must be
+what the schema promises: no server error, a documented status code, a documented content type,
+a body that matches the documented response schema. (schemathesis's negative_data_rejection is
+not used: over a query string "0.0" is a fine integer and a number a fine date to pydantic.) Each
+operation must also have been seen to succeed (2xx) and, where its schema documents a 4xx, to
+refuse (4xx) — so the test fails if an operation only ever errs, or is never reached."""
+from collections import defaultdict
+
+import pytest
+import schemathesis
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
+from sqlmodel import Session
+
+from storage.tables import Occurrence
 from tests.test_web import world  # noqa: F401  (the fixture: plans, items, personas, tokens)
 
+pytestmark = pytest.mark.slow
+OPERATIONS = {"GET /api/v1/me", "GET /api/v1/occurrences", "GET /api/v1/occurrences/{occurrence_id}",
+              "POST /api/v1/occurrences/{occurrence_id}/completions", "GET /api/v1/plans",
+              "GET /api/v1/departments", "GET /api/v1/reports/data"}
+CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
+# Answers the schema does not list, known and reported (web/api.py could document them with
+# `responses=`): a filter naming an unknown plan or department, or holding a NUL, is 400; a body
+# that is not JSON at all is FastAPI's own 400 ("There was an error parsing the body").
+UNDOCUMENTED = {"GET /api/v1/occurrences": {400}, "POST /api/v1/occurrences/{occurrence_id}/completions": {400}}
+EXAMPLES = settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
-def test_generated_requests_never_get_a_server_error(world):  # noqa: F811
-    app, _, _, tokens = world
+
+def generated(strategy, run) -> None:
+    """``run`` on each case hypothesis draws from ``strategy``."""
+    @given(case=strategy)
+    @EXAMPLES
+    def check(case):
+        run(case)
+
+    check()
+
+
+def test_generated_requests_are_answered_as_the_schema_says(world, personas):  # noqa: F811
+    app, engine, *_ = world
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 7
-    seen = {}
-    for token_user in ("mz", "jy"):       # a coordinator (every route open) and a department (refusals)
-        headers = {"Authorization": f"Bearer {tokens[token_user]}"}
-        for op in operations:
-            @given(case=op.as_strategy())
-            @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-            def check(case):
-                response = case.call(headers=headers)
-                seen.setdefault(op.label, set()).add(response.status_code)
-                assert response.status_code < 500, (case.method, case.formatted_path, case.query, case.body,
-                                                    response.text[:300])
-            check()
-    assert all(codes for codes in seen.values()) and any(200 in c or 201 in c for c in seen.values())
+    operations = {op.label: op for op in (result.ok() for result in schema.get_all_operations())}
+    assert set(operations) == OPERATIONS
+    seen: dict[str, set[int]] = defaultdict(set)
+
+    def exercise(case, headers, checks):
+        response = case.call(headers=headers)
+        label = case.operation.label
+        seen[label].add(response.status_code)
+        documented = {int(code) for code in case.operation.definition.raw["responses"]}
+        assert response.status_code in documented | UNDOCUMENTED.get(label, set()), (
+            label, response.status_code, case.path_parameters, case.query, case.body, response.text[:300])
+        case.validate_response(response, checks=checks, headers=headers)
+        return response
+
+    for persona in (personas.coordinator, personas.department):
+        headers = {"Authorization": f"Bearer {persona.token}"}
+        for op in operations.values():
+            modes = [GenerationMode.POSITIVE]
+            if op.path_parameters or op.query or op.body:
+                modes.append(GenerationMode.NEGATIVE)
+            for mode in modes:
+                generated(op.as_strategy(generation_mode=mode), lambda case, h=headers: exercise(case, h, CHECKS))
+
+    # requests that must succeed, through the same checks: an item the department owes, its
+    # completion, the coordinator's report
+    jy = {"Authorization": f"Bearer {personas.department.token}"}
+    mz = {"Authorization": f"Bearer {personas.coordinator.token}"}
+    with Session(engine) as s:
+        oid = s.scalar(sa.select(Occurrence.id).where(
+            Occurrence.party_key == personas.department.department, Occurrence.done_count == 0, Occurrence.required == 1,
+            Occurrence.jurisdiction_id == personas.department.principal.jurisdiction_id).order_by(Occurrence.id))
+    item = operations["GET /api/v1/occurrences/{occurrence_id}"]
+    complete = operations["POST /api/v1/occurrences/{occurrence_id}/completions"]
+    report = operations["GET /api/v1/reports/data"]
+    good = [(item.Case(path_parameters={"occurrence_id": oid}), jy, 200),
+            (complete.Case(path_parameters={"occurrence_id": oid}, body={"count": 1}), jy, 201),
+            (report.Case(query={"period": "2025Q1", "jurisdiction": "新华区"}), mz, 200)]
+    for case, headers, status in good:
+        assert exercise(case, headers, CHECKS).status_code == status, case.operation.label
+
+    for label, op in operations.items():
+        codes = seen[label]
+        assert any(200 <= c < 300 for c in codes), (label, codes)
+        if any(str(c).startswith("4") for c in op.definition.raw["responses"]):
+            assert any(400 <= c < 500 for c in codes), (label, codes)

@@ -15,8 +15,6 @@ import sys
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("obligations", "storage", "notifications", "flows", "reports", "web")
 

@@ -9,12 +9,12 @@ import re
 from pathlib import Path
 
 import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 import pytest
 import sqlalchemy as sa
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from flows.cli import main
 
@@ -137,11 +137,35 @@ def test_a_ledger_that_is_not_a_workbook_is_refused(project, engine, capsys, tmp
        noise=st.one_of(st.none(), st.tuples(st.integers(0, 200), st.text(max_size=8))))
 def test_generated_config_files_are_used_or_refused_with_their_line(project, engine, capsys, path, value, delete, noise):
     config = project / "config.yaml"
-    config.write_text(mutated("config.yaml", path, value, delete, noise), encoding="utf-8")
+    text = mutated("config.yaml", path, value, delete, noise)
+    config.write_text(text, encoding="utf-8")
     code, out, err = run(capsys, "plans", "list")
     if code != 0:
         assert_refused_cleanly(code, err)
-        assert str(config) in err or "config" in err
+        # every problem names this file (from the start of the line, not somewhere in the tmp path),
+        # a line of it and a field the file or the config's schema has
+        problems = re.findall(rf"^{re.escape(str(config))}:(\d+): ([^:]+): \S", err, re.M)
+        assert problems, err
+        try:
+            written = yaml.safe_load(text)
+        except yaml.YAMLError:
+            written = None
+        known = set(CONFIG_KEYS) | (set(map(str, written)) if isinstance(written, dict) else set())
+        for line, field in problems:
+            assert 1 <= int(line) <= len(text.splitlines()) + 1, (line, err)
+            assert field in ("(YAML)", "(document)") or re.split(r"[.\[]", field)[0] in known, (field, err)
+
+
+CONFIG_KEYS = tuple(yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text(encoding="utf-8")))
+
+
+def test_a_config_value_of_the_wrong_type_is_refused_with_its_file_line_and_field(project, capsys):
+    config = project / "config.yaml"
+    text = config.read_text(encoding="utf-8").replace("horizon_days: 120 ", "horizon_days: soon", 1)
+    config.write_text(text, encoding="utf-8")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.lstrip().startswith("horizon_days:"))
+    code, _, err = run(capsys, "plans", "list")
+    assert code == 1 and f"{config}:{line}: schedule.horizon_days: 应为整数" in err.splitlines(), err
 
 
 def test_a_nul_character_in_any_yaml_file_is_refused_with_its_place(project, engine, capsys):

@@ -5,9 +5,9 @@ import warnings
 import pytest
 
 from obligations.cadence import event_due, expand, obligation_start
-from obligations.words import period_label
 from obligations.periods import PeriodSyntaxError, parse_period
 from obligations.status import completed_on, status
+from obligations.words import period_label
 from obligations.workcal import UnknownYearWarning, WorkCalendar
 
 D = dt.date

@@ -5,6 +5,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from flows.cli import main
 
 
@@ -86,6 +88,7 @@ def test_error_exit_codes(project, capsys):
     assert code == 1 and "config.yaml:2: (YAML): YAML 语法错误" in err
 
 
+@pytest.mark.slow         # three interpreter starts
 def test_console_script_runs_without_traceback(project):
     exe = shutil.which("duban", path=os.path.dirname(sys.executable)) or shutil.which("duban")
     assert exe, "the duban console script is installed with the package"

@@ -1,6 +1,8 @@
 """Notices through the command line: sweep, deliver over SMTP (DUBAN_SMTP_URL), outbox."""
 import json
 
+import pytest
+
 from flows.cli import main
 
 
@@ -35,6 +37,7 @@ def test_sweep_deliver_outbox(project, capsys, smtp_sink, monkeypatch):
     assert code == 2 and "已发送或不存在" in err
 
 
+@pytest.mark.slow
 def test_parallel_sender_processes_deliver_each_digest_once(project, capsys, smtp_sink, monkeypatch):
     monkeypatch.setenv("DUBAN_SMTP_URL", smtp_sink.url)
     monkeypatch.setenv("DUBAN_SECRET", "cli-secret")

@@ -15,6 +15,7 @@ from tests.conftest import free_port, pg_schema
 
 PG = os.environ.get("DUBAN_CI_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BIN = Path(sys.executable).parent
+pytestmark = [pytest.mark.slow, pytest.mark.prefect, pytest.mark.postgres]
 
 
 @pytest.fixture

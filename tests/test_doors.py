@@ -19,15 +19,16 @@ from flows.cli import main as cli
 from notifications.links import load_secret, make_token
 from storage import workflow
 from storage.evidence import Evidence
-from storage.tables import AuditEntry, Completion, Notice, Occurrence
-from tests.test_web import TODAY, _csrf, api, client, world  # noqa: F401  (world is a fixture)
+from storage.tables import AuditEntry, Completion, Notice
+from tests.conftest import csrf_of
+from tests.test_web import TODAY, api, client, world  # noqa: F401  (world is a fixture)
 
 D = dt.date
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @pytest.fixture
-def doors(world, project, tmp_path):
+def doors(world, project, tmp_path):  # noqa: F811  (the fixture imported above)
     """The web world of test_web (新华区 教育局 account jy, today 2025-04-10), with the CLI's
     config seeing the same day, an open item of jy with a notice link, and another open item of the area."""
     app, engine, settings, tokens = world
@@ -73,7 +74,7 @@ def _cli(d, item: int, capsys, *args: str) -> str:
 
 def _page(d, item: int, *, data: dict, files: dict | None = None) -> str:
     c = client(d["app"], "jy")
-    r = c.post(f"/items/{item}/complete", data={**data, "csrf": _csrf(c, f"/items/{item}")}, files=files)
+    r = c.post(f"/items/{item}/complete", data={**data, "csrf": csrf_of(c, f"/items/{item}")}, files=files)
     assert r.status_code == 303, r.text
     query = parse_qs(urlsplit(r.headers["location"]).query)
     assert "error" in query, r.headers["location"]
@@ -151,7 +152,7 @@ def test_a_finished_item_is_refused_alike_at_every_door(doors, capsys):
 def test_a_good_completion_through_each_door_is_audited_with_its_file(doors, capsys):
     """The four doors record the same way: an audit row naming the channel, the evidence kept
     under the data folder by a relative path."""
-    app, engine, settings = doors["app"], doors["engine"], doors["settings"]
+    engine, settings = doors["engine"], doors["settings"]
     first, second = doors["items"][:2]
     photo = doors["evidence"].with_name("photo.pdf")
     photo.write_bytes(PDF)

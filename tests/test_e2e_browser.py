@@ -12,31 +12,21 @@ import uvicorn
 from sqlmodel import Session
 
 from notifications.links import load_secret, make_token
-from storage import accounts
-from storage.catalogs import load_plans
-from storage.files import load_settings
-from storage.schedule import materialize
 from storage.tables import Notice, Occurrence
-from tests.conftest import free_port
+from tests.conftest import PASSWORD, free_port
 from web.app import create_app
 
 D = dt.date
 TODAY = D(2025, 4, 10)
-PASSWORD = "correct-horse-9"
 CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture
-def site(project, engine):
-    settings = load_settings()
-    load_plans(engine, settings)
-    materialize(engine, settings.calendar(), D(2025, 12, 31), today=D(2025, 1, 1), default_start=settings.schedule_start)
-    with Session(engine) as s:
-        accounts.add_user(s, username="jy", password=PASSWORD, role="department", jurisdiction="新华区",
-                          department="education", display_name="新华区教育局")
-        accounts.add_user(s, username="mz", password=PASSWORD, role="coordinator", jurisdiction="新华区",
-                          display_name="新华区民政局")
-        s.commit()
+def site(year_2025, engine, personas):
+    """The web app on 2025's items, served on loopback; signs in as the personas (jy: 新华区教育局,
+    mz: 新华区民政局)."""
+    settings = year_2025
     app = create_app(settings, engine, today=lambda: TODAY)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from flows.cli import main
 from obligations.catalog import CatalogError, parse_catalog
-from obligations.extract.structure import read_structure
 from obligations.extract.compare import compare
 from obligations.extract.draft import extract_catalog, to_yaml
+from obligations.extract.structure import read_structure
 from storage.files import read_directory
 from tests.conftest import PLAN_IDS, PLANS
 

@@ -19,24 +19,24 @@ import sqlalchemy as sa
 import yaml
 from sqlmodel import Session
 
+from benchmarks.province import Size, build
 from notifications.channels import Channels, message_id
 from notifications.deliver import DeliverySettings, deliver
 from notifications.service import run_sweep
+from obligations.errors import DubanError
 from storage import workflow
 from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import load_settings
 from storage.integrity import dangling
-from obligations.errors import DubanError
 from storage.schedule import materialize
-from benchmarks.province import Size, build
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 D = dt.date
 SWEEP_DAY = D(2025, 5, 20)
 BUSY_DAY = D(2025, 12, 22)                 # a whole year's backlog, nothing done
-NOW = dt.datetime(2025, 5, 20, 2, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 5, 20, 2, 0, tzinfo=dt.UTC)
 OCC_KEY = "obligation_id, jurisdiction_id, party_key, coalesce(case_id, 0), period_key"
 
 
@@ -84,9 +84,8 @@ def reference_counts(tmp_path: Path, settings) -> dict:
 
 # ---------------------------------------------------------------- several workers at once
 
-def test_four_deliver_processes_send_every_notice_exactly_once(project, engine, database_url, smtp_sink):
-    settings = load_settings()
-    materialized(engine, settings)
+def test_four_deliver_processes_send_every_notice_exactly_once(project, year_2025, engine, database_url, smtp_sink):
+    settings = year_2025
     digests = run_sweep(engine, settings, SWEEP_DAY).digests
     assert digests > 100
     smtp_sink.delay = 0.005
@@ -103,9 +102,9 @@ def test_four_deliver_processes_send_every_notice_exactly_once(project, engine, 
     assert scalar(engine, "SELECT count(*) FROM outbox WHERE status <> 'sent'") == 0
 
 
-def test_four_materialize_runs_at_once_create_no_duplicate_and_no_error(project, engine, database_url, tmp_path):
-    settings = load_settings()
-    load_plans(engine, settings)
+def test_four_materialize_runs_at_once_create_no_duplicate_and_no_error(project, plans_loaded, engine, database_url,
+                                                                        tmp_path):
+    settings = plans_loaded
     env = environment(project, database_url)
     procs = [duban("materialize", "--until", "2025-12-31", "--today", "2025-01-01", env=env) for _ in range(4)]
     results = [p.communicate(timeout=300) for p in procs]
@@ -119,14 +118,13 @@ def test_four_materialize_runs_at_once_create_no_duplicate_and_no_error(project,
 
 # ---------------------------------------------------------------- crashes
 
-def test_deliver_killed_20_times_at_random_points_loses_nothing(project, engine, database_url, smtp_sink):
+def test_deliver_killed_20_times_at_random_points_loses_nothing(project, year_2025, engine, database_url, smtp_sink):
     """SIGKILL at random moments, a restart each time. Every notice arrives; a second copy can
     only come from the documented window (the relay accepted, the `sent` mark not yet
     committed) and then carries the Message-ID already seen. The count of such copies is
     measured and printed."""
     set_config(project, lease_seconds=1)
-    settings = load_settings()
-    materialized(engine, settings)
+    settings = load_settings()               # with the lease above
     digests = run_sweep(engine, settings, SWEEP_DAY).digests
     smtp_sink.delay = 0.02                   # ≈ 20 ms a message: the run lasts seconds, kills land inside it
     env = environment(project, database_url, smtp_sink.url)
@@ -235,9 +233,8 @@ def test_materialize_and_sweep_killed_at_random_points_then_rerun_complete(proje
 
 # ---------------------------------------------------------------- outages
 
-def test_smtp_refusing_connections_then_back_sends_everything_in_order(project, engine, smtp_sink):
-    settings = load_settings()
-    materialized(engine, settings)
+def test_smtp_refusing_connections_then_back_sends_everything_in_order(year_2025, engine, smtp_sink):
+    settings = year_2025
     digests = run_sweep(engine, settings, SWEEP_DAY).digests
     chans = Channels(settings.data_dir / "outbox", settings.notify.sender, smtp_url=smtp_sink.url)
     ds = DeliverySettings(secret=b"s", base_url="http://127.0.0.1:8000", batch=50)
@@ -258,9 +255,7 @@ def test_smtp_refusing_connections_then_back_sends_everything_in_order(project, 
 
 # ---------------------------------------------------------------- people at once
 
-def test_100_completions_at_once_are_all_recorded(project, engine):
-    settings = load_settings()
-    materialized(engine, settings)
+def test_100_completions_at_once_are_all_recorded(year_2025, engine):
     with engine.connect() as c:
         ids = [r[0] for r in c.execute(sa.text(
             "SELECT id FROM occurrence WHERE required = 1 AND done_count = 0 AND due <= :d ORDER BY id LIMIT 100"),
@@ -274,7 +269,7 @@ def test_100_completions_at_once_are_all_recorded(project, engine):
         try:
             with Session(engine) as s:
                 workflow.complete(s, oid, by=workflow.Actor("教育局", "api"), count=1, done_on=D(2025, 6, 20),
-                                  setting=workflow.Setting(None, settings.data_dir, D(2025, 6, 30)))
+                                  setting=workflow.Setting(None, year_2025.data_dir, D(2025, 6, 30)))
                 s.commit()
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(repr(exc))
@@ -288,15 +283,13 @@ def test_100_completions_at_once_are_all_recorded(project, engine):
     with engine.connect() as c:
         rows = c.execute(sa.text("SELECT o.id, o.done_count, o.completed_on, o.due, "
                                  "(SELECT count(*) FROM completion k WHERE k.occurrence_id = o.id) "
-                                 "FROM occurrence o WHERE o.id IN (%s)" % ",".join(map(str, ids)))).all()
+                                 f"FROM occurrence o WHERE o.id IN ({','.join(map(str, ids))})")).all()
         audited = c.execute(sa.text("SELECT count(*) FROM audit_entry WHERE action = 'complete'")).scalar()
     assert len(rows) == 100 and all(r[1] == 1 and r[4] == 1 and str(r[2]) == "2025-06-20" for r in rows)
     assert audited == 100
 
 
-def test_the_same_item_completed_twice_at_once_is_recorded_once(project, engine):
-    settings = load_settings()
-    materialized(engine, settings)
+def test_the_same_item_completed_twice_at_once_is_recorded_once(year_2025, engine):
     oid = scalar(engine, "SELECT min(id) FROM occurrence WHERE required = 1")
     for attempt in range(5):                  # five rounds of two people at once
         if attempt:
@@ -304,12 +297,12 @@ def test_the_same_item_completed_twice_at_once_is_recorded_once(project, engine)
         start = threading.Barrier(2)
         answers = []
 
-        def complete(who):
+        def complete(who, oid=oid, start=start, answers=answers):
             start.wait()
             try:
                 with Session(engine) as s:
                     workflow.complete(s, oid, by=workflow.Actor(who, "web"), count=1, done_on=D(2025, 6, 20),
-                                      setting=workflow.Setting(None, settings.data_dir, D(2025, 6, 30)))
+                                      setting=workflow.Setting(None, year_2025.data_dir, D(2025, 6, 30)))
                     s.commit()
                 answers.append("ok")
             except DubanError as exc:
@@ -386,7 +379,10 @@ class TcpProxy:
         self.conns = []
 
 
-def test_duban_up_carries_on_after_the_database_goes_away(project, engine, database_url, smtp_sink, tmp_path):
+@pytest.mark.postgres
+@pytest.mark.prefect
+def test_duban_up_carries_on_after_the_database_goes_away(project, plans_loaded, engine, database_url, smtp_sink,
+                                                          tmp_path):
     """`duban up` on PostgreSQL through a relay; the database vanishes for 8 s (every connection
     dropped, new ones refused) and comes back: the service stays up, reconnects, and delivers
     what was queued meanwhile."""
@@ -405,7 +401,6 @@ def test_duban_up_carries_on_after_the_database_goes_away(project, engine, datab
     doc["service"] = {"materialize": {"seconds": 5}, "sweep": {"seconds": 3}, "deliver": {"seconds": 2},
                       "report": "0 7 1 1 *"}
     (project / "config.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    load_plans(engine, load_settings())
     via_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     env = dict(environment(project, via_proxy, smtp_sink.url), PYTHONUNBUFFERED="1")
     log = tmp_path / "up.log"

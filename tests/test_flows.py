@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -15,6 +16,8 @@ from storage.db import make_engine
 from storage.files import load_settings
 
 
+@pytest.mark.slow
+@pytest.mark.prefect
 def test_flows_end_to_end_to_a_loopback_smtp_server(project, prefect_harness, smtp_sink, monkeypatch):
     monkeypatch.setenv("DUBAN_SMTP_URL", smtp_sink.url)
     from flows import pipeline
@@ -45,6 +48,8 @@ def test_flows_end_to_end_to_a_loopback_smtp_server(project, prefect_harness, sm
     assert {"sweep-2025-04-28", "materialize-2025-04-01", "report-2025-04-28"} <= runs
 
 
+@pytest.mark.slow
+@pytest.mark.prefect
 def test_duban_up_runs_the_schedule_and_stops_on_sigint(project, tmp_path):
     config = project / "config.yaml"
     doc = yaml.safe_load(config.read_text(encoding="utf-8"))
@@ -75,7 +80,7 @@ def test_duban_up_runs_the_schedule_and_stops_on_sigint(project, tmp_path):
                     except sa.exc.OperationalError:
                         pass
             assert sent > 0, log.read_text()
-            import httpx      # the web app is served beside the scheduler
+            import httpx  # the web app is served beside the scheduler
 
             page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
             assert page.status_code == 200 and "登录督办系统" in page.text
@@ -111,6 +116,7 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+@pytest.mark.slow
 def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):
     base = load_settings()
 

@@ -19,19 +19,17 @@ from notifications.sweep import sweep
 from obligations.notify import NotifyPolicy, stages_on
 from storage import occurrences as occ
 from storage.catalogs import load_plans
-from storage.files import load_settings
 from storage.schedule import materialize
 from storage.tables import Jurisdiction, Notice, Obligation, Occurrence, Outbox
 from tests.test_schedule import write_ledger
 
 D = dt.date
-NOW = dt.datetime(2025, 4, 28, 2, 0, tzinfo=dt.timezone.utc)   # 10:00 in Shanghai
+NOW = dt.datetime(2025, 4, 28, 2, 0, tzinfo=dt.UTC)   # 10:00 in Shanghai
 
 
 @pytest.fixture
-def world(project, engine, tmp_path):
-    settings = load_settings()
-    load_plans(engine, settings)
+def world(plans_loaded, engine, tmp_path):
+    settings = plans_loaded
     ledger = write_ledger(tmp_path / "cases.xlsx", [
         ["FJ-0201", "鼓东街道", "鼓东街道第一社区", "监护缺失", "李主任", D(2025, 1, 5), None, None]])
     from storage.cases import import_ledger
@@ -243,13 +241,13 @@ def test_completed_items_are_left_out_and_empty_digests_skipped(world, engine, s
 
 
 def test_quiet_hours_and_send_time(world, engine):
-    night = dt.datetime(2025, 4, 28, 14, 0, tzinfo=dt.timezone.utc)    # 22:00 in Shanghai
+    night = dt.datetime(2025, 4, 28, 14, 0, tzinfo=dt.UTC)    # 22:00 in Shanghai
     assert in_quiet_hours(night, (dt.time(20), dt.time(8)), "Asia/Shanghai")
     assert not in_quiet_hours(NOW, (dt.time(20), dt.time(8)), "Asia/Shanghai")
     do_sweep(engine, world, D(2025, 4, 28))
     chans = Channels(world.data_dir / "outbox", world.notify.sender)
     assert deliver(engine, chans, dsettings(), now=night).quiet
-    early = dt.datetime(2025, 4, 28, 0, 30, tzinfo=dt.timezone.utc)    # 08:30, before the 09:00 send time
+    early = dt.datetime(2025, 4, 28, 0, 30, tzinfo=dt.UTC)    # 08:30, before the 09:00 send time
     assert deliver(engine, chans, dsettings(), now=early).sent == 0
     assert deliver(engine, chans, dsettings(), now=NOW).sent > 0          # 10:00: file sink
     assert list((world.data_dir / "outbox").glob("*.eml"))
@@ -303,7 +301,7 @@ def test_robot_500s_back_off_then_succeed_and_4xx_is_dead(world, engine, robot_s
     with Session(engine) as s:
         r = s.get(Outbox, row.id)
         assert (r.status, r.attempts) == ("pending", 1) and "500" in r.last_error
-        assert r.next_attempt_at.replace(tzinfo=dt.timezone.utc) == NOW + dt.timedelta(minutes=1)
+        assert r.next_attempt_at.replace(tzinfo=dt.UTC) == NOW + dt.timedelta(minutes=1)
     deliver(engine, chans, dsettings(), now=NOW + dt.timedelta(minutes=1), force=True)   # 502: 2 more minutes
     deliver(engine, chans, dsettings(), now=NOW + dt.timedelta(minutes=3), force=True)   # 200
     with Session(engine) as s:

@@ -135,6 +135,6 @@ def test_pingdingshan(catalogs):
 def test_vague_regularly_is_policy_and_flagged(catalogs):
     """定期 with no period is the coordinator's call: policy cadence, flagged for review."""
     for pid in PLAN_IDS:
-        for clause, ob in catalogs[pid].obligations():
+        for _clause, ob in catalogs[pid].obligations():
             if ob.cadence.text and "定期" in ob.cadence.text and "每年定期" not in ob.cadence.text:
                 assert ob.cadence.origin == "policy" and getattr(ob, "review", None), (pid, ob.id)

@@ -64,19 +64,16 @@ def test_heat_map_months_by_department(report_slice):
     assert cells["children_director"]["2025-03"]["on_time_rate"] == 0.5
 
 
-def test_key_child_coverage_by_township(project, engine):
+def test_key_child_coverage_by_township(plans_loaded, engine):
     """Two key children in 鼓东街道第一社区 (Fujian): monthly contacts (2.1) in Q1 — child A
     contacted every month, child B only in January → 4 of 6 items complete."""
     from sqlalchemy import select
 
     from storage import occurrences as occ
-    from storage.catalogs import load_plans
-    from storage.files import load_settings
     from storage.schedule import materialize
     from storage.tables import Case, Jurisdiction, Obligation, Occurrence
 
-    settings = load_settings()
-    load_plans(engine, settings)
+    settings = plans_loaded
     with Session(engine) as s, s.begin():
         village = s.scalar(select(Jurisdiction).where(Jurisdiction.code == "350102001001"))
         for code in ("A", "B"):
@@ -106,10 +103,9 @@ def test_filtered_counts_follow_the_status_rule(report_slice):
     quarter and after it, item by item."""
     import sqlalchemy as sa
 
+    from storage import occurrences as occ
     from storage.occurrences import status_counts, status_sql
     from storage.tables import Occurrence
-
-    from storage import occurrences as occ
 
     engine, _ = report_slice
     with Session(engine) as s, s.begin():
@@ -126,6 +122,6 @@ def test_filtered_counts_follow_the_status_rule(report_slice):
             for oid in ids:
                 expected = s.scalar(sa.select(st).where(Occurrence.id == oid))
                 row = s.execute(sa.select(*counts).where(Occurrence.id == oid)).one()
-                assert [c.name for c, n in zip(counts, row) if n] == [expected]
+                assert [c.name for c, n in zip(counts, row, strict=True) if n] == [expected]
                 seen.add(expected)
     assert seen == {"waived", "done", "done_late", "overdue", "due_soon", "open"}

@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from docx import Document as WordDocument
@@ -94,7 +93,7 @@ def test_the_same_totals_in_every_format(data, tmp_path):
     assert totals_in(next(v for v in summary if v.startswith("2025年第1季度"))) == HAND
     sheet = wb["各部门"]
     header = [c.value for c in sheet[1]]
-    rows = {r[0]: dict(zip(header, r)) for r in sheet.iter_rows(min_row=2, values_only=True)}
+    rows = {r[0]: dict(zip(header, r, strict=False)) for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert (rows["儿童主任"]["应办"], rows["儿童主任"]["按期办结"], rows["儿童主任"]["逾期未办"]) == (4, 2, 1)
     assert rows["儿童主任"]["按期率"] == pytest.approx(0.5)
     assert sum(r["应办"] for r in rows.values()) == 5

@@ -36,12 +36,12 @@ def test_missed_runs_are_caught_up_once_after_a_restart(hourly, monkeypatch):
     second = runner.build_scheduler(hourly, None)                # the restart (still paused)
     kept = {j.id: j.next_run_time for j in second.get_jobs()}
     assert kept == planned                                       # unchanged schedule: next runs kept
-    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=5)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)
     second.modify_job("sweep", next_run_time=past)               # the service was down for five slots
     second.resume()
     assert ran.wait(10)
     second.shutdown(wait=True)
     assert calls == ["sweep"]                                    # five missed slots → one run
     third = runner.build_scheduler(hourly, None)
-    assert third.get_job("sweep").next_run_time > dt.datetime.now(dt.timezone.utc)
+    assert third.get_job("sweep").next_run_time > dt.datetime.now(dt.UTC)
     third.shutdown(wait=False)

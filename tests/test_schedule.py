@@ -11,7 +11,6 @@ from obligations.status import STATUSES
 from storage import occurrences as occ
 from storage.cases import LedgerError, export_ledger, import_ledger, read_ledger
 from storage.catalogs import load_plans
-from storage.files import load_settings
 from storage.occurrences import python_status
 from storage.schedule import materialize
 from storage.tables import Completion, Jurisdiction, Obligation, Occurrence
@@ -32,10 +31,8 @@ def write_ledger(path, rows, header=HEADER):
 
 
 @pytest.fixture
-def loaded(project, engine):
-    settings = load_settings()
-    load_plans(engine, settings)
-    return settings
+def loaded(plans_loaded):
+    return plans_loaded
 
 
 def run(engine, settings, until=D(2025, 12, 31), today=D(2025, 1, 1)):

@@ -10,7 +10,16 @@ from obligations.catalog import CatalogError, parse_catalog
 from storage import catalog_repo
 from storage.catalogs import load_plans
 from storage.files import load_settings
-from storage.tables import Clause, ClauseDepartment, Contact, Department, Jurisdiction, Obligation, ObligationParty, Plan
+from storage.tables import (
+    Clause,
+    ClauseDepartment,
+    Contact,
+    Department,
+    Jurisdiction,
+    Obligation,
+    ObligationParty,
+    Plan,
+)
 from tests.conftest import PLAN_IDS
 
 TABLES = (Plan, Clause, ClauseDepartment, Obligation, ObligationParty, Department, Jurisdiction, Contact)
@@ -163,6 +172,7 @@ def test_migration_0006_keeps_the_rows_and_the_links_to_them(database_url, proje
     import datetime as dt
 
     import sqlalchemy as sa
+
     from storage import occurrences as occ
     from storage.db import make_engine, migrate
     from storage.integrity import dangling

@@ -189,7 +189,8 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
         clause_flags = []
         number = h.number
         if number is None or number != expected:
-            if number is None or abs(number - expected) > 1:
+            if number is None or abs(number - expected) > 1 or number < expected:
+                # unreadable, far off, or a number already used: in sequence (ids stay unique)
                 clause_flags.append(f"编号“{h.raw}”无法识别或不连续，按顺序作 {expected}")
                 number = expected
             elif number == expected + 1:

@@ -57,6 +57,15 @@ def _date(text: str, field: str) -> dt.date | None:
         raise workflow.InvalidInput(f"{field}应为日期（如 2025-06-30）") from None
 
 
+def _refused(session: Session, exc: DubanError, occurrence_id: int) -> RedirectResponse:
+    """A refusal shown on the item's page (nothing was written); an item the person may not see
+    or act on gets its error page instead."""
+    session.rollback()
+    if exc.http_status in (403, 404):
+        raise exc
+    return _redirect(f"/items/{occurrence_id}?error={quote(str(exc))}")
+
+
 async def _evidence(upload: UploadFile | None) -> Evidence | None:
     if upload is None or not upload.filename:
         return None
@@ -174,10 +183,7 @@ async def complete(request: Request, occurrence_id: int = ItemId, *, count: int 
                           done_on=_date(done_on, "办理日期"), note=note, evidence=await _evidence(upload),
                           setting=_setting(request))
     except DubanError as exc:
-        session.rollback()
-        if exc.http_status in (403, 404):
-            raise
-        return _redirect(f"/items/{occurrence_id}?error={quote(str(exc))}")
+        return _refused(session, exc, occurrence_id)
     return _redirect(f"/items/{occurrence_id}?ok={quote('已登记办理情况')}")
 
 
@@ -203,10 +209,7 @@ def make_request(request: Request, occurrence_id: int = ItemId, *, kind: str = F
         workflow.request(session, occurrence_id, by=workflow.Actor(p.username, "web", p), kind=kind, reason=reason,
                          new_due=_date(new_due, "延期日期"))
     except DubanError as exc:
-        session.rollback()
-        if exc.http_status in (403, 404):
-            raise
-        return _redirect(f"/items/{occurrence_id}?error={quote(str(exc))}")
+        return _refused(session, exc, occurrence_id)
     return _redirect(f"/items/{occurrence_id}?ok={quote('申请已提交，等待协调员审核')}")
 
 

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import os
 import smtplib
-import socket
 import ssl
 import time
 import urllib.parse
@@ -166,7 +165,7 @@ class Smtp:
                 raise SendError(f"收件人被拒绝：{exc.recipients}", permanent=all(c >= 500 for c in codes)) from exc
             except smtplib.SMTPResponseException as exc:
                 raise SendError(f"SMTP 错误 {exc.smtp_code}：{exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc
-            except (OSError, socket.timeout, smtplib.SMTPException) as exc:
+            except (TimeoutError, OSError, smtplib.SMTPException) as exc:
                 self._conn = None
                 raise SendError(f"SMTP 发送失败：{exc}") from exc
         raise SendError("SMTP 发送失败")  # pragma: no cover
@@ -262,7 +261,7 @@ class Channels:
         self.by_channel = {"email": self.email, "dingtalk": DingTalk(dingtalk_secret), "wecom": WeCom()}
 
     @classmethod
-    def from_env(cls, outbox_dir: Path, sender: str) -> "Channels":
+    def from_env(cls, outbox_dir: Path, sender: str) -> Channels:
         return cls(outbox_dir, sender, os.environ.get("DUBAN_SMTP_URL") or None,
                    os.environ.get("DUBAN_DINGTALK_SECRET") or None)
 

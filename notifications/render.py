@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
+from notifications.links import make_token
 from obligations.cadence import period_label
 from obligations.notify import COLOURS, KIND_NAMES, stage_kind
-from notifications.links import make_token
 
 TEMPLATES = Path(__file__).with_name("templates")
 WEEKDAYS = "一二三四五六日"

@@ -1,5 +1,6 @@
 """Delivery: claim pending outbox rows in batches, mark them ``sending`` before the I/O and
-``sent`` right after (one commit per message), retry transient failures with exponential
+``sent`` right after (one commit per message; the moves themselves are in
+notifications.outbox), retry transient failures with exponential
 backoff, and turn permanent failures, or a message that failed ``max_attempts`` times, into
 dead letters.
 
@@ -21,8 +22,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from notifications.channels import Channels, Message, SendError
+from notifications.outbox import claim, mark_failed, mark_sent, mark_skipped, put_back, recover_stale, requeue
 from notifications.render import compose, item_rows
 from storage.tables import Outbox
+
+# claim, recover_stale and requeue live in notifications.outbox (every move of an outbox row
+# does); they are named here too for the callers that import them from this module
+__all__ = ["DeliverReport", "DeliverySettings", "backoff", "claim", "deliver", "in_quiet_hours", "recover_stale",
+           "requeue"]
 
 
 @dataclass
@@ -62,42 +69,10 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
-def _stamp(sql: str, *names: str) -> sa.TextClause:
-    """Raw SQL whose datetime parameters are bound with the columns' own type, so SQLite stores
-    and compares them in one format."""
-    kind = Outbox.__table__.c.next_attempt_at.type
-    return sa.text(sql).bindparams(*(sa.bindparam(n, type_=kind) for n in names))
-
-
-def recover_stale(engine: Engine, now: dt.datetime, lease: dt.timedelta) -> int:
-    with engine.begin() as conn:
-        return conn.execute(_stamp(
-            "UPDATE outbox SET status = 'pending', last_error = '发送中断（进程退出），重新排队' "
-            "WHERE status = 'sending' AND sending_at < :cutoff", "cutoff"), {"cutoff": now - lease}).rowcount or 0
-
-
-def claim(engine: Engine, now: dt.datetime, limit: int) -> list[int]:
-    """Mark up to ``limit`` due rows ``sending`` and return their ids. On PostgreSQL the rows
-    are picked in a CTE with FOR UPDATE SKIP LOCKED (evaluated once), so concurrent workers
-    never take the same row."""
-    if engine.dialect.name == "postgresql":
-        sql = ("WITH picked AS (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now "
-               "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
-               "UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = :now "
-               "FROM picked WHERE outbox.id = picked.id RETURNING outbox.id")
-    else:
-        sql = ("UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = :now "
-               "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now "
-               "ORDER BY id LIMIT :limit) AND status = 'pending' RETURNING id")
-    with engine.begin() as conn:
-        rows = conn.execute(_stamp(sql, "now"), {"now": now, "limit": limit}).all()
-    return sorted(r[0] for r in rows)
-
-
 def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, now: dt.datetime | None = None,
             until_empty: bool = True, force: bool = False) -> DeliverReport:
     """Send what is due. ``force`` ignores quiet hours (for tests and the demo's simulated clock)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     report = DeliverReport()
     if not force and in_quiet_hours(now, settings.quiet_hours, settings.timezone):
         report.quiet = True
@@ -106,7 +81,7 @@ def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, n
     try:
         with engine.connect() as marker:   # one connection marks every outcome of this run
             pg = marker.dialect.name == "postgresql"
-            if pg:   # see _mark: only a database-server crash could lose a mark
+            if pg:   # see outbox._commit_mark: only a database-server crash could lose a mark
                 marker.execute(sa.text("SET synchronous_commit TO OFF"))
                 marker.commit()
             try:
@@ -115,7 +90,7 @@ def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, n
                     ids = claim(engine, now, settings.batch)
                     for msg, channel, attempts, oid in _prepare(engine, settings, ids, report):
                         if channel in down:  # not tried: back in the queue as it was, its place kept
-                            _mark(marker, oid, status="pending", attempts=attempts - 1, sending_at=None)
+                            put_back(marker, oid, attempts - 1)
                             report.waiting += 1
                         elif _send_one(marker, channels, settings, oid, msg, channel, attempts, now, report):
                             down.add(channel)
@@ -136,7 +111,7 @@ def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report:
     batch) and return what to send."""
     if not ids:
         return []
-    out = []
+    out, skipped = [], []
     with Session(engine) as session, session.begin():
         rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id)).all()
         items = item_rows(session, [r.id for r in rows if r.subject is None])
@@ -146,23 +121,14 @@ def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report:
                                    supervisor=row.recipient_kind == "supervisor", secret=settings.secret,
                                    base_url=settings.base_url, link_days=settings.link_days)
                 if rendered is None:   # everything in it was completed or waived since the sweep
-                    row.status, row.last_error = "skipped", "所列事项均已办结或豁免，无需发送"
-                    report.skipped += 1
+                    skipped.append(row.id)
                     continue
                 row.subject, row.text_body, row.html_body, row.items = (rendered.subject, rendered.text,
                                                                         rendered.html, rendered.items)
             out.append((Message(row.key, row.address or "", row.recipient_name, row.subject, row.text_body,
                                 row.html_body), row.channel, row.attempts, row.id))
+        report.skipped += mark_skipped(session, skipped)
     return out
-
-
-def _mark(conn, oid: int, **values) -> None:
-    """Record an outcome in its own commit. On PostgreSQL the marker connection does not wait
-    for the WAL flush (synchronous_commit off):
-    only a database-server crash could lose the mark, and a lost `sent` mark means a resend
-    with the same Message-ID (the documented window), never a lost notice."""
-    with conn.begin():
-        conn.execute(sa.update(Outbox.__table__).where(Outbox.__table__.c.id == oid).values(**values))
 
 
 def _send_one(conn, channels: Channels, settings: DeliverySettings, oid: int, msg: Message,
@@ -175,22 +141,12 @@ def _send_one(conn, channels: Channels, settings: DeliverySettings, oid: int, ms
         mid = adapter.send(msg)
     except SendError as exc:
         dead = exc.permanent or attempts >= settings.max_attempts
-        _mark(conn, oid, status="dead" if dead else "pending", last_error=str(exc)[:500],
-              next_attempt_at=now + backoff(attempts))
+        mark_failed(conn, oid, str(exc), dead=dead, retry_at=now + backoff(attempts))
         report.dead += dead
         report.retried += not dead
         report.errors.append(f"{msg.key}: {exc}")
         return exc.unreachable
-    _mark(conn, oid, status="sent", sent_at=dt.datetime.now(dt.timezone.utc), message_id=mid,
-          transport=adapter.name, last_error=None)
+    mark_sent(conn, oid, message_id=mid, transport=adapter.name)
     report.sent += 1
     return False
 
-
-def requeue(engine: Engine, outbox_id: int, now: dt.datetime | None = None) -> bool:
-    """`duban outbox retry ID`: a dead or failed row goes back to the queue."""
-    with engine.begin() as conn:
-        return bool(conn.execute(_stamp(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = :now, attempts = 0 "
-            "WHERE id = :id AND status IN ('dead', 'pending', 'skipped')", "now"),
-            {"id": outbox_id, "now": now or dt.datetime.now(dt.timezone.utc)}).rowcount)

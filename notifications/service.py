@@ -12,6 +12,7 @@ from sqlmodel import Session
 from notifications.channels import Channels
 from notifications.deliver import DeliverReport, DeliverySettings, deliver
 from notifications.links import load_secret
+from notifications.outbox import OutboxStatus
 from notifications.sweep import SweepReport, sweep
 from storage.files import Settings
 from storage.tables import Outbox
@@ -77,10 +78,12 @@ def deliver_processes(url: str, schema: str | None, channel_args: tuple, ds: Del
 
 
 def outbox_rows(engine: Engine, *, failed: bool = False, status: str | None = None, limit: int = 200) -> list[dict]:
+    """The newest outbox rows: only the dead ones (``failed``) or those of one status (an
+    OutboxStatus value)."""
     with Session(engine) as s:
         q = select(Outbox).order_by(Outbox.id.desc()).limit(limit or None)
         if failed:
-            q = q.where(Outbox.status == "dead")
+            q = q.where(Outbox.status == OutboxStatus.DEAD.value)
         elif status:
             q = q.where(Outbox.status == status)
         return [{"id": o.id, "key": o.key, "day": o.day.isoformat(), "recipient": o.recipient_name,
@@ -92,5 +95,6 @@ def outbox_rows(engine: Engine, *, failed: bool = False, status: str | None = No
 
 
 def outbox_counts(engine: Engine) -> dict[str, int]:
+    """Rows by status: the stored strings (OutboxStatus values) as keys."""
     with Session(engine) as s:
         return dict(s.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())

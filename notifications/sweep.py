@@ -3,7 +3,7 @@ stage (reminder, due day, overdue, escalation), writes one ``notice`` row per (o
 stage) — the unique key makes a second sweep add nothing — and gathers each recipient's new
 rows into that day's single digest in the outbox.
 
-All of it is SQL over a working-day index; Python only computes the index (a few thousand days)
+All of it is set-based SQL (SQLAlchemy Core statements) over a working-day index; Python only computes the index (a few thousand days)
 and the escalation routes (one row per jurisdiction)."""
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.schema import CreateTable
 from sqlmodel import Session
 
+from notifications.outbox import OutboxStatus, dead_without_address, status_sql, unrendered_pending
 from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
 from storage.db import refresh_statistics
-from storage.tables import Jurisdiction, Obligation, Occurrence, Outbox, WorkdayIndex
+from storage.tables import Contact, Jurisdiction, Notice, Obligation, Occurrence, Outbox, WorkdayIndex
 
 
 @dataclass
@@ -101,126 +104,158 @@ def sweep(engine: Engine, calendar: WorkCalendar, policy: NotifyPolicy, today: d
             _stage_rows(session, group_policy, only, excluded, today, tidx)
         if session.get_bind().dialect.name == "postgresql":
             session.execute(sa.text("ANALYZE sweep_stage"))    # temporary tables get no autovacuum
-        send_at = dt.datetime.combine(today, send_time, ZoneInfo(timezone)).astimezone(dt.timezone.utc)
+        send_at = dt.datetime.combine(today, send_time, ZoneInfo(timezone)).astimezone(dt.UTC)
         report.digests, report.without_address, report.notices = _digests(session, today, send_at)
         refresh_statistics(session.connection(), ("notice", "outbox"), report.added)
     return report
 
 
-def _group_filter(only: list[int] | None, excluded: list[int]) -> tuple[str, dict]:
+def _inline(value) -> sa.BindParameter:
+    """A constant of the statement (a stage name, a kind, a window's bound) rendered inline as
+    a literal, as the hand-written SQL had it; values of the run (the day, its index) are bound."""
+    return sa.literal(value, literal_execute=True)
+
+
+def _group_filter(o: sa.FromClause, only: list[int] | None, excluded: list[int]) -> tuple[sa.ColumnElement, ...]:
     if only is not None:
-        return "AND o.obligation_id IN :only", {"only": only}
+        return (o.c.obligation_id.in_(sa.bindparam("only", only, expanding=True)),)
     if excluded:
-        return "AND o.obligation_id NOT IN :excluded", {"excluded": excluded}
-    return "", {}
+        return (o.c.obligation_id.not_in(sa.bindparam("excluded", excluded, expanding=True)),)
+    return ()
 
 
-STAGE_COLS = "occurrence_id, stage, kind, swept_on, workdays, recipient_kind, recipient_id"
 KINDS = ("remind", "due", "overdue", "escalate")
+
+# The day's new notice rows, before they are written to ``notice`` (see _staging). A temporary
+# table: in its own MetaData, never part of the schema or its migrations.
+STAGE = sa.Table(
+    "sweep_stage", sa.MetaData(),
+    sa.Column("occurrence_id", sa.BigInteger, nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("swept_on", sa.Date, nullable=False),
+    sa.Column("workdays", sa.Integer, nullable=False),
+    sa.Column("recipient_kind", sa.String(10), nullable=False),
+    sa.Column("recipient_id", sa.Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+STAGE_COLS = [c.name for c in STAGE.c]
+
+
+def _dialect_insert(session: Session, table: sa.Table):
+    """INSERT for the session's database, with its ON CONFLICT DO NOTHING."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _staging(session: Session) -> None:
     """The day's new notice rows are gathered in a temporary table first, so that each is
     written to ``notice`` once, already attached to its digest (on PostgreSQL an UPDATE of every
     new row afterwards doubled the sweep's writes and foreign-key checks)."""
-    session.execute(sa.text(
-        "CREATE TEMPORARY TABLE IF NOT EXISTS sweep_stage (occurrence_id BIGINT NOT NULL, stage VARCHAR(16) NOT NULL, "
-        "kind VARCHAR(10) NOT NULL, swept_on DATE NOT NULL, workdays INTEGER NOT NULL, "
-        "recipient_kind VARCHAR(10) NOT NULL, recipient_id INTEGER NOT NULL)"))
-    session.execute(sa.text("DELETE FROM sweep_stage"))
+    session.execute(CreateTable(STAGE, if_not_exists=True))
+    session.execute(sa.delete(STAGE))
 
 
 def _stage_rows(session: Session, policy: NotifyPolicy, only, excluded, today: dt.date, tidx: int) -> None:
-    where, extra = _group_filter(only, excluded)
-    cols = f"INSERT INTO sweep_stage ({STAGE_COLS}) "
-    owed = ("FROM occurrence o JOIN workday_index wd ON wd.day = o.due "
-            "WHERE o.waived_at IS NULL AND o.done_count < o.required ")
-    to_assignee = ("SELECT o.id, {stage}, '{kind}', :today, {workdays}, 'contact', c.id "
-                   "FROM occurrence o JOIN workday_index wd ON wd.day = o.due "
-                   "JOIN contact c ON c.jurisdiction_id = o.jurisdiction_id AND c.department_key = o.party_key "
-                   "WHERE o.waived_at IS NULL AND o.done_count < o.required ")
-    params = {"today": today, "tidx": tidx, **extra}
+    o = Occurrence.__table__.alias("o")
+    wd = WorkdayIndex.__table__.alias("wd")
+    c = Contact.__table__.alias("c")
+    j = Jurisdiction.__table__.alias("j")
+    group = _group_filter(o, only, excluded)
+    day = sa.bindparam("today", today, type_=sa.Date)
+    t = sa.bindparam("tidx", tidx, type_=sa.Integer)
+    owed = (o.c.waived_at.is_(None), o.c.done_count < o.c.required)   # the partial index ix_occurrence_open
+    dated = o.join(wd, wd.c.day == o.c.due)
+    to_assignee = dated.join(c, sa.and_(c.c.jurisdiction_id == o.c.jurisdiction_id, c.c.department_key == o.c.party_key))
 
-    def run(kind: str, sql: str, **more) -> None:
-        stmt = sa.text(sql)
-        for name in ("only", "excluded"):
-            if name in params:
-                stmt = stmt.bindparams(sa.bindparam(name, expanding=True))
-        session.execute(stmt, {**params, **more})
+    def run(rows: sa.Select) -> None:
+        session.execute(sa.insert(STAGE).from_select(STAGE_COLS, rows))
+
+    def assignee(stage, kind: str, workdays) -> sa.Select:
+        return (sa.select(o.c.id, stage, _inline(kind), day, workdays, _inline("contact"), c.c.id)
+                .select_from(to_assignee).where(*owed))
 
     for stage, lo, hi in policy.reminder_windows():
-        run("remind", cols + to_assignee.format(stage=f"'{stage}'", kind="remind", workdays="wd.idx - :tidx")
-            + f"AND o.due > :today AND o.due <= :until AND wd.idx - :tidx > {lo} AND wd.idx - :tidx <= {hi} {where}",
-            until=today + dt.timedelta(days=hi * 3 + 14))
+        until = sa.bindparam("until", today + dt.timedelta(days=hi * 3 + 14), type_=sa.Date)
+        run(assignee(_inline(stage), "remind", wd.c.idx - t)
+            .where(o.c.due > day, o.c.due <= until, wd.c.idx - t > _inline(lo), wd.c.idx - t <= _inline(hi), *group))
     if policy.on_due_day:
-        run("due", cols + to_assignee.format(stage="'due'", kind="due", workdays="0") + f"AND o.due = :today {where}")
+        run(assignee(_inline("due"), "due", _inline(0)).where(o.c.due == day, *group))
     every = max(policy.overdue_every, 1)
-    run("overdue", cols + to_assignee.format(
-        stage=f"'overdue-' || CAST(1 + (:tidx - wd.idx - 1) / {every} AS VARCHAR(8))", kind="overdue",
-        workdays=":tidx - wd.idx") + f"AND o.due < :today AND :tidx - wd.idx >= 1 {where}")
+    one = _inline(1)
+    run(assignee(_inline("overdue-") + sa.cast(one + (t - wd.c.idx - one) // _inline(every), sa.String(8)),
+                 "overdue", t - wd.c.idx)
+        .where(o.c.due < day, t - wd.c.idx >= one, *group))
     for i, after in enumerate(sorted(policy.escalate_after)[:2]):
-        route = "escalate_to_id" if i == 0 else "escalate_next_id"
-        run("escalate", cols + f"SELECT o.id, 'escalate-{i + 1}', 'escalate', :today, :tidx - wd.idx, "
-            f"'supervisor', j.{route} " + owed.replace("WHERE", "JOIN jurisdiction j ON j.id = o.jurisdiction_id WHERE")
-            + f"AND j.{route} IS NOT NULL AND o.due < :today AND :tidx - wd.idx >= {after} {where}")
+        route = j.c.escalate_to_id if i == 0 else j.c.escalate_next_id
+        run(sa.select(o.c.id, _inline(f"escalate-{i + 1}"), _inline("escalate"), day, t - wd.c.idx,
+                      _inline("supervisor"), route)
+            .select_from(dated.join(j, j.c.id == o.c.jurisdiction_id))
+            .where(*owed, route.is_not(None), o.c.due < day, t - wd.c.idx >= _inline(after), *group))
 
 
 def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[int, int, dict[str, int]]:
     """One outbox row per recipient for the day, holding every notice row not yet in a digest;
     the staged rows are written to ``notice`` here. A recipient whose digest for today already
     went out gets the rest tomorrow. Returns (digests created, without address, rows added by kind)."""
-    now = dt.datetime.now(dt.timezone.utc)
-    day = today.isoformat()
-    common = dict(today=today, day=day, send_at=send_at, now=now)
-    head = ("INSERT INTO outbox (key, recipient_kind, recipient_id, day, channel, address, recipient_name, status, "
-            "attempts, next_attempt_at, created_at, items) ")
-    channel = ("CASE WHEN {email} IS NOT NULL THEN 'email' "
-               "WHEN {hook} LIKE '%/cgi-bin/webhook/send%' THEN 'wecom' "
-               "WHEN {hook} IS NOT NULL THEN 'dingtalk' ELSE 'none' END")
+    ob, notice, s = Outbox.__table__, Notice.__table__, STAGE.alias("s")
+    x, n = ob.alias("x"), notice.alias("n")
+    day = sa.bindparam("today", today, type_=sa.Date)
+    stamp = ob.c.next_attempt_at.type
     before = session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0
-    stamp = Outbox.__table__.c.next_attempt_at.type
-    typed = (sa.bindparam("send_at", type_=stamp), sa.bindparam("now", type_=stamp))
-    # recipients of the new rows that are not notified yet, and of rows an earlier sweep left
-    # waiting (their digest for that day had already gone out)
-    waiting = ("SELECT recipient_id FROM sweep_stage s WHERE s.recipient_kind = '{kind}' AND NOT EXISTS "
-               "(SELECT 1 FROM notice n WHERE n.occurrence_id = s.occurrence_id AND n.stage = s.stage) "
-               "UNION SELECT recipient_id FROM notice WHERE recipient_kind = '{kind}' AND digest_id IS NULL")
-    session.execute(sa.text(
-        head + "SELECT 'digest:contact:' || CAST(c.id AS VARCHAR(20)) || ':' || :day, 'contact', c.id, :today, "
-        + channel.format(email="c.email", hook="c.webhook") + ", COALESCE(c.email, c.webhook), c.name, "
-        "'pending', 0, :send_at, :now, 0 FROM contact c WHERE c.id IN (" + waiting.format(kind="contact") + ") "
-        "ON CONFLICT DO NOTHING").bindparams(*typed), common)
-    session.execute(sa.text(
-        head + "SELECT 'digest:supervisor:' || CAST(j.id AS VARCHAR(20)) || ':' || :day, 'supervisor', j.id, :today, "
-        + channel.format(email="j.supervisor_email", hook="j.supervisor_webhook")
-        + ", COALESCE(j.supervisor_email, j.supervisor_webhook), j.supervisor_name, 'pending', 0, :send_at, :now, 0 "
-        "FROM jurisdiction j WHERE j.id IN (" + waiting.format(kind="supervisor") + ") "
-        "ON CONFLICT DO NOTHING").bindparams(*typed), common)
+
+    def waiting(kind: str) -> sa.CompoundSelect:
+        """Recipients of the new rows that are not notified yet, and of rows an earlier sweep
+        left waiting (their digest for that day had already gone out)."""
+        new = sa.select(s.c.recipient_id).where(
+            s.c.recipient_kind == _inline(kind),
+            ~sa.select(_inline(1)).where(n.c.occurrence_id == s.c.occurrence_id, n.c.stage == s.c.stage).exists())
+        left = sa.select(notice.c.recipient_id).where(notice.c.recipient_kind == _inline(kind),
+                                                      notice.c.digest_id.is_(None))    # ix_notice_waiting
+        return sa.union(new, left)
+
+    def channel(email, hook) -> sa.Case:
+        return sa.case((email.is_not(None), _inline("email")),
+                       (hook.like(_inline("%/cgi-bin/webhook/send%")), _inline("wecom")),
+                       (hook.is_not(None), _inline("dingtalk")), else_=_inline("none"))
+
+    def create(kind: str, rid, email, hook, name) -> None:
+        """The digests, created pending: one per recipient and day (the key is unique)."""
+        rows = (sa.select(_inline(f"digest:{kind}:") + sa.cast(rid, sa.String(20)) + _inline(":")
+                          + sa.bindparam("day", today.isoformat()),
+                          _inline(kind), rid, day, channel(email, hook), func.coalesce(email, hook), name,
+                          status_sql(OutboxStatus.PENDING), _inline(0), sa.bindparam("send_at", send_at, type_=stamp),
+                          sa.bindparam("now", dt.datetime.now(dt.UTC), type_=stamp), _inline(0))
+                .where(rid.in_(waiting(kind))))
+        cols = ["key", "recipient_kind", "recipient_id", "day", "channel", "address", "recipient_name", "status",
+                "attempts", "next_attempt_at", "created_at", "items"]
+        session.execute(_dialect_insert(session, ob).from_select(cols, rows).on_conflict_do_nothing())
+
+    c, j = Contact.__table__.alias("c"), Jurisdiction.__table__.alias("j")
+    create("contact", c.c.id, c.c.email, c.c.webhook, c.c.name)
+    create("supervisor", j.c.id, j.c.supervisor_email, j.c.supervisor_webhook, j.c.supervisor_name)
     # the new rows, each written once with its digest (none if that digest already went out:
     # it joins tomorrow's); of two contacts for one item and stage, the unique key keeps one
-    added = {}
-    for kind in KINDS:
-        added[kind] = session.execute(sa.text(
-            f"INSERT INTO notice ({STAGE_COLS}, digest_id) SELECT s.occurrence_id, s.stage, s.kind, s.swept_on, "
-            "s.workdays, s.recipient_kind, s.recipient_id, x.id FROM sweep_stage s LEFT JOIN outbox x "
-            "ON x.recipient_kind = s.recipient_kind AND x.recipient_id = s.recipient_id AND x.day = :today "
-            "AND x.status = 'pending' AND x.subject IS NULL WHERE s.kind = :kind ON CONFLICT DO NOTHING"),
-            {**common, "kind": kind}).rowcount or 0
+    new_rows = (sa.select(*s.c, x.c.id)
+                .select_from(s.outerjoin(x, sa.and_(x.c.recipient_kind == s.c.recipient_kind,
+                                                    x.c.recipient_id == s.c.recipient_id, x.c.day == day,
+                                                    unrendered_pending(x))))
+                .where(s.c.kind == sa.bindparam("kind")))
+    write = (_dialect_insert(session, notice).from_select(STAGE_COLS + ["digest_id"], new_rows).on_conflict_do_nothing()
+             .execution_options(preserve_rowcount=True))   # an INSERT's rowcount is kept only when asked
+    added = {kind: session.execute(write, {"kind": kind}).rowcount or 0 for kind in KINDS}
     # rows an earlier sweep left waiting join today's digest while it is still unrendered
-    session.execute(sa.text(
-        "UPDATE notice SET digest_id = (SELECT x.id FROM outbox x WHERE x.recipient_kind = notice.recipient_kind "
-        "AND x.recipient_id = notice.recipient_id AND x.day = :today AND x.status = 'pending' AND x.subject IS NULL) "
-        "WHERE digest_id IS NULL AND EXISTS (SELECT 1 FROM outbox x WHERE x.recipient_kind = notice.recipient_kind "
-        "AND x.recipient_id = notice.recipient_id AND x.day = :today AND x.status = 'pending' AND x.subject IS NULL)"),
-        common)
-    session.execute(sa.text(
-        "UPDATE outbox SET items = (SELECT count(*) FROM notice n WHERE n.digest_id = outbox.id) "
-        "WHERE day = :today AND subject IS NULL"), common)
+    open_digest = sa.and_(x.c.recipient_kind == notice.c.recipient_kind, x.c.recipient_id == notice.c.recipient_id,
+                          x.c.day == day, unrendered_pending(x))
+    session.execute(sa.update(notice)
+                    .where(notice.c.digest_id.is_(None), sa.select(_inline(1)).where(open_digest).exists())
+                    .values(digest_id=sa.select(x.c.id).where(open_digest).scalar_subquery()))
+    session.execute(sa.update(ob).where(ob.c.day == day, ob.c.subject.is_(None))
+                    .values(items=sa.select(func.count()).select_from(n).where(n.c.digest_id == ob.c.id)
+                            .scalar_subquery()))
     # a digest made for a second contact of an item whose notice went to the first: nothing in it
-    session.execute(sa.text("DELETE FROM outbox WHERE day = :today AND subject IS NULL AND status = 'pending' "
-                            "AND items = 0"), common)
+    session.execute(sa.delete(ob).where(ob.c.day == day, unrendered_pending(ob), ob.c["items"] == _inline(0)))
     created = (session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0) - before
-    dead = session.execute(sa.text(
-        "UPDATE outbox SET status = 'dead', last_error = '无联系方式：部门目录中没有该单位的邮箱或机器人地址' "
-        "WHERE day = :today AND channel = 'none' AND status = 'pending'"), common).rowcount or 0
-    return created, dead, {k: n for k, n in added.items() if n}
+    dead = dead_without_address(session, today)
+    return created, dead, {k: v for k, v in added.items() if v}

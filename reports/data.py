@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
+from notifications.outbox import OutboxStatus
 from obligations.periods import previous_period
 from storage.occurrences import OccurrenceError, resolve_jurisdiction, status_counts, status_sql
 from storage.tables import Case, Clause, Department, Jurisdiction, Notice, Obligation, Occurrence, Outbox, Plan
@@ -390,7 +391,7 @@ def _date(v) -> dt.date:
 def _notices(conn, scope: _Scope) -> dict[str, int]:
     """Notice stages written in the period for the scope's items, by kind, and how many of them
     went out (their digest was sent)."""
-    q = (select(Notice.kind, func.count(), func.sum(case((Outbox.status == "sent", 1), else_=0)))
+    q = (select(Notice.kind, func.count(), func.sum(case((Outbox.status == OutboxStatus.SENT, 1), else_=0)))
          .select_from(Notice).join(Occurrence, Occurrence.id == Notice.occurrence_id)
          .outerjoin(Outbox, Outbox.id == Notice.digest_id)
          .where(Notice.swept_on >= scope.start, Notice.swept_on <= scope.end))

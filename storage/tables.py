@@ -253,7 +253,7 @@ class Outbox(SQLModel, table=True):
     text_body: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
     html_body: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
     items: int = 0
-    status: str = Field(default="pending", max_length=10)  # pending | sending | sent | skipped | dead
+    status: str = Field(default="pending", max_length=10)  # notifications.outbox.OutboxStatus (its moves live there)
     attempts: int = 0
     next_attempt_at: dt.datetime
     sending_at: dt.datetime | None = None

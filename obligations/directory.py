@@ -220,6 +220,48 @@ def _iter_units(units: list[UnitDef]):
         yield from _iter_units(u.children)
 
 
+@dataclass(frozen=True)
+class NewUnit:
+    """A unit to add to the directory (from China's division list): parents come first."""
+
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+
+
+def add_units(doc: DirectoryDoc, units: list[NewUnit]) -> tuple[DirectoryDoc, int, list[tuple[str, str, str]]]:
+    """The directory with ``units`` added where they are missing (matched by code), each under
+    its parent (or at the top when the parent is not in the directory). Units already there
+    keep everything they have (names, contacts, supervisor, children). Returns the new document,
+    how many units were added (adding the same units again adds none) and the codes the
+    directory already gives another name: (code, the directory's name, the new name)."""
+    doc = doc.model_copy(deep=True)
+    known = {u.code: u for u in _iter_units(doc.jurisdictions)}
+    added, conflicts = 0, []
+    for unit in units:
+        if unit.code in known:
+            if known[unit.code].name != unit.name:
+                conflicts.append((unit.code, known[unit.code].name, unit.name))
+            continue
+        node = UnitDef(name=unit.name, code=unit.code, level=unit.level)
+        parent = known.get(unit.parent_code) if unit.parent_code else None
+        (parent.children if parent is not None else doc.jurisdictions).append(node)
+        known[unit.code] = node
+        added += 1
+    return doc, added, conflicts
+
+
+def dump_directory(doc: DirectoryDoc, header: str = "") -> str:
+    """The directory as YAML text (what ``parse_directory`` reads back to the same document)."""
+    import yaml
+
+    body = yaml.safe_dump(doc.model_dump(mode="json", exclude_defaults=True), allow_unicode=True, sort_keys=False,
+                          width=120)
+    lines = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return lines + body
+
+
 def parse_directory(text: str, filename: str) -> Directory:
     """Validate a directory document; raise DirectoryError listing every located problem."""
     try:

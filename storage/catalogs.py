@@ -77,6 +77,25 @@ def _read_all(folders: list[Path], directory: Directory) -> list[CatalogFile]:
             parsed.append(read_catalog(folder, directory))
         except CatalogError as err:
             problems += err.problems
+    problems += [problem for p in parsed if (problem := _unplaced(p, directory))]
     if problems:
         raise CatalogError(problems)
     return parsed
+
+
+def _unplaced(parsed: CatalogFile, directory: Directory):
+    """A plan whose locality is no unit of the directory would get no item at all: refused at
+    load, naming the command that adds the locality."""
+    from obligations.yamlsource import Problem, parse
+
+    locality = parsed.catalog.plan.locality
+    names = {u.name for u in directory.units()}
+    if locality in names:
+        return None
+    try:
+        line = parse(parsed.path.read_text(encoding="utf-8"), str(parsed.path)).line_of(("plan", "locality"))
+    except Exception:  # noqa: BLE001 - the file parsed a moment ago; the line is a courtesy
+        line = 1
+    return Problem(str(parsed.path), line, "plan.locality",
+                   f"地区“{locality}”不在部门目录的行政区划中，加载后不会生成任何督办事项。"
+                   f"请先运行：duban jurisdictions import {locality}")

@@ -52,6 +52,8 @@ def sync_directory(session: Session, directory: Directory) -> DirectoryChanges:
         values = dict(name=u.name, level=u.level, path=u.path, supervisor_name=u.supervisor_name,
                       supervisor_email=u.supervisor_email, supervisor_webhook=u.supervisor_webhook)
         row = by_code.get(u.code)
+        if row is not None and row.supervisor_source == "sheet":   # the contacts workbook keeps it
+            values = {k: v for k, v in values.items() if not k.startswith("supervisor_")}
         if row is None:
             new_rows.append(dict(code=u.code, **values))
         elif any(getattr(row, k) != v for k, v in values.items()):
@@ -72,6 +74,8 @@ def sync_directory(session: Session, directory: Directory) -> DirectoryChanges:
         jid = ids[u.code]
         for c in u.contacts:
             row = have.get((jid, c.department_key))
+            if row is not None and row.source == "sheet":         # the contacts workbook keeps it
+                continue
             if row is None:
                 new_contacts.append(dict(jurisdiction_id=jid, department_key=c.department_key,
                                          name=c.name, email=c.email, webhook=c.webhook))

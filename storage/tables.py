@@ -99,6 +99,11 @@ class Jurisdiction(SQLModel, table=True):
     supervisor_name: str | None = None
     supervisor_email: str | None = None
     supervisor_webhook: str | None = None
+    supervisor_person: str | None = None      # 联系人, from the contacts workbook
+    supervisor_title: str | None = None
+    supervisor_mobile: str | None = None
+    supervisor_im_account: str | None = None
+    supervisor_source: str = Field(default="directory", max_length=10, sa_column_kwargs={"server_default": "directory"})
     # where escalations go: the nearest unit at or above this one with a supervisor, and the
     # next such unit above that (kept up to date by the sweep)
     escalate_to_id: int | None = None
@@ -110,9 +115,15 @@ class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
     department_key: str = Field(foreign_key="department.key", max_length=64)
-    name: str
+    name: str                                 # the office as mail addresses it: 石家庄市教育局
     email: str | None = None
     webhook: str | None = None
+    person: str | None = None                 # 联系人, from the contacts workbook
+    title: str | None = None                  # 职务
+    mobile: str | None = None                 # 手机
+    im_account: str | None = None             # 钉钉 / 企业微信 account
+    source: str = Field(default="directory", max_length=10, sa_column_kwargs={"server_default": "directory"})
+    # directory: derived from directory.yaml at each sync; sheet: written by the contacts workbook
 
 
 _BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite rowid needs INTEGER

@@ -184,11 +184,10 @@ def test_migration_0006_keeps_the_rows_and_the_links_to_them(database_url, proje
     def fks(table):
         return sorted(fk["constrained_columns"][0] for fk in sa.inspect(eng).get_foreign_keys(table))
 
-    migrate(eng, "0005")
-    assert fks("occurrence") == ["case_id", "jurisdiction_id", "obligation_id", "party_key", "plan_id"]
+    # the models describe the newest schema: write the rows there, then go down to 0005 with them
+    migrate(eng)
     settings = load_settings()
     load_plans(eng, settings)
-    # the models describe 0006, so write 0005's rows through the columns both share
     materialize(eng, settings.calendar(), dt.date(2025, 3, 31), today=dt.date(2025, 1, 1),
                 default_start=settings.schedule_start)
     with Session(eng) as s, s.begin():
@@ -196,6 +195,8 @@ def test_migration_0006_keeps_the_rows_and_the_links_to_them(database_url, proje
         occ.record_completion(s, first, count=1, actor="x", channel="cli", done_on=dt.date(2025, 1, 5))
         s.add(Notice(occurrence_id=first, stage="due", kind="due", swept_on=dt.date(2025, 1, 5), workdays=0,
                      recipient_kind="contact", recipient_id=1))
+    migrate(eng, "0005", down=True)
+    assert fks("occurrence") == ["case_id", "jurisdiction_id", "obligation_id", "party_key", "plan_id"]
 
     def state():
         with eng.connect() as c:
@@ -206,7 +207,7 @@ def test_migration_0006_keeps_the_rows_and_the_links_to_them(database_url, proje
 
     before = state()
     assert before[1] == 1
-    migrate(eng)                                       # 0005 → 0006
+    migrate(eng)                                       # 0005 → 0006 … head
     assert state() == before
     assert fks("occurrence") == [] and fks("notice") == []
     assert fks("completion") == ["occurrence_id"]       # people's rows keep theirs

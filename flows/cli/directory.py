@@ -87,3 +87,36 @@ def jurisdictions_list(ctx: typer.Context,
         col("督查联系人", lambda r: f"{r['supervisor'] or '—'} {r['supervisor_email'] or ''}"),
         col("部门联系人数", "contacts"),
     ], title=f"行政区划（{len(rows)} 个）")
+
+
+class Depth(StrEnum):
+    province = "province"
+    city = "city"
+    county = "county"
+    township = "township"
+    village = "village"
+
+
+@jurisdictions_app.command("import")
+def jurisdictions_import(ctx: typer.Context,
+                         unit: str = typer.Argument(..., help="地区名称、区划代码或带上级的名称，如 福州市、350100、石家庄市/新华区"),
+                         depth: Depth = typer.Option(Depth.township, "--depth", help="导入到哪一级：county|township（默认 township）")):
+    """从民政部行政区划代码把一个地区及其下级加入部门目录（可重复运行）/ add a unit and those below it."""
+    from storage.files import read_directory
+    from storage.localities import header_of, import_units
+
+    run = cli(ctx)
+    path = run.settings.directory_path
+    directory = read_directory(path)
+    result = import_units(run.engine, path, directory.doc, unit, depth.value,
+                          header=header_of(path.read_text(encoding="utf-8")) or None)
+    where = f"{result.root.code} {result.root.name}"
+    for code, mine, theirs in result.conflicts:
+        run.out.print(f"[yellow]注意：区划代码 {code} 在部门目录中是“{mine}”，在民政部区划代码中是“{theirs}”；"
+                      "保留了目录中的名称，请核对。[/yellow]", soft_wrap=True)
+    if not result.added:
+        run.out.print(f"部门目录已包含 {where} 及其下级（共 {result.units} 个单位），无变化。")
+        return
+    run.out.print(f"已将 {where} 及其下级加入部门目录 {path}：新增 {result.added} 个单位（到{LEVEL_NAMES[depth.value]}），"
+                  f"并已写入数据库。", soft_wrap=True)
+    run.out.print("下一步：duban contacts export 通讯录.xlsx，填写联系人后 duban contacts import 通讯录.xlsx。")

@@ -80,6 +80,30 @@ def plans_list(ctx: typer.Context, format: ListFormat = FormatOption):
     ], title="已加载的计划", empty="尚未加载任何计划。请运行：duban plans load --all")
 
 
+@app.command("check")
+def plans_check(ctx: typer.Context, plan_id: str = typer.Argument(..., help="计划编号 / plan id"),
+                format: ListFormat = FormatOption):
+    """每项义务由多少单位、多少责任方承担；没有事项的义务说明原因 / who owes each obligation, and why not."""
+    from obligations.words import clause_label
+    from storage.plan_check import check_plan
+
+    run = cli(ctx)
+    with run.session() as s:
+        rows = check_plan(s, plan_id)
+    idle = [r for r in rows if not r.items]
+    print_listing(run.out, format, rows, [
+        col("条款", lambda r: clause_label(r.clause), overflow="fold"),
+        col("义务", lambda r: r.obligation, overflow="fold"),
+        col("内容", lambda r: r.what, overflow="fold"),
+        col("责任部门", lambda r: "、".join(r.parties), overflow="fold"),
+        col("单位", lambda r: str(r.units), justify="right"),
+        col("责任方", lambda r: str(r.owing), justify="right"),
+        col("事项", lambda r: str(r.items), justify="right"),
+        col("没有事项的原因", lambda r: r.reason or "", overflow="fold"),
+    ], title=f"{plan_id}：{len(rows)} 项义务，{len(rows) - len(idle)} 项已有事项，{len(idle)} 项没有",
+        json_value=[r.as_dict() for r in rows], title_justify="left")
+
+
 @app.command("show")
 def plans_show(ctx: typer.Context, plan_id: str = typer.Argument(..., help="计划编号 / plan id"),
                format: ListFormat = FormatOption):

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from sqlalchemy.exc import OperationalError
 
-from flows.cli import db, directory, notify, occurrences, plans, report, schedule, service, users
+from flows.cli import contacts, db, directory, locality, notify, occurrences, plans, report, schedule, service, users
 from flows.cli.context import CliContext
 from flows.cli.output import make_console
 from obligations.errors import DubanError
@@ -25,6 +25,7 @@ app.add_typer(plans.app, name="plans")
 app.add_typer(directory.departments_app, name="departments")
 app.add_typer(directory.obligations_app, name="obligations")
 app.add_typer(directory.jurisdictions_app, name="jurisdictions")
+app.add_typer(contacts.app, name="contacts")
 app.add_typer(occurrences.cases_app, name="cases")
 app.add_typer(occurrences.occurrences_app, name="occurrences")
 app.add_typer(schedule.app)          # materialize, complete, waive
@@ -32,6 +33,7 @@ app.add_typer(occurrences.app)       # due, overdue, status
 app.add_typer(notify.outbox_app, name="outbox")
 app.add_typer(notify.app)            # sweep, deliver
 app.add_typer(service.app)           # demo, up, run, deploy
+app.add_typer(locality.app)          # init
 app.add_typer(report.app)            # report, report-template
 app.add_typer(users.app, name="users")
 app.add_typer(db.app, name="db")

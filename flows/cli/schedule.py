@@ -49,8 +49,26 @@ def materialize_cmd(
         out.print(f"[yellow]注意：{w.message}[/yellow]")
     if report.unplaced_plans:
         out.print(f"[yellow]注意：计划 {'、'.join(report.unplaced_plans)} 的地区不在行政区划中，未生成事项。[/yellow]")
-    if report.unassigned:
-        out.print(f"[yellow]注意：以下义务在该层级没有对应部门，未生成事项：{'、'.join(report.unassigned)}[/yellow]")
+    _owing_summary(run, list(report.by_plan) + [p for p in report.unplaced_plans if p not in report.by_plan])
+
+
+def _owing_summary(run, plan_ids: list[str]) -> None:
+    """Per plan: how many obligations now have items, and for each that has none, why."""
+    from storage.catalog_repo import list_plans
+    from storage.plan_check import check_plan
+
+    with run.session() as s:
+        ids = plan_ids or [p["id"] for p in list_plans(s)]
+        checks = {pid: check_plan(s, pid) for pid in ids}
+    for pid, rows in checks.items():
+        idle = [r for r in rows if not r.items]
+        owing = sum(r.owing for r in rows)
+        run.out.print(f"{pid}：{len(rows) - len(idle)}/{len(rows)} 项义务已有事项，共 {owing:,} 个责任方"
+                      + ("。" if not idle else f"；{len(idle)} 项没有事项："), soft_wrap=True)
+        for r in idle:
+            run.out.print(f"  [yellow]{r.obligation} {r.what}：{r.reason}[/yellow]", soft_wrap=True)
+    if checks:
+        run.out.print("每项义务的承担单位和责任方：duban plans check <计划编号>", soft_wrap=True)
 
 
 @app.command("complete")

@@ -1,0 +1,365 @@
+"""The contacts workbook (通讯录): one row per unit × department or role, plus a row per unit for
+its supervisor (督查联系人), exported from the database and imported back.
+
+    单位代码 | 单位 | 部门 | 联系人 | 职务 | 手机 | 邮箱 | 钉钉/企业微信账号 | 督查联系人
+
+Import is all rows or none: every problem is listed as ``sheet!row: column: reason`` before
+anything is written. Names and addresses are checked where they enter: a name can never carry
+an address, a comma or a line break into a mail header, an address must be one mailbox. Rows
+the workbook writes are kept by later directory syncs (``source = 'sheet'``)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from obligations.directory import normalize_name
+from obligations.errors import ProblemsError
+from storage import audit
+from storage.atomic import atomic_path
+from storage.tables import Contact, Department, Jurisdiction
+
+SHEET = "通讯录"
+HEADERS = ("单位代码", "单位", "部门", "联系人", "职务", "手机", "邮箱", "钉钉/企业微信账号", "督查联系人")
+WIDTHS = (14, 22, 20, 10, 14, 14, 28, 20, 10)
+SUPERVISOR = "督查室"
+YES, NO = "是", "否"
+SUPERVISED_LEVELS = ("province", "city", "county")
+MAX_ROWS = 500_000
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_BAD_IN_NAME = re.compile(r"[\r\n\t\x00-\x1f\x7f,，;；<>@\"]")
+
+
+class ContactsError(ProblemsError, ValueError):
+    head = "通讯录有误，未导入任何内容"
+
+
+@dataclass
+class ContactsReport:
+    rows: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    supervisors: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class _Row:
+    unit_id: int
+    key: str | None               # None: the unit's supervisor
+    office: str                   # 石家庄市教育局 / 石家庄市督查室
+    person: str | None
+    title: str | None
+    mobile: str | None
+    email: str | None
+    im_account: str | None
+
+
+# ---------------------------------------------------------------- checks (pure)
+
+def check_name(value: str | None, column: str) -> str | None:
+    """A person's name or title: plain text, no address, comma, angle bracket or line break."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if len(text) > 40:
+        raise ValueError(f"{column}过长（{len(text)} 个字，最多 40 个）")
+    if _BAD_IN_NAME.search(text):
+        raise ValueError(f"{column}中不能有逗号、分号、尖括号、引号、@ 或换行：{text!r}")
+    return text
+
+
+def check_mobile(value: str | None) -> str | None:
+    text = re.sub(r"[\s-]", "", str(value or "")).removeprefix("+86")
+    if not text:
+        return None
+    if not _MOBILE.match(text):
+        raise ValueError(f"{value!r} 不是 11 位手机号码")
+    return text
+
+
+def check_email(value: str | None) -> str | None:
+    """One mailbox (addr-spec), as the email library reads it; nothing around it."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if any(ch in text for ch in "\r\n,;<>\"() ") or text.count("@") != 1:
+        raise ValueError(f"{text!r} 不是一个邮箱地址（只写一个地址，不带姓名或括号）")
+    try:
+        address = Address(addr_spec=text)
+    except (HeaderParseError, ValueError, IndexError):
+        raise ValueError(f"{text!r} 不是有效的邮箱地址") from None
+    if "." not in address.domain or address.addr_spec != text:
+        raise ValueError(f"{text!r} 不是有效的邮箱地址")
+    return text
+
+
+def check_account(value: str | None) -> str | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not _ACCOUNT.match(text):
+        raise ValueError(f"{text!r} 不是钉钉或企业微信账号（字母、数字、_ . @ -，64 个字符以内）")
+    return text
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+# ---------------------------------------------------------------- export
+
+def _units(session: Session) -> list[Jurisdiction]:
+    return list(session.scalars(select(Jurisdiction).order_by(Jurisdiction.path)))
+
+
+def _holders(session: Session) -> list[tuple[str, str, set[str], dict[str, str]]]:
+    """(key, name, levels, names by level) of every department and role."""
+    out = []
+    for d in session.scalars(select(Department).order_by(Department.kind, Department.key)):
+        doc = d.doc or {}
+        levels = set(doc.get("levels") or ([doc["level"]] if doc.get("level") else []))
+        out.append((d.key, d.name, levels, doc.get("names") or {}))
+    return out
+
+
+def rows(session: Session) -> list[tuple]:
+    """The workbook's rows: each unit in tree order, its supervisor row (units at county level
+    and above, and any unit with a supervisor), then each department and role of its level."""
+    contacts = {(c.jurisdiction_id, c.department_key): c for c in session.scalars(select(Contact))}
+    holders = _holders(session)
+    out = []
+    for u in _units(session):
+        if u.level in SUPERVISED_LEVELS or u.supervisor_name or u.supervisor_email:
+            office = (u.supervisor_name or "").removeprefix(u.name) or SUPERVISOR
+            out.append((u.code, u.name, office, u.supervisor_person, u.supervisor_title, u.supervisor_mobile,
+                        u.supervisor_email, u.supervisor_im_account, YES))
+        for key, name, levels, names in holders:
+            c = contacts.get((u.id, key))
+            if u.level not in levels and c is None:
+                continue
+            office = names.get(u.level) or name
+            out.append((u.code, u.name, office, c.person if c else None, c.title if c else None,
+                        c.mobile if c else None, c.email if c else None, c.im_account if c else None, NO))
+    return out
+
+
+def export_workbook(session: Session, path: Path) -> int:
+    """Write the workbook; returns the number of rows (without the header)."""
+    data = rows(session)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = SHEET
+    ws.append(HEADERS)
+    for r in data:
+        ws.append(["" if v is None else v for v in r])
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="F0F2F5")
+    for i, width in enumerate(WIDTHS, start=1):
+        cell = ws.cell(row=1, column=i)
+        cell.font, cell.fill, cell.alignment = bold, fill, Alignment(horizontal="center")
+        ws.column_dimensions[cell.column_letter].width = width
+    for row in ws.iter_rows(min_row=2, min_col=1, max_col=1):
+        for cell in row:
+            cell.number_format = "@"
+    ws.freeze_panes = "D2"
+    ws.auto_filter.ref = ws.dimensions
+    flag = DataValidation(type="list", formula1=f'"{YES},{NO}"', allow_blank=True)
+    ws.add_data_validation(flag)
+    flag.add(f"I2:I{max(len(data) + 1, 2)}")
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return len(data)
+
+
+# ---------------------------------------------------------------- import
+
+def read_workbook(session: Session, path: Path) -> list[_Row]:
+    """Check every row; ContactsError with every problem, or the rows to write."""
+    if not path.is_file():
+        raise ContactsError([f"{path}: 文件不存在"])
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
+        raise ContactsError([f"{path}: 不是可读取的 xlsx 文件（{type(exc).__name__}）"]) from None
+    if SHEET not in wb.sheetnames:
+        raise ContactsError([f"{path}: 没有名为“{SHEET}”的工作表（现有：{'、'.join(wb.sheetnames)}）"])
+    ws = wb[SHEET]
+    it = ws.iter_rows(values_only=True)
+    header = [_cell(v) for v in next(it, ())]
+    missing = [h for h in HEADERS if h not in header]
+    if missing:
+        raise ContactsError([f"{SHEET}!1: 表头: 缺少列 {'、'.join(missing)}（应为：{'、'.join(HEADERS)}）"])
+    col = {h: header.index(h) for h in HEADERS}
+    units_by_code = {u.code: u for u in _units(session)}
+    units_by_name: dict[str, list[Jurisdiction]] = {}
+    for u in units_by_code.values():
+        units_by_name.setdefault(u.name, []).append(u)
+    holders = _holders(session)
+    aliases = _aliases(session, holders)
+    problems: list[str] = []
+    out: list[_Row] = []
+    seen: dict[tuple[int, str | None], int] = {}
+    for number, values in enumerate(it, start=2):
+        if number > MAX_ROWS + 1:
+            problems.append(f"{SHEET}!{number}: 行数超过 {MAX_ROWS:,} 行")
+            break
+        cells = {h: _cell(values[i]) if i < len(values) else "" for h, i in col.items()}
+        if not any(cells.values()):
+            continue
+
+        def bad(column: str, reason: str, number: int = number) -> None:
+            problems.append(f"{SHEET}!{number}: {column}: {reason}")
+
+        unit = _unit(cells, units_by_code, units_by_name, bad)
+        flag = cells["督查联系人"] or NO
+        if flag not in (YES, NO):
+            bad("督查联系人", f"应为“{YES}”或“{NO}”，不是 {flag!r}")
+        checked = {}
+        for column, check in (("联系人", lambda v: check_name(v, "联系人")), ("职务", lambda v: check_name(v, "职务")),
+                              ("手机", check_mobile), ("邮箱", check_email), ("钉钉/企业微信账号", check_account)):
+            try:
+                checked[column] = check(cells[column])
+            except ValueError as exc:
+                bad(column, str(exc))
+        if unit is None:
+            continue
+        if flag == YES:
+            given = cells["部门"] or SUPERVISOR
+            key, office = None, given if given.startswith(unit.name) else unit.name + given
+        else:
+            key = _department(cells["部门"], unit, aliases, holders, bad)
+            if key is None:
+                continue
+            office = unit.name + next((names.get(unit.level) or name for k, name, _, names in holders if k == key), key)
+        try:
+            check_name(office, "部门")
+        except ValueError as exc:
+            bad("部门", str(exc))
+            continue
+        if (unit.id, key) in seen:
+            bad("部门", f"与第 {seen[unit.id, key]} 行重复（{unit.name} {cells['部门'] or SUPERVISOR}）")
+            continue
+        seen[unit.id, key] = number
+        out.append(_Row(unit.id, key, office, checked.get("联系人"), checked.get("职务"), checked.get("手机"),
+                        checked.get("邮箱"), checked.get("钉钉/企业微信账号")))
+    wb.close()
+    if problems:
+        raise ContactsError(problems)
+    return out
+
+
+def _unit(cells: dict, by_code: dict, by_name: dict, bad) -> Jurisdiction | None:
+    code, name = cells["单位代码"], cells["单位"]
+    if code:
+        unit = by_code.get(code)
+        if unit is None:
+            bad("单位代码", f"部门目录中没有区划代码 {code}（可先 duban jurisdictions import {code}）")
+        elif name and name != unit.name:
+            bad("单位", f"区划代码 {code} 是 {unit.name}，不是 {name}")
+            return None
+        return unit
+    if not name:
+        bad("单位", "请填写单位代码或单位名称")
+        return None
+    found = by_name.get(name, [])
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        bad("单位", f"部门目录中没有名为 {name} 的单位")
+    else:
+        bad("单位", f"有 {len(found)} 个单位名为 {name}，请填写单位代码（{'、'.join(u.code for u in found)}）")
+    return None
+
+
+def _aliases(session: Session, holders) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for d in session.scalars(select(Department)):
+        doc = d.doc or {}
+        for alias in [d.key, d.name, *(doc.get("names") or {}).values(), *(doc.get("aliases") or [])]:
+            out.setdefault(normalize_name(alias), d.key)
+    return out
+
+
+def _department(text: str, unit: Jurisdiction, aliases: dict, holders, bad) -> str | None:
+    if not text:
+        bad("部门", "请填写部门（如 教育局），督查联系人一行请在“督查联系人”填“是”")
+        return None
+    name = normalize_name(text)
+    key = aliases.get(name) or (aliases.get(name[len(unit.name):]) if name.startswith(unit.name) else None)
+    if key is None:
+        bad("部门", f"部门目录中没有名为 {text} 的部门或角色（可用 duban departments list 查看）")
+        return None
+    levels = next((lv for k, _, lv, _ in holders if k == key), set())
+    if unit.level not in levels:
+        bad("部门", f"{text} 不设在{unit.name}这一级")
+        return None
+    return key
+
+
+def import_workbook(session: Session, path: Path, *, actor: str = "cli") -> ContactsReport:
+    """Check the whole workbook, then write it in the caller's transaction: each department row
+    with anything filled in becomes the unit's contact for that department (kept by later
+    directory syncs), an empty one removes a contact the workbook had set; each 督查联系人 row
+    sets the unit's supervisor."""
+    data = read_workbook(session, path)
+    report = ContactsReport(rows=len(data))
+    have = {(c.jurisdiction_id, c.department_key): c for c in session.scalars(select(Contact))}
+    units = {u.id: u for u in session.scalars(select(Jurisdiction))}
+    for r in data:
+        filled = any((r.person, r.title, r.mobile, r.email, r.im_account))
+        if r.key is None:
+            u = units[r.unit_id]
+            before = (u.supervisor_name, u.supervisor_person, u.supervisor_title, u.supervisor_mobile,
+                      u.supervisor_email, u.supervisor_im_account)
+            after = (r.office if (filled or u.supervisor_name) else None, r.person, r.title, r.mobile, r.email,
+                     r.im_account)
+            if before == after:
+                report.unchanged += 1
+                continue
+            session.execute(update(Jurisdiction).where(Jurisdiction.id == u.id).values(
+                supervisor_name=after[0], supervisor_person=r.person, supervisor_title=r.title,
+                supervisor_mobile=r.mobile, supervisor_email=r.email, supervisor_im_account=r.im_account,
+                supervisor_source="sheet"))
+            report.supervisors += 1
+            continue
+        row = have.get((r.unit_id, r.key))
+        values = dict(name=r.office, person=r.person, title=r.title, mobile=r.mobile, email=r.email,
+                      im_account=r.im_account)
+        if not filled:
+            if row is not None and row.source == "sheet":
+                session.delete(row)
+                report.removed += 1
+            else:
+                report.unchanged += 1
+            continue
+        if row is None:
+            session.add(Contact(jurisdiction_id=r.unit_id, department_key=r.key, source="sheet", **values))
+            report.added += 1
+        elif any(getattr(row, k) != v for k, v in values.items()) or row.source != "sheet":
+            for k, v in values.items():
+                setattr(row, k, v)
+            row.source = "sheet"
+            report.changed += 1
+        else:
+            report.unchanged += 1
+    session.flush()
+    audit.record(session, actor=actor, action="contacts.import", object_type="contacts", object_id=path.name,
+                 after={"rows": report.rows, "added": report.added, "changed": report.changed,
+                        "removed": report.removed, "supervisors": report.supervisors})
+    return report

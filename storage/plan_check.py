@@ -97,6 +97,9 @@ def _why(session: Session, plan: Plan, unit: Jurisdiction | None, ob: Obligation
         targets = list(session.scalars(select(Jurisdiction.id).where(Jurisdiction.level == ob.scope,
                                                                      Jurisdiction.path.like(unit.path + "%"))))
         where = f"{unit.name}的{LEVEL_NAMES.get(ob.scope, ob.scope)}单位"
+        if not targets and ob.scope == "village":
+            return (f"{unit.name}下没有村（社区）单位：行政区划数据只到乡镇（街道），"
+                    "村（社区）请在部门目录 directory.yaml 中补充")
         if not targets:
             return (f"{unit.name}下没有{LEVEL_NAMES.get(ob.scope, ob.scope)}单位"
                     f"（duban jurisdictions import {unit.code} --depth {_depth(ob.scope)}）")

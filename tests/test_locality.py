@@ -249,3 +249,31 @@ def test_plans_check_names_who_owes_and_why_not(project, capsys):
     assert rows["req-1.2"]["reason"] == "事件触发：所依据的事项办结后才生成" and rows["req-1.2"]["items"] == 0
     owing = [r for r in rows.values() if r["items"]]
     assert owing and all(r["reason"] is None and r["units"] >= 1 and r["owing"] >= r["units"] for r in owing)
+
+
+# ---------------------------------------------------------------- a draft put in place
+
+def test_a_plan_is_listed_in_config_yaml_keeping_its_comments():
+    from storage.plan_files import with_plan_listed
+
+    repo = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    out, changed = with_plan_listed(repo, "plans/x-2025")
+    added = [line for line in out.splitlines() if line not in repo.splitlines()]
+    assert changed and added == ["  - plans/x-2025"] and len(out.splitlines()) == len(repo.splitlines()) + 1
+    assert with_plan_listed(out, "plans/x-2025") == (out, False)
+    flow = "database: sqlite:///var/duban.db\nplans: []   # none yet\nschedule:\n  start: 2025-01-01\n"
+    assert with_plan_listed(flow, "plans/a")[0] == ("database: sqlite:///var/duban.db\nplans: [plans/a]  # none yet\n"
+                                                     "schedule:\n  start: 2025-01-01\n")
+    assert with_plan_listed("schedule:\n  start: 2025-01-01\n", "plans/a")[0].endswith("plans: [plans/a]\n")
+
+
+def test_extract_add_refuses_to_overwrite_a_plan_and_needs_one_target(project, tmp_path, capsys):
+    text = tmp_path / "方案.txt"
+    text.write_bytes((ROOT / "plans/pingdingshan-2025/source.txt").read_bytes())
+    config_before = (project / "config.yaml").read_text(encoding="utf-8")
+    assert main(["plans", "extract", str(text), "--add"]) == 2                   # a Chinese file name: no id
+    assert "--id" in capsys.readouterr().err
+    assert main(["plans", "extract", str(text), "--add", "-o", str(tmp_path / "d.yaml"), "--id", "a-1"]) == 2
+    assert main(["plans", "extract", str(text), "--add", "--id", "pingdingshan-2025"]) == 1
+    assert "已存在：未改动" in capsys.readouterr().err
+    assert (project / "config.yaml").read_text(encoding="utf-8") == config_before

@@ -151,31 +151,55 @@ def plans_export(ctx: typer.Context, plan_id: str = typer.Argument(..., help="�
 def plans_extract(
     ctx: typer.Context,
     text_file: Path = typer.Argument(..., help="方案原文（UTF-8 文本，可来自 PDF、网页或 OCR）/ the plan's text"),
-    output: Path = typer.Option(..., "--output", "-o", help="草稿目录文件 draft.yaml / where to write the draft"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="草稿目录文件 draft.yaml / where to write the draft"),
+    add: bool = typer.Option(False, "--add", help="写入 plans/<编号>/（catalog.yaml 和 source.txt）并加入 config.yaml 的 plans / "
+                                                 "put the draft in place and list it"),
     plan_id: Optional[str] = typer.Option(None, "--id", help="计划编号（默认取文件夹名或文件名）/ plan id"),
 ):
     """从方案原文起草计划目录，供人工核对 / draft a catalog from a plan's text."""
-    from obligations.catalog import parse_catalog
+    from obligations.catalog import PLAN_ID, parse_catalog
     from obligations.extract.draft import extract_catalog, to_yaml
     from storage.atomic import write_atomic
     from storage.files import read_directory
 
+    if add == (output is not None):
+        raise typer.BadParameter("请给出 -o 草稿文件，或用 --add 直接放入本工作文件夹（二者选一）", param_hint="-o / --add")
+    run = cli(ctx)
     text = _read_text(text_file)
-    directory = read_directory(cli(ctx).settings.directory_path)
-    draft = extract_catalog(text, directory, plan_id or _plan_id(text_file), str(text_file))
-    body = to_yaml(draft, str(text_file))
+    pid = plan_id or _plan_id(text_file)
+    if add and not plan_id and pid == "draft":
+        raise typer.BadParameter("请用 --id 给计划一个编号（小写字母、数字和 -，如 moushi-2025）", param_hint="--id")
+    if not re.fullmatch(PLAN_ID, pid):
+        raise typer.BadParameter(f"计划编号 {pid!r} 只能由小写字母、数字和 - 组成，如 moushi-2025", param_hint="--id")
+    directory = read_directory(run.settings.directory_path)
+    source_name = "source.txt" if add else str(text_file)
+    draft = extract_catalog(text, directory, pid, source_name)
+    body = to_yaml(draft, source_name)
+    target = run.settings.path.parent / "plans" / pid / "catalog.yaml" if add else output
     # the draft must be a valid catalog: check before writing (an error here is duban's, not the user's)
-    parse_catalog(body, str(output), directory, text.count("\n") + 1)
-    write_atomic(output, body)
+    parse_catalog(body, str(target), directory, text.count("\n") + 1)
+    if add:
+        from storage.plan_files import add_plan
+
+        placed = add_plan(run.settings.path, pid, body, text_file.read_bytes())
+        target = placed.catalog
+    else:
+        write_atomic(output, body)
     doc = draft.document
     policy = sum(1 for c in draft.clauses for o in c["obligations"] if o["cadence"]["origin"] == "policy")
-    lines = [f"已写入草稿 {output}：计划“{doc['plan']['title']}”，{len(draft.clauses)} 个条款，"
+    lines = [f"已写入草稿 {target}：计划“{doc['plan']['title']}”，{len(draft.clauses)} 个条款，"
              f"{sum(len(c['departments']) for c in draft.clauses)} 个责任部门，{draft.stated()} 项原文规定周期的义务，"
              f"{policy} 项“定期”义务。"]
+    if add:
+        lines.append(f"原文已存为 {placed.source}；" + (f"已在 {placed.config} 的 plans 中加入 plans/{pid}。"
+                                                     if placed.listed else f"{placed.config} 已列出 plans/{pid}。"))
     if draft.reviews:
         lines.append(f"需要人工核对 {len(draft.reviews)} 处（草稿中标为 review）：")
         lines += [f"  {line}" for line in draft.reviews]
-    lines.append(f"核对后：duban plans validate {output}；与已有目录比较：duban plans diff {output} plans/<编号>/catalog.yaml")
+    if add:
+        lines.append(f"下一步：duban plans load --all，然后 duban materialize；在 {target} 中核对标为 review 的条目后再次 plans load。")
+    else:
+        lines.append(f"核对后：duban plans validate {output}；与已有目录比较：duban plans diff {output} plans/<编号>/catalog.yaml")
     sys.stdout.write("\n".join(lines) + "\n")
 
 

@@ -4,8 +4,11 @@ its runs after the day it works for (sweep-2025-10-08)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from prefect import flow, get_run_logger, task
+from sqlalchemy.engine import Engine
 
 from notifications import service as notices
 from reports import service as reports
@@ -29,22 +32,24 @@ def _run_name(prefix: str):
     return name
 
 
-def _engine(settings: Settings):
-    """The flow's engine. Flows do not migrate (``duban up`` and ``duban db upgrade`` do, once):
-    a new database gets its schema, an out-of-date one stops the run with that advice."""
+@contextmanager
+def _database(config: str | None) -> Iterator[tuple[Settings, Engine]]:
+    """A task's settings and engine, disposed after. Flows do not migrate (``duban up`` and
+    ``duban db upgrade`` do, once): a new database gets its schema, an out-of-date one stops
+    the run with that advice."""
+    settings = load_settings(config)
     engine = make_engine(settings.database_url)
-    ensure_schema(engine)
-    return engine
+    try:
+        ensure_schema(engine)
+        yield settings, engine
+    finally:
+        engine.dispose()
 
 
 @task(name="load-catalogs")
 def load_task(config: str | None) -> dict:
-    settings = load_settings(config)
-    engine = _engine(settings)
-    try:
+    with _database(config) as (settings, engine):
         result = load_plans(engine, settings)
-    finally:
-        engine.dispose()
     return {"directory_changed": not result.directory.unchanged,
             "plans": {r.plan_id: ("unchanged" if r.unchanged else "changed") for r in result.plans}}
 
@@ -58,15 +63,11 @@ def sync_plans(day: str = "", config: str | None = None) -> dict:
 
 @task(name="materialize")
 def materialize_task(config: str | None, day: str, horizon_days: int | None) -> dict:
-    settings = load_settings(config)
-    today = dt.date.fromisoformat(day)
-    engine = _engine(settings)
-    try:
+    with _database(config) as (settings, engine):
+        today = dt.date.fromisoformat(day)
         report = materialize_service(engine, settings.calendar(),
                                      today + dt.timedelta(days=horizon_days or settings.horizon_days),
                                      today=today, default_start=settings.schedule_start)
-    finally:
-        engine.dispose()
     return {"occurrences_added": report.occurrences_added, "periods_added": report.periods_added,
             "events_added": report.events_added, "removed": report.occurrences_removed}
 
@@ -80,12 +81,8 @@ def materialize(day: str = "", config: str | None = None, horizon_days: int | No
 
 @task(name="sweep")
 def sweep_task(config: str | None, day: str) -> dict:
-    settings = load_settings(config)
-    engine = _engine(settings)
-    try:
+    with _database(config) as (settings, engine):
         report = notices.run_sweep(engine, settings, dt.date.fromisoformat(day))
-    finally:
-        engine.dispose()
     return {"notices": report.notices, "digests": report.digests, "without_address": report.without_address}
 
 
@@ -102,13 +99,9 @@ def sweep(day: str = "", config: str | None = None) -> dict:
 
 @task(name="send-outbox", retries=2, retry_delay_seconds=30)
 def deliver_task(config: str | None, at: str | None, force: bool) -> dict:
-    settings = load_settings(config)
-    engine = _engine(settings)
-    try:
+    with _database(config) as (settings, engine):
         now = dt.datetime.fromisoformat(at) if at else None
         report = notices.run_deliver(engine, settings, now=now, force=force)
-    finally:
-        engine.dispose()
     return {"sent": report.sent, "retried": report.retried, "dead": report.dead, "skipped": report.skipped,
             "recovered": report.recovered, "quiet": report.quiet}
 
@@ -123,12 +116,8 @@ def deliver(at: str = "", config: str | None = None, force: bool = False) -> dic
 
 @task(name="write-report")
 def report_task(config: str | None, day: str) -> list[str]:
-    settings = load_settings(config)
-    engine = _engine(settings)
-    try:
+    with _database(config) as (settings, engine):
         paths = reports.scheduled(engine, settings, dt.date.fromisoformat(day))
-    finally:
-        engine.dispose()
     return [str(p) for p in paths]
 
 

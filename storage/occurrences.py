@@ -64,6 +64,12 @@ def resolve_jurisdiction(session: Session, text: str) -> Jurisdiction:
     return units[0]
 
 
+def _loaded_plan(session: Session, plan: str) -> str:
+    if session.get(Plan, plan) is None:
+        raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
+    return plan
+
+
 def _base_query(today: dt.date, soon_days: int):
     st = status_sql(today, soon_days).label("status")
     q = (select(Occurrence.id, Occurrence.plan_id, Clause.code.label("clause"), Clause.title.label("clause_title"),
@@ -91,9 +97,7 @@ def list_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, pl
     if where is not None:
         q = q.where(where)
     if plan:
-        if session.get(Plan, plan) is None:
-            raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
-        q = q.where(Occurrence.plan_id == plan)
+        q = q.where(Occurrence.plan_id == _loaded_plan(session, plan))
     if department:
         if session.get(Department, department) is None:
             raise OccurrenceError(f"未知的部门键 {department}（可用 duban departments list 查看）")
@@ -140,9 +144,7 @@ def status_summary(session: Session, *, today: dt.date, soon_days: int = 7, plan
     q = (select(Occurrence.party_key, Department.name, st.label("status"), func.count())
          .join(Department, Department.key == Occurrence.party_key))
     if plan:
-        if session.get(Plan, plan) is None:
-            raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
-        q = q.where(Occurrence.plan_id == plan)
+        q = q.where(Occurrence.plan_id == _loaded_plan(session, plan))
     if start:
         q = q.where(Occurrence.due >= start)
     if end:

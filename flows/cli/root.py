@@ -10,7 +10,17 @@ from typing import Optional
 import typer
 from sqlalchemy.exc import OperationalError
 
-from flows.cli import contacts, db, directory, locality, notify, occurrences, plans, report, schedule, service, users
+import flows.cli.contacts as contacts
+import flows.cli.db as db
+import flows.cli.directory as directory
+import flows.cli.locality as locality
+import flows.cli.notify as notify
+import flows.cli.occurrences as occurrences
+import flows.cli.plans as plans
+import flows.cli.report as report
+import flows.cli.schedule as schedule
+import flows.cli.service as service
+import flows.cli.users as users
 from flows.cli.context import CliContext
 from flows.cli.output import make_console
 from obligations.errors import DubanError

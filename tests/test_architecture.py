@@ -156,7 +156,7 @@ def test_the_graph_sees_the_product():
     graph = import_graph()
     assert {"obligations.catalog", "storage.db", "flows.cli.root", "web.app", "reports.service"} <= set(graph)
     assert "storage.db" in graph["flows.cli.context"]              # module-level import
-    assert "flows.cli.plans" in graph["flows.cli.root"]            # from flows.cli import plans
+    assert "flows.cli.plans" in graph["flows.cli.root"]            # import flows.cli.plans as plans
     assert "web.ics" in graph["web.pages"]                         # from web.ics import feed_url
     assert "obligations.extract.draft" in graph["flows.cli.plans"]  # lazy import inside a function
     assert "storage.access" in graph["storage.workflow"]

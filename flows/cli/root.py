@@ -28,8 +28,9 @@ from obligations.errors import DubanError
 app = typer.Typer(
     help="督办 duban：把实施方案的条款变成按期督办的任务。Turns plan clauses into scheduled obligations.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
-    epilog="从这里开始 / start here: duban demo（模拟一年）。日常 / daily: duban plans load --all → duban materialize"
-           " → duban sweep → duban deliver，或 duban up 按时间表自动运行。",
+    epilog="从这里开始 / start here: duban demo（模拟一年）。本地区 / your locality: duban init 文件夹 --locality 某市。"
+           "日常 / daily: duban plans load --all → duban materialize → duban sweep → duban deliver，"
+           "或 duban up 按时间表自动运行。",
 )
 app.add_typer(plans.app, name="plans")
 app.add_typer(directory.departments_app, name="departments")

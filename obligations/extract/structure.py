@@ -19,7 +19,15 @@ REQUIREMENT_TITLES = ("工作要求", "保障措施", "组织实施", "组织保
 # a heading at the start of a line: 一、  （一）  1.  — with the damage OCR does to them
 _L1 = re.compile(r"^(?P<num>[一二三四五六七八九十百〇零]{1,4})\s*[、，,．.]\s*(?P<rest>.*)$")
 _L2 = re.compile(r"^[（(〈<［\[]\s*(?P<num>[一二三四五六七八九十百〇零XＸ?？]{1,4})\s*[）)〉>］\]]\s*(?P<rest>.*)$")
-_L3 = re.compile(r"^(?P<num>[0-9０-９lIO]{1,3})\s*(?:[．.、丨|，,]\s*|\s+)(?P<rest>[^\d\s年月日号%％].*)$")
+# OCR turns the point after a number into a quote mark or a stray character: 1" 2' 3丨 4` 5·
+_L3 = re.compile(r"^(?P<num>[0-9０-９lIO]{1,3})\s*(?:[．.、丨|，,\"'“”‘’`´·:：;；」]\s*|\s+)(?P<rest>[^\d\s年月日号%％.．].*)$")
+# 一是… 二是…: items below the numbered headings (a plan that lists its tasks this way)
+_L4 = re.compile(r"^(?P<num>[一二三四五六七八九十]{1,3})是(?P<rest>[\u4e00-\u9fff].*)$")
+# headings that give goals, principles or definitions, never a duty (simplified and traditional)
+_NON_TASK = re.compile(r"^(?:(?:指导思想|基本原则|工作原则|工作目标|总体目标|主要目标|总体要求|工作对象|适用范围|"
+                       r"基本要求|目标要求|总体思路)[和与及、,，]?)+[。.]?$")
+_T2S = str.maketrans("導標總則體對範圍語動兒護關愛與為務開門發會廣電衛門歲區縣鄉鎮黨組織領聯負責職責備報",
+                     "导标总则体对范围语动儿护关爱与为务开门发会广电卫门岁区县乡镇党组织领联负责职责备报")
 _ATTACHMENT = re.compile(r"^附\s*件\s*\d*\s*[：:]?")
 
 
@@ -92,12 +100,14 @@ def _heading(line: str, index: int) -> _Heading | None:
     text = _plain(line)
     if not text:
         return None
-    for level, pattern in ((2, _L2), (1, _L1), (3, _L3)):
+    for level, pattern in ((2, _L2), (1, _L1), (3, _L3), (4, _L4)):
         m = pattern.match(text)
         if not m:
             continue
         raw = m.group("num")
-        if level == 3:
+        if level == 4:
+            number = cn_number(raw)
+        elif level == 3:
             digits = unicodedata.normalize("NFKC", raw).replace("l", "1").replace("I", "1").replace("O", "0")
             number = int(digits) if digits.isdigit() else None
         else:
@@ -160,7 +170,7 @@ def read_structure(text: str) -> Structure:
 def _clause_level(heads: list[_Heading], lines: list[str]) -> int:
     """The level whose headings carry the clause text: the deepest level that has headings with
     body text after their title (a task reads 'title。text…')."""
-    for level in (3, 2, 1):
+    for level in (4, 3, 2, 1):
         with_text = [h for h in heads if h.level == level and "。" in h.rest and len(h.rest) > 20]
         if len(with_text) >= 2:
             return level
@@ -176,18 +186,40 @@ def _span_end(lines: list[str], start: int, stop: int) -> int:
     return end
 
 
+def non_task(title: str) -> bool:
+    """A heading that only gives goals, principles or definitions (指导思想, 工作目标, 工作对象 …)."""
+    return bool(_NON_TASK.match(re.sub(r"\s+", "", title.translate(_T2S))))
+
+
 def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kind: str, prefix: str,
              flags: list[str]) -> list[Clause]:
+    """The clauses at ``level``; the headings above it are their sections. Numbering that
+    restarts under each section (一、1. 2. 二、1. 2.) is kept, and the ids are then prefixed by
+    the section's number (2.1, 2.2) so that they stay unique; a clause under a heading that only
+    gives goals, principles or definitions is no task and left out."""
     out: list[Clause] = []
+    parents: list[tuple[str, list[tuple[int, int]]]] = []      # each clause's enclosing section numbers
     section: str | None = None
+    enclosing: dict[int, tuple[int, str]] = {}                  # level -> (number, title) of the open section
     expected = 1
+    first_in_section = True
+    restarted = False
     for k, h in enumerate(heads):
         nxt = heads[k + 1].line if k + 1 < len(heads) else stop
         if h.level < level:
             section = _raw(lines[h.line])
+            count = enclosing.get(h.level, (0, ""))[0] + 1
+            enclosing = {lv: v for lv, v in enclosing.items() if lv < h.level}
+            enclosing[h.level] = (h.number if h.number is not None else count, _title(h.rest))
+            first_in_section = True
+            continue
+        if any(non_task(t) for _n, t in enclosing.values()) or non_task(_title(h.rest)):
             continue
         clause_flags = []
         number = h.number
+        if number == 1 and first_in_section and expected > 1 and kind == "task":
+            restarted, expected = True, 1                       # numbering that starts again per section
+        first_in_section = False
         if number is None or number != expected:
             if number is None or abs(number - expected) > 1 or number < expected:
                 # unreadable, far off, or a number already used: in sequence (ids stay unique)
@@ -199,8 +231,17 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
         text = "".join(_plain(lines[i]) for i in range(h.line, end + 1) if lines[i].strip())
         out.append(Clause(f"{prefix}{number}", kind, number, section, _title(h.rest), text, h.line + 1, end + 1,
                           clause_flags))
+        parents.append((prefix, [(lv, n) for lv, (n, _t) in sorted(enclosing.items())]))
         flags += [f"第{h.line + 1}行：{f}" for f in clause_flags]
         expected = number + 1
+    if restarted:
+        for depth in range(1, 5):           # the fewest enclosing numbers that make every id unique
+            ids = [f"{pre}{'.'.join(str(n) for _lv, n in chain[-depth:])}{'.' if chain else ''}{c.number}"
+                   for c, (pre, chain) in zip(out, parents, strict=True)]
+            if len(set(ids)) == len(ids) or depth == 4:
+                break
+        for c, cid in zip(out, ids, strict=True):
+            c.id = cid
     return out
 
 

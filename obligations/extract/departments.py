@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from obligations.directory import Directory
-from obligations.extract.structure import Clause
+from obligations.extract.structure import RESPONSIBLE, Clause
 
 _TRAILING = re.compile(r"[（(〈]([^（）()〈〉]{2,400})[)）〉]\s*[。.]?\s*$")
 _DUTY = re.compile(r"(?:按照?职责分工|按职责|分别)?(?:牵头)?(?:负责|落实|配合|参与)$")
@@ -159,6 +159,12 @@ def trailing_parenthetical(text: str) -> str | None:
 
 def departments(clause: Clause, directory: Directory) -> tuple[list[Dept], list[str]]:
     if clause.kind == "checklist":
+        column = next((name for name in clause.columns if RESPONSIBLE.match(name)), None)
+        if column is not None:                            # the table's header says which cell it is
+            cell = clause.columns[column]
+            if not cell.strip():
+                return [], [f"{clause.id} 的责任部门一栏缺失或无法识别，请补充"]
+            return parse_list(cell, directory)
         if not clause.cells:
             return [], ["清单行没有责任部门一栏"]
         found, flags = parse_list(clause.cells[-1], directory)

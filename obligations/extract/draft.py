@@ -285,6 +285,21 @@ def _checklist_fields(rows: list[Clause]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     category = target = None
     for row in rows:
+        if row.columns:                       # by the header's names, wherever the columns stand
+            cols = row.columns
+
+            def pick(pattern: str, cols: dict = cols) -> str | None:
+                return next((v for k, v in cols.items() if re.search(pattern, k) and v), None)
+
+            cells = row.cells
+            at = next((k for k, c in enumerate(cells) if unicodedata.normalize("NFKC", c) == str(row.number)), None)
+            if at:
+                category = cells[at - 1]
+            if pick(r"对象"):
+                target = pick(r"对象")
+            content = "".join(v for k, v in cols.items() if re.search(r"内容|标准|措施|要求|频次|频率", k) and v) or None
+            out[row.id] = {"category": category, "target": target, "item": pick(r"项目|事项|名称"), "content": content}
+            continue
         cells = row.cells
         at = next((k for k, c in enumerate(cells) if unicodedata.normalize("NFKC", c) == str(row.number)), None)
         if at is None:

@@ -43,6 +43,7 @@ class Clause:
     last: int
     flags: list[str] = field(default_factory=list)    # what a person should check
     cells: list[str] = field(default_factory=list)    # a checklist row's cells
+    columns: dict[str, str] = field(default_factory=dict)   # a checklist row's cells by the table's header
 
 
 @dataclass
@@ -282,10 +283,63 @@ def _row_number(cells: list[str], expected: int) -> bool:
     return any(unicodedata.normalize("NFKC", c) == str(expected) for c in cells[:2])
 
 
+# the header of a checklist's responsibility column, and of the columns before the number
+RESPONSIBLE = re.compile(r"^(?:责任|牵头|主责|负责|实施|承办)(?:单位|部门|主体|处室|机构)")
+_NUMBER_HEAD = re.compile(r"^(?:序号|编号|序|No\.?)$")
+_CATEGORY_HEAD = re.compile(r"^(?:类别|领域|类型|分类|服务类别|板块)$")
+
+
+def _raw_cells(line: str) -> list[str]:
+    """A row's cells with the empty ones kept (a merged or blank cell keeps its place)."""
+    cells = [c.strip() for c in re.split(r"\t|\|", line.strip("\r\n"))]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def _header(lines: list[str], start: int) -> list[str] | None:
+    """The checklist's column names after the number column, from the first header that names a
+    responsibility column (责任单位/责任部门/牵头单位/责任主体 …): a row of cells, or one cell a line."""
+    for i in range(start, len(lines)):
+        cells = _cells(lines[i])
+        if len(cells) >= 2 and any(RESPONSIBLE.match(c) for c in cells):
+            names = cells
+            break
+        if len(cells) == 1 and RESPONSIBLE.match(cells[0]):
+            names, j = [], i
+            while j > start and len(_cells(lines[j - 1])) == 1 and len(names) < 8:
+                j -= 1
+            names = [_cells(lines[k])[0] for k in range(j, i + 1)]
+            break
+    else:
+        return None
+    at = next((k for k, c in enumerate(names) if _NUMBER_HEAD.match(c)), None)
+    names = names[at + 1:] if at is not None else [c for c in names if not _CATEGORY_HEAD.match(c)]
+    return names if any(RESPONSIBLE.match(c) for c in names) else None
+
+
+def _columns(row: list[str], number: int, header: list[str] | None) -> dict[str, str]:
+    if not header:
+        return {}
+    at = next((k for k, c in enumerate(row) if unicodedata.normalize("NFKC", c) == str(number)), None)
+    if at is None:
+        return {}
+    after = row[at + 1:]
+    if len(after) != len(header) and len([c for c in after if c]) == len(header):
+        after = [c for c in after if c]           # blank cells the extraction added
+    return {name: (after[k] if k < len(after) else "") for k, name in enumerate(header)}
+
+
 def _checklist(lines: list[str], start: int) -> list[Clause]:
     """Rows of the attached checklist, found by their sequence number: a row on one line with
-    its cells separated by tabs (or | in markdown), or one cell per line, rows apart by blank lines."""
+    its cells separated by tabs (or | in markdown), or one cell per line, rows apart by blank lines.
+    The table's header (repeated where the table goes over a page) names the columns; the
+    responsibility column is found by its name wherever it stands."""
     section = _raw(lines[start])
+    header = _header(lines, start + 1)
+    if header and RESPONSIBLE.match(header[-1]):
+        header = None                 # the responsibility column is the last: the row's last cell (as merged
+    resp_last = header is None        # and blank cells leave it, even where a page break shifted the row)
     out: list[Clause] = []
     expected = 1
     i, n = start + 1, len(lines)
@@ -298,11 +352,14 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
             first = last = i
             # a row the extraction broke inside a cell: until the row ends in its 责任部门 cell,
             # a following line that is not a row of its own continues it
-            while (not _ORG_END.search(_cells("".join(lines[first:last + 1]))[-1])
+            while ((not _ORG_END.search(_cells("".join(lines[first:last + 1]))[-1]) if resp_last
+                    else len(_columns(_raw_cells("".join(lines[first:last + 1])), expected, header)
+                             .get(header[-1], "")) == 0)
                    and last + 1 < n and lines[last + 1].strip()
                    and not _row_number(_cells(lines[last + 1]), expected + 1) and last - first < 3):
                 last += 1
             cells = _cells("".join(lines[first:last + 1]))
+            columns = _columns(_raw_cells("".join(lines[first:last + 1])), expected, header)
         else:                                          # one cell per line: the block around it; a line
             first = i                                  # holding only a tab is an empty cell, not a gap
             while first - 1 > start and lines[first - 1].strip(" \r") and not _row_number(_cells(lines[first - 1]), expected - 1):
@@ -311,24 +368,26 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
             while last + 1 < n and lines[last + 1].strip(" \r") and not _row_number(_cells(lines[last + 1]), expected + 1):
                 last += 1
         text = " ".join(_plain(lines[k]) for k in range(first, last + 1) if lines[k].strip())
+        if len(cells) < 3:
+            columns = _columns(_joined_cells(lines[first:last + 1], keep_empty=True), expected, header)
         row = cells if len(cells) >= 3 else _joined_cells(lines[first:last + 1])
         out.append(Clause(f"list-{expected}", "checklist", expected, section, _row_title(row, expected), text,
-                          first + 1, last + 1, cells=row))
+                          first + 1, last + 1, cells=row, columns=columns))
         expected += 1
         i = last + 1
     return out
 
 
-def _joined_cells(block: list[str]) -> list[str]:
+def _joined_cells(block: list[str], keep_empty: bool = False) -> list[str]:
     """One cell per line; a line that does not start with a tab continues the cell above
-    (a cell wrapped by the extraction)."""
+    (a cell wrapped by the extraction). ``keep_empty``: a line holding only a tab is an empty cell."""
     cells: list[str] = []
     for line in block:
         if line.startswith("\t") or not cells:
             cells.append(line.strip())
         else:
             cells[-1] += line.strip()
-    return [c for c in cells if c]
+    return cells if keep_empty else [c for c in cells if c]
 
 
 def _row_title(cells: list[str], number: int) -> str:

@@ -177,8 +177,10 @@ def _propose(found: list, directory: Directory, level: str, locality: str | None
                 continue
             name, suffix, plevel = canonical(d.name, directory, locality)
             again = directory.resolve(suffix) or directory.resolve(name)
-            if again:
+            short = {"province": "省", "city": "市", "county": "县"}.get(plevel or "", "") + suffix
+            if again:                  # 某某市民政局 in 某某市's own plan: named as the directory knows it
                 d.key = again.key
+                d.name = short if directory.resolve(short) else suffix
                 continue
             if not looks_like_department(d.name):
                 depts.remove(d)

@@ -140,7 +140,9 @@ def read_structure(text: str) -> Structure:
     lines = source_lines(text)
     n = len(lines)
     flags: list[str] = []
-    attach_at = next((i for i, ln in enumerate(lines) if _ATTACHMENT.match(_plain(ln))), n)
+    # the attachment: an 附件 line after the body has begun (the notice before it may name its attachment)
+    first_top = next((i for i, ln in enumerate(lines) if (h := _heading(ln, i)) and h.level == 1), 0)
+    attach_at = next((i for i, ln in enumerate(lines) if i > first_top and _ATTACHMENT.match(_plain(ln))), n)
     body = [(i, lines[i]) for i in range(attach_at)]
     headings = {i: h for i, ln in body if (h := _heading(ln, i))}
     title = next((_plain(ln) for _, ln in body if _plain(ln) and not _plain(ln).startswith(("(", "（"))), None)

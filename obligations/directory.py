@@ -35,6 +35,7 @@ class DepartmentDef(BaseModel):
     levels: list[Level] = Field(min_length=1)
     names: dict[Level, str] = {}
     aliases: list[str] = []
+    review: str | None = None     # a proposed department (duban plans extract): what a person should check
 
 
 class RoleDef(BaseModel):
@@ -110,7 +111,8 @@ class UnitRow:
 # Prefixes that say which level a department belongs to, longest first.
 _LEVEL_PREFIXES: tuple[tuple[str, str | None], ...] = (
     ("设区市", "city"), ("市、县区", "city"), ("市、县（区）", "city"), ("市县", "city"), ("县（市、区）", "county"),
-    ("县(市、区)", "county"), ("县区", "county"), ("省级", "province"), ("市级", "city"), ("县级", "county"), ("各级", None), ("各地", None), ("各县", "county"),
+    ("县(市、区)", "county"), ("县区", "county"), ("区县", "county"), ("县(区)", "county"),
+    ("区(县)", "county"), ("县(市)", "county"), ("市(州)", "city"), ("市州", "city"), ("省级", "province"), ("市级", "city"), ("县级", "county"), ("各级", None), ("各地", None), ("各县", "county"),
     ("省", "province"), ("市", "city"), ("县", "county"), ("区", "county"),
     ("乡镇", "township"), ("街道", "township"), ("村", "village"), ("社区", "village"),
 )

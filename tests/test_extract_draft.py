@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from flows.cli import main
 from obligations.catalog import CatalogError, parse_catalog
+from obligations.directory import Directory
 from obligations.extract.compare import compare
-from obligations.extract.draft import extract_catalog, to_yaml
+from obligations.extract.draft import extract_catalog, to_yaml, with_proposals
 from obligations.extract.structure import read_structure
 from storage.files import read_directory
 from tests.conftest import PLAN_IDS, PLANS
@@ -34,7 +35,8 @@ def curated(plan: str) -> dict:
 def draft_of(text: str, plan: str):
     draft = extract_catalog(text, DIRECTORY, plan)
     body = to_yaml(draft, "source.txt")
-    parse_catalog(body, "draft.yaml", DIRECTORY, text.count("\n") + 1)     # always a valid catalog
+    # always a valid catalog, against the directory with the departments the draft proposes
+    parse_catalog(body, "draft.yaml", Directory(with_proposals(DIRECTORY.doc, draft.proposals)), text.count("\n") + 1)
     return draft
 
 

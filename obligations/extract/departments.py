@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from obligations.directory import Directory
-from obligations.extract.structure import Clause
+from obligations.extract.structure import RESPONSIBLE, Clause
 
 _TRAILING = re.compile(r"[（(〈]([^（）()〈〉]{2,400})[)）〉]\s*[。.]?\s*$")
 _DUTY = re.compile(r"(?:按照?职责分工|按职责|分别)?(?:牵头)?(?:负责|落实|配合|参与)$")
@@ -20,8 +20,48 @@ _LEADS = re.compile(r"([\u4e00-\u9fff（）()]{2,24}?)牵头")
 @dataclass
 class Dept:
     name: str
-    key: str | None        # None: not in the directory (flagged)
+    key: str | None        # None: not in the directory (flagged; the draft proposes it)
     role: str              # lead | co
+    levels: list[str] = field(default_factory=list)    # the levels a shared prefix (市、县（区）…) gives
+    variants: list[str] = field(default_factory=list)  # bracketed alternatives: 卫生健康委（卫健局）
+
+
+# a level word, with the bracketed alternatives plans add: 县（市、区） 市（州） 区县
+_LEVEL_WORD = r"(?:省级?|自治区|设区市|市级?|州|盟|县级?|区|旗|乡镇|街道)(?:\([^()]{1,6}\))?"
+_LEVEL_OF = {"省": "province", "自": "province", "设": "city", "市": "city", "州": "city", "盟": "city", "县": "county",
+             "区": "county", "旗": "county", "乡": "township", "街": "township"}
+# a list opened by a shared prefix: 市、县（区）… / 省市县三级… / 市县两级…
+_SHARED = re.compile(r"^(?P<levels>" + _LEVEL_WORD + r"(?:[、,和及与]?" + _LEVEL_WORD + r")+)(?:两级|三级|各级)?")
+
+
+def split_outside_brackets(text: str, separators: str) -> list[str]:
+    """Split at the separators that are not inside brackets (县（市、区）民政局 stays whole)."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "(（〈[【":
+            depth += 1
+        elif ch in ")）〉]】" and depth:
+            depth -= 1
+        if ch in separators and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def shared_levels(text: str) -> tuple[list[str], str]:
+    """'市、县(区)民政局' → (['city', 'county'], '民政局'); no shared prefix → ([], text)."""
+    m = _SHARED.match(text)
+    if not m or len(text) == m.end():
+        return [], text
+    levels = []
+    for word in re.findall(_LEVEL_WORD, m.group("levels")):
+        level = _LEVEL_OF[word[0]]
+        if level not in levels:
+            levels.append(level)
+    return levels, text[m.end():]
 
 
 def _clean(name: str) -> str:
@@ -31,14 +71,24 @@ def _clean(name: str) -> str:
 
 
 def parse_list(text: str, directory: Directory) -> tuple[list[Dept], list[str]]:
-    """'省民政厅、省教育厅按照职责分工负责' → departments, lead first; flags for names not resolved."""
+    """'省民政厅、省教育厅按照职责分工负责' → departments, lead first; flags for names not resolved.
+    A shared level prefix (市、县（区）民政局、教育局) applies to every name after it."""
     text = unicodedata.normalize("NFKC", text)
     lead_names = {m.group(1) for m in _LEADS.finditer(text)}
     parts = []
-    for segment in re.split(r"[，,；;]", text):
+    for segment in split_outside_brackets(text, ",;"):
         segment = _DUTY.sub("", segment.strip())
         segment = re.sub(r"(牵头|配合|参与)$", "", segment)
-        parts += [p for p in re.split(r"[、]", segment) if p.strip()]
+        parts += [p for p in split_outside_brackets(segment, "、") if p.strip()]
+    # 市、县(区)民政局: the level words before the first name are one prefix, not departments
+    lead_in = []
+    while parts and re.fullmatch(_LEVEL_WORD, _clean(parts[0]) or "-"):
+        lead_in.append(_clean(parts.pop(0)))
+    shared: list[str] = []
+    if parts:
+        levels, rest = shared_levels("、".join(lead_in + [_clean(parts[0])]))
+        if levels and (lead_in or len(levels) > 1):
+            shared, parts[0] = levels, rest
     out: list[Dept] = []
     flags: list[str] = []
     seen: set[str] = set()
@@ -46,10 +96,14 @@ def parse_list(text: str, directory: Directory) -> tuple[list[Dept], list[str]]:
         name = _clean(raw)
         if not name:
             continue
-        # a bracketed variant: 卫生健康委(卫体局) → try the name, then the variant
-        variants = [name] + re.findall(r"\(([^()]+)\)", name)
+        if shared:
+            name = re.sub(r"^(?:两级|三级|各级)", "", name)
+        # a bracketed variant: 卫生健康委(卫体局) → try the name, then the variant; a bracket that only
+        # adds levels (县(市、区)民政局) is part of the name's prefix
+        inner = re.findall(r"\(([^()]+)\)", name)
+        variants = [v for v in inner if not re.fullmatch(r"(?:" + _LEVEL_WORD + r"[、,]?)+", v)]
         base = re.sub(r"\([^()]*\)", "", name)
-        found = next((r for r in (directory.resolve(v) for v in [base, *variants]) if r), None)
+        found = next((r for r in (directory.resolve(v) for v in [name, base, *variants]) if r), None)
         key = found.key if found else None
         if key is None and re.search(r"[XＸ×]", base):
             key, guess = _lost_char(base, directory)
@@ -61,8 +115,8 @@ def parse_list(text: str, directory: Directory) -> tuple[list[Dept], list[str]]:
         if key:
             seen.add(key)
         else:
-            flags.append(f"部门“{name}”不在部门目录中")
-        out.append(Dept(base, key, "co"))
+            flags.append(f"部门“{name}”不在部门目录中，已作为新部门提出，请核对")
+        out.append(Dept(base, key, "co", list(shared), variants))
     if out:
         leader = next((d for d in out if any(d.name in n or n.endswith(d.name) for n in lead_names)), out[0])
         leader.role = "lead"
@@ -84,8 +138,33 @@ def _lost_char(name: str, directory: Directory) -> tuple[str | None, str | None]
     return next(iter(fits.items())) if len(fits) == 1 else (None, None)
 
 
+def trailing_parenthetical(text: str) -> str | None:
+    """The words of the parenthetical a clause ends with, brackets inside it kept
+    (…（市民政局、县（区）教育局按照职责分工负责）。)."""
+    text = re.sub(r"[\s。.]+$", "", text)
+    if not text or text[-1] not in ")）〉":
+        return None
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        ch = text[i]
+        if ch in ")）〉":
+            depth += 1
+        elif ch in "(（〈":
+            depth -= 1
+            if depth == 0:
+                inner = text[i + 1:-1]
+                return inner if 2 <= len(inner) <= 400 else None
+    return None
+
+
 def departments(clause: Clause, directory: Directory) -> tuple[list[Dept], list[str]]:
     if clause.kind == "checklist":
+        column = next((name for name in clause.columns if RESPONSIBLE.match(name)), None)
+        if column is not None:                            # the table's header says which cell it is
+            cell = clause.columns[column]
+            if not cell.strip():
+                return [], [f"{clause.id} 的责任部门一栏缺失或无法识别，请补充"]
+            return parse_list(cell, directory)
         if not clause.cells:
             return [], ["清单行没有责任部门一栏"]
         found, flags = parse_list(clause.cells[-1], directory)
@@ -93,9 +172,9 @@ def departments(clause: Clause, directory: Directory) -> tuple[list[Dept], list[
             return [], [f"{clause.id} 的责任部门一栏缺失或无法识别，请补充"]
         return found, flags
     if clause.kind == "task":
-        m = _TRAILING.search(clause.text.rstrip())
-        if m:
-            return parse_list(m.group(1), directory)
+        inner = trailing_parenthetical(clause.text)
+        if inner:
+            return parse_list(inner, directory)
         return [], ["条款末尾没有责任部门的括注"]
     return _named(clause.text, directory)
 

@@ -1,8 +1,14 @@
 """A draft catalog from a plan's text: structure, departments, duties and the plan's particulars
 put together in the catalog format (DESIGN.md), every clause and obligation with its source
-lines, and a ``review`` note on each item a person should look at. The draft validates with
-``parse_catalog``; names the directory does not know are left out of the lists and named in
-the clause's review note, never guessed."""
+lines, and a ``review`` note on each item a person should look at.
+
+No department is lost: a name the directory does not know (a committee office of the city, a
+bureau a locality names its own way) is proposed as a new directory department —
+``Draft.proposals``, each a ``DepartmentDef``-shaped dict (``key`` from the canonical name's
+pinyin, unique; ``name`` without level prefix or locality; ``levels``; ``names`` per level;
+``aliases``: the forms seen; ``review``: where it was seen) — and the clause lists it under the
+proposed key with a review note. ``with_proposals(directory_doc, proposals)`` is the directory
+with them added (pure); the draft validates with ``parse_catalog`` against that directory."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from obligations.catalog import CatalogError
-from obligations.directory import Directory
+from obligations.directory import _LEVEL_PREFIXES, DepartmentDef, Directory, DirectoryDoc, normalize_name
 from obligations.extract.departments import Dept, departments
 from obligations.extract.duties import ActorFinder, Duty, read_duties
 from obligations.extract.plan_info import read_plan_info
@@ -28,6 +34,7 @@ _HALF_TO_FULL = str.maketrans({",": "，", ";": "；", "(": "（", ")": "）", "
 class Draft:
     document: dict
     reviews: list[str] = field(default_factory=list)     # "第N行 …: reason", for the summary
+    proposals: list[dict] = field(default_factory=list)  # new directory departments (DepartmentDef-shaped)
 
     @property
     def clauses(self) -> list[dict]:
@@ -60,6 +67,8 @@ def extract_catalog(text: str, directory: Directory, plan_id: str = "draft", sou
     info = read_plan_info(text, directory, leads.most_common(1)[0][0] if leads else None)
     level = info.level or "province"
     reviews: list[str] = [f"plan: {f}" for f in info.flags]
+    proposals = _propose(found, directory, level, info.locality)
+    reviews += [f"部门目录: 提议新增部门 {p['key']}（{p['name']}）：{p['review']}" for p in proposals]
     clauses = []
     rows = _checklist_fields([c for c in structure.clauses if c.kind == "checklist"])
     for clause, depts, dept_flags in found:
@@ -81,7 +90,126 @@ def extract_catalog(text: str, directory: Directory, plan_id: str = "draft", sou
         plan["status"] = info.status
     if info.flags:
         plan["review"] = "；".join(info.flags)
-    return Draft({"plan": plan, "clauses": clauses}, reviews)
+    return Draft({"plan": plan, "clauses": clauses}, reviews, proposals)
+
+
+def with_proposals(directory_doc: DirectoryDoc, proposals: list[dict]) -> DirectoryDoc:
+    """The directory with the proposed departments added (those whose key it does not have yet)."""
+    doc = directory_doc.model_copy(deep=True)
+    have = {d.key for d in doc.departments} | {r.key for r in doc.roles}
+    for p in proposals:
+        if p["key"] not in have:
+            doc.departments.append(DepartmentDef.model_validate(p))
+            have.add(p["key"])
+    return doc
+
+
+_PARTY = re.compile(r"^(?:中国共产党|中共)")
+_ORG_NAME = re.compile(r"(?:厅|局|委|会|院|联|办|部|中心|团|室|所|站|队|处|政府|机构|集团|公司|协会|馆|宫|台|报社)$")
+_LEVEL_FROM_LOCALITY = (("省", "province"), ("自治区", "province"), ("市", "city"), ("州", "city"), ("盟", "city"),
+                        ("县", "county"), ("区", "county"), ("旗", "county"))
+
+
+def looks_like_department(name: str) -> bool:
+    """A name as a responsibility list writes one: short, ending in an organ's word (局 委 办 中心 …)."""
+    text = normalize_name(name)
+    return 2 <= len(text) <= 24 and bool(_ORG_NAME.search(text)) and not re.search(r"[的是将要应和或等，。；]", text)
+
+
+def canonical(name: str, directory: Directory, locality: str | None) -> tuple[str, str, str | None]:
+    """'市妇儿工委办' → ('妇儿工委办', '妇儿工委办', 'city'): the canonical name, the name after a
+    unit's name (what ``names`` holds: 市委宣传部 → 委宣传部 so that 某某市 + 委宣传部 reads right)
+    and the level its prefix gives."""
+    text = _PARTY.sub("", normalize_name(name))
+    level = None
+    places = [normalize_name(u) for u in directory._localities]
+    if locality:
+        loc = normalize_name(locality)
+        places += [loc, re.sub(r"^.{2,3}?(?:省|自治区)", "", loc)]
+    for place in sorted({p for p in places if p}, key=len, reverse=True):
+        if text.startswith(place) and len(text) > len(place) + 1:
+            text = text[len(place):]
+            level = next((lv for suffix, lv in _LEVEL_FROM_LOCALITY if place.endswith(suffix)), None)
+            break
+    else:
+        for prefix, plevel in _LEVEL_PREFIXES:
+            prefix = normalize_name(prefix)
+            if text.startswith(prefix) and len(text) > len(prefix) + 1:
+                text, level = text[len(prefix):], plevel
+                break
+    suffix = text
+    if text.startswith("委") and len(text) > 2:          # 市委宣传部: the party committee's department
+        text = "党" + text
+    return text, suffix, level
+
+
+def proposal_key(name: str, taken: set[str]) -> str:
+    """A readable key from the name's pinyin, two characters to a word (妇儿工委办 → fuer_gongweiban),
+    unique against ``taken``."""
+    from pypinyin import lazy_pinyin
+
+    chars = [ch for ch in name if re.match(r"[\u4e00-\u9fffA-Za-z0-9]", ch)]
+    groups = [chars[i:i + 2] for i in range(0, len(chars), 2)]
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        last = groups.pop()
+        groups[-1] = groups[-1] + last
+    words = ["".join(re.sub(r"[^a-z0-9]", "", p.lower()) for p in lazy_pinyin("".join(g))) for g in groups]
+    key = "_".join(w for w in words if w) or "department"
+    if not key[0].isalpha():
+        key = "d_" + key
+    base, n = key, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
+def _propose(found: list, directory: Directory, level: str, locality: str | None) -> list[dict]:
+    """Each department name the directory does not know: resolved again without the plan's own
+    locality (保山市民政局), else proposed as a new department (one per canonical name); the
+    clause's department then carries the key, and the clause a review note."""
+    taken = set(directory.departments) | set(directory.roles)
+    by_name: dict[str, dict] = {}
+    seen_at: dict[str, list[str]] = {}
+    for clause, depts, flags in found:
+        flags[:] = [f for f in flags if "已作为新部门提出" not in f]     # said again below, with the key
+        for d in list(depts):
+            if d.key:
+                continue
+            name, suffix, plevel = canonical(d.name, directory, locality)
+            again = directory.resolve(suffix) or directory.resolve(name)
+            short = {"province": "省", "city": "市", "county": "县"}.get(plevel or "", "") + suffix
+            if again:                  # 某某市民政局 in 某某市's own plan: named as the directory knows it
+                d.key = again.key
+                d.name = short if directory.resolve(short) else suffix
+                continue
+            if not looks_like_department(d.name):
+                depts.remove(d)
+                flags.append(f"括注中的“{cjk(d.name)}”不像部门名称，未列入责任部门，请核对")
+                continue
+            levels = list(d.levels) or [plevel or level]
+            p = by_name.get(name)
+            if p is None:
+                p = by_name[name] = {"key": proposal_key(name, taken), "name": name, "levels": [], "names": {},
+                                     "aliases": []}
+                taken.add(p["key"])
+            for lv in levels:
+                if lv not in p["levels"]:
+                    p["levels"].append(lv)
+                p["names"].setdefault(lv, suffix)
+            for alias in [d.name, *d.variants, name]:
+                if alias not in p["aliases"] and normalize_name(alias) not in directory._aliases:
+                    p["aliases"].append(alias)
+            d.key = p["key"]
+            seen_at.setdefault(name, []).append(f"条款 {clause.id}（第{clause.first}行，写作“{cjk(d.name)}”）")
+            flags.append(f"部门“{cjk(d.name)}”不在部门目录中，提议新增部门 {p['key']}（{name}），请核对")
+    out = []
+    for name, p in by_name.items():
+        order = [lv for lv in ("province", "city", "county", "township", "village") if lv in p["levels"]]
+        p["levels"] = order
+        p["review"] = "由 duban plans extract 提议，见于" + "、".join(dict.fromkeys(seen_at[name])) + \
+                      "；请核对名称、层级和键后删去 review"
+        out.append(p)
+    return out
 
 
 def _clause(clause: Clause, depts: list[Dept], dept_flags: list[str], lines: list[str], row: dict) -> dict:
@@ -93,7 +221,8 @@ def _clause(clause: Clause, depts: list[Dept], dept_flags: list[str], lines: lis
                    "lines": [clause.first, clause.last]}
     if clause.kind == "checklist":
         entry.update(category=row.get("category"), target=row.get("target"), item=row.get("item"))
-    listed = [d for d in depts if d.key]       # the first listed leads (departments() puts the lead first)
+    listed = list({d.key: d for d in reversed(depts) if d.key}.values())[::-1]
+    listed = [d for d in depts if d.key and any(x is d for x in listed)]   # once each; the first listed leads
     entry["departments"] = [{"name": cjk(d.name), "key": d.key, "role": "lead" if k == 0 else "co"}
                             for k, d in enumerate(listed)]
     notes = list(clause.flags) + dept_flags
@@ -158,6 +287,21 @@ def _checklist_fields(rows: list[Clause]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     category = target = None
     for row in rows:
+        if row.columns:                       # by the header's names, wherever the columns stand
+            cols = row.columns
+
+            def pick(pattern: str, cols: dict = cols) -> str | None:
+                return next((v for k, v in cols.items() if re.search(pattern, k) and v), None)
+
+            cells = row.cells
+            at = next((k for k, c in enumerate(cells) if unicodedata.normalize("NFKC", c) == str(row.number)), None)
+            if at:
+                category = cells[at - 1]
+            if pick(r"对象"):
+                target = pick(r"对象")
+            content = "".join(v for k, v in cols.items() if re.search(r"内容|标准|措施|要求|频次|频率", k) and v) or None
+            out[row.id] = {"category": category, "target": target, "item": pick(r"项目|事项|名称"), "content": content}
+            continue
         cells = row.cells
         at = next((k for k, c in enumerate(cells) if unicodedata.normalize("NFKC", c) == str(row.number)), None)
         if at is None:

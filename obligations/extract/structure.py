@@ -19,7 +19,15 @@ REQUIREMENT_TITLES = ("工作要求", "保障措施", "组织实施", "组织保
 # a heading at the start of a line: 一、  （一）  1.  — with the damage OCR does to them
 _L1 = re.compile(r"^(?P<num>[一二三四五六七八九十百〇零]{1,4})\s*[、，,．.]\s*(?P<rest>.*)$")
 _L2 = re.compile(r"^[（(〈<［\[]\s*(?P<num>[一二三四五六七八九十百〇零XＸ?？]{1,4})\s*[）)〉>］\]]\s*(?P<rest>.*)$")
-_L3 = re.compile(r"^(?P<num>[0-9０-９lIO]{1,3})\s*(?:[．.、丨|，,]\s*|\s+)(?P<rest>[^\d\s年月日号%％].*)$")
+# OCR turns the point after a number into a quote mark or a stray character: 1" 2' 3丨 4` 5·
+_L3 = re.compile(r"^(?P<num>[0-9０-９lIO]{1,3})\s*(?:[．.、丨|，,\"'“”‘’`´·:：;；」]\s*|\s+)(?P<rest>[^\d\s年月日号%％.．].*)$")
+# 一是… 二是…: items below the numbered headings (a plan that lists its tasks this way)
+_L4 = re.compile(r"^(?P<num>[一二三四五六七八九十]{1,3})是(?P<rest>[\u4e00-\u9fff].*)$")
+# headings that give goals, principles or definitions, never a duty (simplified and traditional)
+_NON_TASK = re.compile(r"^(?:(?:指导思想|基本原则|工作原则|工作目标|总体目标|主要目标|总体要求|工作对象|适用范围|"
+                       r"基本要求|目标要求|总体思路)[和与及、,，]?)+[。.]?$")
+_T2S = str.maketrans("導標總則體對範圍語動兒護關愛與為務開門發會廣電衛門歲區縣鄉鎮黨組織領聯負責職責備報",
+                     "导标总则体对范围语动儿护关爱与为务开门发会广电卫门岁区县乡镇党组织领联负责职责备报")
 _ATTACHMENT = re.compile(r"^附\s*件\s*\d*\s*[：:]?")
 
 
@@ -35,6 +43,7 @@ class Clause:
     last: int
     flags: list[str] = field(default_factory=list)    # what a person should check
     cells: list[str] = field(default_factory=list)    # a checklist row's cells
+    columns: dict[str, str] = field(default_factory=dict)   # a checklist row's cells by the table's header
 
 
 @dataclass
@@ -92,12 +101,14 @@ def _heading(line: str, index: int) -> _Heading | None:
     text = _plain(line)
     if not text:
         return None
-    for level, pattern in ((2, _L2), (1, _L1), (3, _L3)):
+    for level, pattern in ((2, _L2), (1, _L1), (3, _L3), (4, _L4)):
         m = pattern.match(text)
         if not m:
             continue
         raw = m.group("num")
-        if level == 3:
+        if level == 4:
+            number = cn_number(raw)
+        elif level == 3:
             digits = unicodedata.normalize("NFKC", raw).replace("l", "1").replace("I", "1").replace("O", "0")
             number = int(digits) if digits.isdigit() else None
         else:
@@ -129,7 +140,9 @@ def read_structure(text: str) -> Structure:
     lines = source_lines(text)
     n = len(lines)
     flags: list[str] = []
-    attach_at = next((i for i, ln in enumerate(lines) if _ATTACHMENT.match(_plain(ln))), n)
+    # the attachment: an 附件 line after the body has begun (the notice before it may name its attachment)
+    first_top = next((i for i, ln in enumerate(lines) if (h := _heading(ln, i)) and h.level == 1), 0)
+    attach_at = next((i for i, ln in enumerate(lines) if i > first_top and _ATTACHMENT.match(_plain(ln))), n)
     body = [(i, lines[i]) for i in range(attach_at)]
     headings = {i: h for i, ln in body if (h := _heading(ln, i))}
     title = next((_plain(ln) for _, ln in body if _plain(ln) and not _plain(ln).startswith(("(", "（"))), None)
@@ -160,7 +173,7 @@ def read_structure(text: str) -> Structure:
 def _clause_level(heads: list[_Heading], lines: list[str]) -> int:
     """The level whose headings carry the clause text: the deepest level that has headings with
     body text after their title (a task reads 'title。text…')."""
-    for level in (3, 2, 1):
+    for level in (4, 3, 2, 1):
         with_text = [h for h in heads if h.level == level and "。" in h.rest and len(h.rest) > 20]
         if len(with_text) >= 2:
             return level
@@ -176,18 +189,40 @@ def _span_end(lines: list[str], start: int, stop: int) -> int:
     return end
 
 
+def non_task(title: str) -> bool:
+    """A heading that only gives goals, principles or definitions (指导思想, 工作目标, 工作对象 …)."""
+    return bool(_NON_TASK.match(re.sub(r"\s+", "", title.translate(_T2S))))
+
+
 def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kind: str, prefix: str,
              flags: list[str]) -> list[Clause]:
+    """The clauses at ``level``; the headings above it are their sections. Numbering that
+    restarts under each section (一、1. 2. 二、1. 2.) is kept, and the ids are then prefixed by
+    the section's number (2.1, 2.2) so that they stay unique; a clause under a heading that only
+    gives goals, principles or definitions is no task and left out."""
     out: list[Clause] = []
+    parents: list[tuple[str, list[tuple[int, int]]]] = []      # each clause's enclosing section numbers
     section: str | None = None
+    enclosing: dict[int, tuple[int, str]] = {}                  # level -> (number, title) of the open section
     expected = 1
+    first_in_section = True
+    restarted = False
     for k, h in enumerate(heads):
         nxt = heads[k + 1].line if k + 1 < len(heads) else stop
         if h.level < level:
             section = _raw(lines[h.line])
+            count = enclosing.get(h.level, (0, ""))[0] + 1
+            enclosing = {lv: v for lv, v in enclosing.items() if lv < h.level}
+            enclosing[h.level] = (h.number if h.number is not None else count, _title(h.rest))
+            first_in_section = True
+            continue
+        if any(non_task(t) for _n, t in enclosing.values()) or non_task(_title(h.rest)):
             continue
         clause_flags = []
         number = h.number
+        if number == 1 and first_in_section and expected > 1 and kind == "task":
+            restarted, expected = True, 1                       # numbering that starts again per section
+        first_in_section = False
         if number is None or number != expected:
             if number is None or abs(number - expected) > 1 or number < expected:
                 # unreadable, far off, or a number already used: in sequence (ids stay unique)
@@ -199,8 +234,17 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
         text = "".join(_plain(lines[i]) for i in range(h.line, end + 1) if lines[i].strip())
         out.append(Clause(f"{prefix}{number}", kind, number, section, _title(h.rest), text, h.line + 1, end + 1,
                           clause_flags))
+        parents.append((prefix, [(lv, n) for lv, (n, _t) in sorted(enclosing.items())]))
         flags += [f"第{h.line + 1}行：{f}" for f in clause_flags]
         expected = number + 1
+    if restarted:
+        for depth in range(1, 5):           # the fewest enclosing numbers that make every id unique
+            ids = [f"{pre}{'.'.join(str(n) for _lv, n in chain[-depth:])}{'.' if chain else ''}{c.number}"
+                   for c, (pre, chain) in zip(out, parents, strict=True)]
+            if len(set(ids)) == len(ids) or depth == 4:
+                break
+        for c, cid in zip(out, ids, strict=True):
+            c.id = cid
     return out
 
 
@@ -241,10 +285,63 @@ def _row_number(cells: list[str], expected: int) -> bool:
     return any(unicodedata.normalize("NFKC", c) == str(expected) for c in cells[:2])
 
 
+# the header of a checklist's responsibility column, and of the columns before the number
+RESPONSIBLE = re.compile(r"^(?:责任|牵头|主责|负责|实施|承办)(?:单位|部门|主体|处室|机构)")
+_NUMBER_HEAD = re.compile(r"^(?:序号|编号|序|No\.?)$")
+_CATEGORY_HEAD = re.compile(r"^(?:类别|领域|类型|分类|服务类别|板块)$")
+
+
+def _raw_cells(line: str) -> list[str]:
+    """A row's cells with the empty ones kept (a merged or blank cell keeps its place)."""
+    cells = [c.strip() for c in re.split(r"\t|\|", line.strip("\r\n"))]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def _header(lines: list[str], start: int) -> list[str] | None:
+    """The checklist's column names after the number column, from the first header that names a
+    responsibility column (责任单位/责任部门/牵头单位/责任主体 …): a row of cells, or one cell a line."""
+    for i in range(start, len(lines)):
+        cells = _cells(lines[i])
+        if len(cells) >= 2 and any(RESPONSIBLE.match(c) for c in cells):
+            names = cells
+            break
+        if len(cells) == 1 and RESPONSIBLE.match(cells[0]):
+            names, j = [], i
+            while j > start and len(_cells(lines[j - 1])) == 1 and len(names) < 8:
+                j -= 1
+            names = [_cells(lines[k])[0] for k in range(j, i + 1)]
+            break
+    else:
+        return None
+    at = next((k for k, c in enumerate(names) if _NUMBER_HEAD.match(c)), None)
+    names = names[at + 1:] if at is not None else [c for c in names if not _CATEGORY_HEAD.match(c)]
+    return names if any(RESPONSIBLE.match(c) for c in names) else None
+
+
+def _columns(row: list[str], number: int, header: list[str] | None) -> dict[str, str]:
+    if not header:
+        return {}
+    at = next((k for k, c in enumerate(row) if unicodedata.normalize("NFKC", c) == str(number)), None)
+    if at is None:
+        return {}
+    after = row[at + 1:]
+    if len(after) != len(header) and len([c for c in after if c]) == len(header):
+        after = [c for c in after if c]           # blank cells the extraction added
+    return {name: (after[k] if k < len(after) else "") for k, name in enumerate(header)}
+
+
 def _checklist(lines: list[str], start: int) -> list[Clause]:
     """Rows of the attached checklist, found by their sequence number: a row on one line with
-    its cells separated by tabs (or | in markdown), or one cell per line, rows apart by blank lines."""
+    its cells separated by tabs (or | in markdown), or one cell per line, rows apart by blank lines.
+    The table's header (repeated where the table goes over a page) names the columns; the
+    responsibility column is found by its name wherever it stands."""
     section = _raw(lines[start])
+    header = _header(lines, start + 1)
+    if header and RESPONSIBLE.match(header[-1]):
+        header = None                 # the responsibility column is the last: the row's last cell (as merged
+    resp_last = header is None        # and blank cells leave it, even where a page break shifted the row)
     out: list[Clause] = []
     expected = 1
     i, n = start + 1, len(lines)
@@ -257,11 +354,14 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
             first = last = i
             # a row the extraction broke inside a cell: until the row ends in its 责任部门 cell,
             # a following line that is not a row of its own continues it
-            while (not _ORG_END.search(_cells("".join(lines[first:last + 1]))[-1])
+            while ((not _ORG_END.search(_cells("".join(lines[first:last + 1]))[-1]) if resp_last
+                    else len(_columns(_raw_cells("".join(lines[first:last + 1])), expected, header)
+                             .get(header[-1], "")) == 0)
                    and last + 1 < n and lines[last + 1].strip()
                    and not _row_number(_cells(lines[last + 1]), expected + 1) and last - first < 3):
                 last += 1
             cells = _cells("".join(lines[first:last + 1]))
+            columns = _columns(_raw_cells("".join(lines[first:last + 1])), expected, header)
         else:                                          # one cell per line: the block around it; a line
             first = i                                  # holding only a tab is an empty cell, not a gap
             while first - 1 > start and lines[first - 1].strip(" \r") and not _row_number(_cells(lines[first - 1]), expected - 1):
@@ -270,24 +370,26 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
             while last + 1 < n and lines[last + 1].strip(" \r") and not _row_number(_cells(lines[last + 1]), expected + 1):
                 last += 1
         text = " ".join(_plain(lines[k]) for k in range(first, last + 1) if lines[k].strip())
+        if len(cells) < 3:
+            columns = _columns(_joined_cells(lines[first:last + 1], keep_empty=True), expected, header)
         row = cells if len(cells) >= 3 else _joined_cells(lines[first:last + 1])
         out.append(Clause(f"list-{expected}", "checklist", expected, section, _row_title(row, expected), text,
-                          first + 1, last + 1, cells=row))
+                          first + 1, last + 1, cells=row, columns=columns))
         expected += 1
         i = last + 1
     return out
 
 
-def _joined_cells(block: list[str]) -> list[str]:
+def _joined_cells(block: list[str], keep_empty: bool = False) -> list[str]:
     """One cell per line; a line that does not start with a tab continues the cell above
-    (a cell wrapped by the extraction)."""
+    (a cell wrapped by the extraction). ``keep_empty``: a line holding only a tab is an empty cell."""
     cells: list[str] = []
     for line in block:
         if line.startswith("\t") or not cells:
             cells.append(line.strip())
         else:
             cells[-1] += line.strip()
-    return [c for c in cells if c]
+    return cells if keep_empty else [c for c in cells if c]
 
 
 def _row_title(cells: list[str], number: int) -> str:

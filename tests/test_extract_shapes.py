@@ -1,0 +1,154 @@
+"""Reading plans (issue 16): shapes of other localities' plans, made from a repository plan
+(Pingdingshan) so that the curated catalog says what the draft must hold — a checklist whose
+responsibility column stands among the others under a header and goes over a page break, a
+shared level prefix (市、县（区）…), bracketed alternatives and level prefixes, OCR'd clause
+numbers, numbering that restarts per section — and departments the directory does not know
+proposed as new ones."""
+import re
+
+import yaml
+
+from obligations.directory import Directory, dump_directory, parse_directory
+from obligations.extract.draft import extract_catalog, proposal_key, to_yaml, with_proposals
+from obligations.extract.structure import read_structure
+from tests.test_extract_draft import DIRECTORY, curated, draft_of, source
+
+PLAN = "pingdingshan-2025"
+
+
+def keys(clause: dict) -> list[str]:
+    return [d["key"] for d in clause["departments"]]
+
+
+def stated(clause: dict) -> list[str]:
+    return sorted(o["cadence"]["kind"] for o in clause["obligations"] if o["cadence"]["origin"] == "stated")
+
+
+def _tasks_of(doc: dict) -> list[dict]:
+    return [c for c in doc["clauses"] if c["kind"] == "task"]
+
+
+def table_variant() -> str:
+    """The checklist rebuilt: 类别 | 序号 | 服务对象 | 服务项目 | 责任单位 | 服务内容 | 服务标准, the header
+    repeated after a page break (a form feed) half way."""
+    text = source(PLAN)
+    head, _, _ = text.partition("附件：")
+    rows = [c for c in read_structure(text).clauses if c.kind == "checklist"]
+    want = {c["id"]: c for c in curated(PLAN)["clauses"]}
+    header = "类别\t序号\t服务对象\t服务项目\t责任单位\t服务内容\t服务标准"
+    out = [head + "附件：流动儿童在居住地享有关爱服务基础清单", "", header]
+    for row in rows:
+        if row.number == 13:
+            out += ["\f", header]
+        c = want[row.id]
+        cols = row.columns or {}
+        depts = "、".join(d["name"] for d in c["departments"])
+        content = cols.get("服务内容") or row.cells[-2]
+        out.append("\t".join([c.get("category") or "" if row.number == 1 or c.get("category") != want[
+            f"list-{row.number - 1}"].get("category") else "", str(row.number), c.get("target") or "",
+            c.get("item") or "", depts, content, "按有关规定执行"]))
+    return "\n".join(out) + "\n"
+
+
+def test_a_responsibility_column_among_the_others_under_a_header():
+    text = table_variant()
+    assert "\t责任单位\t服务内容" in text and text.count("类别\t序号") == 2
+    doc = draft_of(text, PLAN).document
+    got = {c["id"]: c for c in doc["clauses"] if c["kind"] == "checklist"}
+    want = {c["id"]: c for c in curated(PLAN)["clauses"] if c["kind"] == "checklist"}
+    assert set(got) == set(want)
+    assert [cid for cid in want if keys(got[cid]) != keys(want[cid])] == []
+    assert [cid for cid in want if stated(got[cid]) != stated(want[cid])] == []
+    assert [cid for cid in want if got[cid]["item"] != want[cid]["item"]] == []
+
+
+_PARENS = re.compile(r"（((?:市[^（）、]+、)+市[^（）、]+)按照职责分工负责）")
+
+
+def prefix_variant() -> str:
+    """Each task's list opened by one shared prefix (（市、县（区）民政局、教体局…）), a bracketed
+    alternative (卫生健康委（卫健局）), a level prefix of another form (区县医保局), and the clause
+    numbers damaged by OCR (1" 2' 3丨 …)."""
+    def shared(m: re.Match) -> str:
+        names = [n.removeprefix("市") if not n.startswith(("市委", "市中级", "市检", "市法")) else n
+                 for n in m.group(1).split("、")]
+        names = ["卫生健康委（卫健局）" if n == "卫生健康委" else "区县医保局" if n == "医保局" else n for n in names]
+        return "（市、县（区）" + "、".join(names) + "按照职责分工负责）"
+
+    text = _PARENS.sub(shared, source(PLAN))
+    marks = ['"', "'", "丨", "`", "’", "”", "·", "'", '"', "丨", "`"]
+    for n, mark in enumerate(marks, start=1):
+        text = re.sub(rf"^{n}\.", f"{n}{mark}", text, count=1, flags=re.M)
+    return text
+
+
+def test_a_shared_level_prefix_bracketed_alternatives_and_ocr_numbers():
+    text = prefix_variant()
+    assert "（市、县（区）民政局、教体局" in text and "卫生健康委（卫健局）" in text and '\n1"精准' in text
+    doc = draft_of(text, PLAN).document
+    got, want = _tasks_of(doc), _tasks_of(curated(PLAN))
+    assert [c["id"] for c in got] == [c["id"] for c in want]
+    assert [c["id"] for c, w in zip(got, want, strict=True) if keys(c) != keys(w)] == []
+    assert [c["id"] for c, w in zip(got, want, strict=True) if stated(c) != stated(w)] == []
+    assert extract_catalog(text, DIRECTORY, PLAN).proposals == []        # nothing new: all known names
+
+
+def section_variant() -> str:
+    """The tasks numbered again under each section: （一）1. 2. 3. （二）1. 2. 3. （三）1. …"""
+    out, n = [], 0
+    for line in source(PLAN).splitlines():
+        if re.match(r"^（[一二三四五]）", line) and n < 11:
+            count = 0
+        m = re.match(r"^(\d{1,2})\.", line)
+        if m and int(m.group(1)) == n + 1 and n < 11:
+            n += 1
+            count += 1
+            line = f"{count}." + line[m.end():]
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_numbering_that_restarts_per_section_keeps_ids_unique():
+    text = section_variant()
+    assert text.count("\n1.") == 3
+    doc = draft_of(text, PLAN).document
+    got, want = _tasks_of(doc), _tasks_of(curated(PLAN))
+    assert [c["id"] for c in got] == ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "3.4", "3.5"]
+    assert [c["title"] for c in got] == [c["title"] for c in want]
+    assert [c["id"] for c, w in zip(got, want, strict=True) if keys(c) != keys(w)] == []
+    assert [c["id"] for c, w in zip(got, want, strict=True) if stated(c) != stated(w)] == []
+    assert not any("按顺序" in (c.get("review") or "") for c in got)
+
+
+def test_a_department_the_directory_does_not_know_is_proposed_not_lost():
+    text = ("某某市测试实施方案\n\n一、主要任务\n"
+            "1.建立台账。各县区民政局要建立台账，每季度更新一次。（市委宣传部、市民政局、市城管执法局按照职责分工负责）\n"
+            "2.开展走访。各县区民政局要开展走访，每月一次。（市、县（区）城管执法局、民政局按照职责分工负责）\n"
+            "3.做好保障。各县区民政局要做好保障（城市中心城区的市辖区之间异地居住或生活的除外）。\n")
+    draft = draft_of(text, "t")
+    first, second, third = draft.clauses
+    assert keys(first) == ["dangwei_xuanchuanbu", "civil_affairs", "chengguan_zhifaju"]
+    assert keys(second) == ["chengguan_zhifaju", "civil_affairs"] and "提议新增部门" in first["review"]
+    assert keys(third) == [] and "不像部门名称" in third["review"]        # a condition, not a department
+    props = {p["key"]: p for p in draft.proposals}
+    assert set(props) == {"dangwei_xuanchuanbu", "chengguan_zhifaju"}
+    assert props["chengguan_zhifaju"]["levels"] == ["city", "county"] and props["chengguan_zhifaju"]["name"] == "城管执法局"
+    assert props["dangwei_xuanchuanbu"]["names"] == {"city": "委宣传部"} and "条款 1" in props["dangwei_xuanchuanbu"]["review"]
+    # the directory with them: valid as a file, and resolves the names as written
+    doc = with_proposals(DIRECTORY.doc, draft.proposals)
+    assert len(doc.departments) == len(DIRECTORY.doc.departments) + 2
+    again = parse_directory(dump_directory(doc), "directory.yaml")
+    assert again.resolve("市城管执法局").key == "chengguan_zhifaju" and again.resolve("县委宣传部").key == "dangwei_xuanchuanbu"
+    assert "review" in yaml.safe_load(dump_directory(doc))["departments"][-1]
+    assert with_proposals(doc, draft.proposals) == doc                  # added once
+    assert "chengguan_zhifaju" in to_yaml(draft, "source.txt")
+    # the plan's own locality is no new department: 某某市民政局 is the civil affairs bureau
+    assert keys(draft_of(text.replace("（市委宣传部、", "（某某市民政局、市委宣传部、"), "t").clauses[0])[0] == "civil_affairs"
+    assert Directory(doc).knows("chengguan_zhifaju")
+
+
+def test_proposed_keys_are_readable_and_unique():
+    assert proposal_key("妇儿工委办", set()) == "fuer_gongweiban"
+    assert proposal_key("融媒体中心", set()) == "rongmei_tizhongxin"
+    assert proposal_key("城管执法局", {"chengguan_zhifaju"}) == "chengguan_zhifaju_2"
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", proposal_key("12345热线办", set()))

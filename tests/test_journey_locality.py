@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def rewritten() -> str:
     """Pingdingshan's plan as 洛阳市 would issue it: its name, its counties and its own issuer."""
     text = (ROOT / "plans/pingdingshan-2025/source.txt").read_text(encoding="utf-8")
-    for a, b in (("平顶山市", "洛阳市"), ("平顶山", "洛阳"), ("新华区", "西工区"), ("卫东区", "老城区"), ("湛河区", "涧西区")):
+    for a, b in (("平顶山市", "洛阳市"), ("平顶山", "洛阳"), ("新华区", "西工区"), ("卫东区", "老城区"), ("湛河区", "涧西区"),
+                 ("市统计局", "市数据和统计中心")):       # a body this city names its own way
         text = text.replace(a, b)
     return text
 
@@ -60,6 +61,12 @@ def test_a_new_city_from_an_empty_folder_to_its_report(copy, tmp_path, monkeypat
     assert yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))["plans"] == ["plans/luoyang-2025"]
     draft = yaml.safe_load((folder / "plans/luoyang-2025/catalog.yaml").read_text(encoding="utf-8"))
     assert draft["plan"]["locality"] == "洛阳市" and len(draft["clauses"]) >= 40
+    # the body the directory does not know is proposed as a department and added to the directory
+    assert "数据和统计中心" in out and "已作为新部门加入" in out
+    directory = yaml.safe_load((folder / "plans/directory.yaml").read_text(encoding="utf-8"))
+    added = [d for d in directory["departments"] if "数据和统计中心" in d["name"]]
+    assert len(added) == 1 and added[0].get("review")
+    assert any(d["key"] == added[0]["key"] for c in draft["clauses"] for d in c["departments"])
 
     assert main(["plans", "load", "--all"]) == 0, capsys.readouterr().err
     assert main(["materialize", "--until", "2025-12-31", "--today", "2025-01-01"]) == 0

@@ -158,9 +158,11 @@ def plans_extract(
 ):
     """从方案原文起草计划目录，供人工核对 / draft a catalog from a plan's text."""
     from obligations.catalog import PLAN_ID, parse_catalog
-    from obligations.extract.draft import extract_catalog, to_yaml
+    from obligations.directory import Directory, dump_directory
+    from obligations.extract.draft import extract_catalog, to_yaml, with_proposals
     from storage.atomic import write_atomic
     from storage.files import read_directory
+    from storage.localities import header_of
 
     if add == (output is not None):
         raise typer.BadParameter("请给出 -o 草稿文件，或用 --add 直接放入本工作文件夹（二者选一）", param_hint="-o / --add")
@@ -176,13 +178,18 @@ def plans_extract(
     draft = extract_catalog(text, directory, pid, source_name)
     body = to_yaml(draft, source_name)
     target = run.settings.path.parent / "plans" / pid / "catalog.yaml" if add else output
-    # the draft must be a valid catalog: check before writing (an error here is duban's, not the user's)
-    parse_catalog(body, str(target), directory, text.count("\n") + 1)
+    # departments the directory does not know are proposed: the draft is valid against the
+    # directory with them (an error here is duban's, not the user's)
+    extended = with_proposals(directory.doc, draft.proposals)
+    parse_catalog(body, str(target), Directory(extended), text.count("\n") + 1)
+    directory_path = run.settings.directory_path
     if add:
         from storage.plan_files import add_plan
 
         placed = add_plan(run.settings.path, pid, body, text_file.read_bytes())
         target = placed.catalog
+        if draft.proposals:
+            write_atomic(directory_path, dump_directory(extended, header_of(directory_path.read_text(encoding="utf-8"))))
     else:
         write_atomic(output, body)
     doc = draft.document
@@ -193,6 +200,12 @@ def plans_extract(
     if add:
         lines.append(f"原文已存为 {placed.source}；" + (f"已在 {placed.config} 的 plans 中加入 plans/{pid}。"
                                                      if placed.listed else f"{placed.config} 已列出 plans/{pid}。"))
+    if draft.proposals:
+        head = (f"部门目录中没有的 {len(draft.proposals)} 个部门，已作为新部门加入 {directory_path}（标有 review，请核对名称和层级）："
+                if add else f"部门目录中没有的 {len(draft.proposals)} 个部门，建议加入部门目录（用 --add 时自动加入；"
+                            "否则 plans validate 会提示未知的部门键）：")
+        lines.append(head)
+        lines += [f"  {p['key']}：{p['name']}（原文：{'、'.join(p.get('aliases') or [p['name']])}）" for p in draft.proposals]
     if draft.reviews:
         lines.append(f"需要人工核对 {len(draft.reviews)} 处（草稿中标为 review）：")
         lines += [f"  {line}" for line in draft.reviews]

@@ -113,7 +113,7 @@ _LEVEL_FROM_LOCALITY = (("省", "province"), ("自治区", "province"), ("市", 
 def looks_like_department(name: str) -> bool:
     """A name as a responsibility list writes one: short, ending in an organ's word (局 委 办 中心 …)."""
     text = normalize_name(name)
-    return 2 <= len(text) <= 24 and bool(_ORG_NAME.search(text)) and not re.search(r"[的是将要应和或等，。；]", text)
+    return 2 <= len(text) <= 24 and bool(_ORG_NAME.search(text)) and not re.search(r"[的是将要应或等，。；]", text)
 
 
 def canonical(name: str, directory: Directory, locality: str | None) -> tuple[str, str, str | None]:

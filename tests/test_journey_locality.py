@@ -15,17 +15,23 @@ from openpyxl import load_workbook
 from flows.cli import main
 from storage.contacts import SHEET
 from tests.test_extract_draft import damage
+from tests.test_extract_shapes import PLAN, table_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def rewritten() -> str:
-    """Pingdingshan's plan as 洛阳市 would issue it: its name, its counties and its own issuer."""
-    text = (ROOT / "plans/pingdingshan-2025/source.txt").read_text(encoding="utf-8")
+    """Pingdingshan's plan as 洛阳市 would issue it: its name, its counties, a body it names its own
+    way, and its checklist laid out differently (the responsibility column among the others,
+    the header repeated after a page break)."""
+    text = table_variant()
     for a, b in (("平顶山市", "洛阳市"), ("平顶山", "洛阳"), ("新华区", "西工区"), ("卫东区", "老城区"), ("湛河区", "涧西区"),
                  ("市统计局", "市数据和统计中心")):       # a body this city names its own way
         text = text.replace(a, b)
     return text
+
+
+assert PLAN == "pingdingshan-2025"
 
 
 @pytest.mark.parametrize("copy", ["clean", "damaged"])
@@ -54,12 +60,12 @@ def test_a_new_city_from_an_empty_folder_to_its_report(copy, tmp_path, monkeypat
     capsys.readouterr()
     assert main(["contacts", "import", "通讯录.xlsx"]) == 0, capsys.readouterr().err
 
-    assert main(["plans", "extract", str(plan_text), "--add", "--id", "luoyang-2025"]) == 0, capsys.readouterr().err
+    assert main(["plans", "extract", str(plan_text), "--add"]) == 0, capsys.readouterr().err   # as typed: no --id
     out = capsys.readouterr().out
-    assert "plans/luoyang-2025" in out
-    assert (folder / "plans/luoyang-2025/source.txt").read_bytes() == plan_text.read_bytes()
-    assert yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))["plans"] == ["plans/luoyang-2025"]
-    draft = yaml.safe_load((folder / "plans/luoyang-2025/catalog.yaml").read_text(encoding="utf-8"))
+    pid = re.search(r"plans/(luoyang-\d{4})/catalog.yaml", out)[1]     # the locality's pinyin and the year
+    assert (folder / f"plans/{pid}/source.txt").read_bytes() == plan_text.read_bytes()
+    assert yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))["plans"] == [f"plans/{pid}"]
+    draft = yaml.safe_load((folder / f"plans/{pid}/catalog.yaml").read_text(encoding="utf-8"))
     assert draft["plan"]["locality"] == "洛阳市" and len(draft["clauses"]) >= 40
     # the body the directory does not know is proposed as a department and added to the directory
     assert "数据和统计中心" in out and "已作为新部门加入" in out
@@ -71,7 +77,7 @@ def test_a_new_city_from_an_empty_folder_to_its_report(copy, tmp_path, monkeypat
     assert main(["plans", "load", "--all"]) == 0, capsys.readouterr().err
     assert main(["materialize", "--until", "2025-12-31", "--today", "2025-01-01"]) == 0
     out = capsys.readouterr().out
-    done = re.search(r"luoyang-2025：(\d+)/(\d+) 项义务已有事项", out)
+    done = re.search(pid + r"：(\d+)/(\d+) 项义务已有事项", out)
     assert done, out
     with_items, total = int(done[1]), int(done[2])
     assert total >= 40 and with_items / total >= 0.9, out

@@ -3,6 +3,7 @@
 truth about plans whose locality is missing or whose obligations owe nothing."""
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -271,9 +272,17 @@ def test_extract_add_refuses_to_overwrite_a_plan_and_needs_one_target(project, t
     text = tmp_path / "方案.txt"
     text.write_bytes((ROOT / "plans/pingdingshan-2025/source.txt").read_bytes())
     config_before = (project / "config.yaml").read_text(encoding="utf-8")
-    assert main(["plans", "extract", str(text), "--add"]) == 2                   # a Chinese file name: no id
-    assert "--id" in capsys.readouterr().err
     assert main(["plans", "extract", str(text), "--add", "-o", str(tmp_path / "d.yaml"), "--id", "a-1"]) == 2
+    assert main(["plans", "extract", str(text), "--add", "--id", "Bad_Id"]) == 2
     assert main(["plans", "extract", str(text), "--add", "--id", "pingdingshan-2025"]) == 1
     assert "已存在：未改动" in capsys.readouterr().err
-    assert (project / "config.yaml").read_text(encoding="utf-8") == config_before
+    # a Chinese file name gives no id: the locality and the year do (平顶山市 → pingdingshan-<year>);
+    # a second time, that folder exists
+    assert (project / "config.yaml").read_text(encoding="utf-8") == config_before    # refusals wrote nothing
+    assert main(["plans", "extract", str(text), "--add"]) == 0
+    assert re.search(r"plans/pingdingshan-\d{4}/catalog.yaml", capsys.readouterr().out)
+    listed = (project / "config.yaml").read_text(encoding="utf-8")
+    assert main(["plans", "extract", str(text), "--add"]) == 1
+    assert "已存在：未改动" in capsys.readouterr().err
+    assert (project / "config.yaml").read_text(encoding="utf-8") == listed
+    assert listed != config_before

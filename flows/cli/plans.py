@@ -159,7 +159,7 @@ def plans_extract(
     """从方案原文起草计划目录，供人工核对 / draft a catalog from a plan's text."""
     from obligations.catalog import PLAN_ID, parse_catalog
     from obligations.directory import Directory, dump_directory
-    from obligations.extract.draft import extract_catalog, to_yaml, with_proposals
+    from obligations.extract.draft import extract_catalog, plan_id_for, to_yaml, with_proposals
     from storage.atomic import write_atomic
     from storage.files import read_directory
     from storage.localities import header_of
@@ -169,13 +169,13 @@ def plans_extract(
     run = cli(ctx)
     text = _read_text(text_file)
     pid = plan_id or _plan_id(text_file)
-    if add and not plan_id and pid == "draft":
-        raise typer.BadParameter("请用 --id 给计划一个编号（小写字母、数字和 -，如 moushi-2025）", param_hint="--id")
     if not re.fullmatch(PLAN_ID, pid):
         raise typer.BadParameter(f"计划编号 {pid!r} 只能由小写字母、数字和 - 组成，如 moushi-2025", param_hint="--id")
     directory = read_directory(run.settings.directory_path)
     source_name = "source.txt" if add else str(text_file)
     draft = extract_catalog(text, directory, pid, source_name)
+    if not plan_id and pid == "draft":       # the file name gives no id: the locality and year do (luoyang-2025)
+        pid = draft.document["plan"]["id"] = plan_id_for(draft.document["plan"], run.settings.today().year)
     body = to_yaml(draft, source_name)
     target = run.settings.path.parent / "plans" / pid / "catalog.yaml" if add else output
     # departments the directory does not know are proposed: the draft is valid against the

@@ -143,6 +143,17 @@ def canonical(name: str, directory: Directory, locality: str | None) -> tuple[st
     return text, suffix, level
 
 
+def plan_id_for(plan: dict, year: int) -> str:
+    """A plan id from its locality and year, for a text whose file name gives none:
+    洛阳市 2025 → luoyang-2025 (the issue year when the text has one)."""
+    from pypinyin import lazy_pinyin
+
+    place = re.sub(r"(省|市|县|区|自治区|自治州|州|盟|旗)$", "", str(plan.get("locality") or ""))
+    slug = "".join(re.sub(r"[^a-z0-9]", "", p.lower()) for p in lazy_pinyin(place)) or "plan"
+    issued = plan.get("issued")
+    return f"{slug}-{getattr(issued, 'year', None) or year}"
+
+
 def proposal_key(name: str, taken: set[str]) -> str:
     """A readable key from the name's pinyin, two characters to a word (妇儿工委办 → fuer_gongweiban),
     unique against ``taken``."""

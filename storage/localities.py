@@ -2,6 +2,7 @@
 (``directory.yaml``, the directory's one source) and, in the same step, the database."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +133,9 @@ def init_folder(folder: Path, locality: str, depth: str = "township") -> Initial
     folder.mkdir(parents=True, exist_ok=True)
     directory = folder / doc.directory
     database = folder / doc.data_dir / "duban.db"
-    engine = make_engine(f"sqlite:///{database}")
+    # the database the folder's commands will use: DUBAN_DATABASE_URL when set (as for every
+    # command), else the SQLite file the written config names
+    engine = make_engine(os.environ.get("DUBAN_DATABASE_URL") or f"sqlite:///{database}")
     try:
         migrate(engine)
         added = import_units(engine, directory, standard_directory(), locality, depth, actor="init")

@@ -35,10 +35,9 @@ assert PLAN == "pingdingshan-2025"
 
 
 @pytest.mark.parametrize("copy", ["clean", "damaged"])
-def test_a_new_city_from_an_empty_folder_to_its_report(copy, tmp_path, monkeypatch, capsys):
+def test_a_new_city_from_an_empty_folder_to_its_report(copy, tmp_path, database_url, monkeypatch, capsys):
     monkeypatch.delenv("DUBAN_CONFIG", raising=False)
-    if not str(__import__("os").environ.get("DUBAN_DATABASE_URL", "")).startswith("postgresql"):
-        monkeypatch.delenv("DUBAN_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DUBAN_DATABASE_URL", database_url)      # a database of its own (SQLite or PostgreSQL)
     text = rewritten() if copy == "clean" else damage(rewritten(), 3)
     plan_text = tmp_path / "方案.txt"
     plan_text.write_text(text, encoding="utf-8")

@@ -15,6 +15,9 @@ OFFLINE = {
     "PREFECT_CLI_PROMPT": "false",
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    # the temporary server's first start (its database migrations) takes 6–20 s on a small
+    # machine; Prefect's own limit of 20 s made `duban up` fail now and then
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }
 
 

@@ -7,6 +7,7 @@ Pure: strings and dates in, strings out."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from dateutil.relativedelta import relativedelta
 
@@ -57,6 +58,24 @@ def clause_label(code: str) -> str:
     if n and kind == "list":
         return f"基础清单第{n}项"
     return f"第{code}条"
+
+
+_DOC_KINDS = ("实施方案", "工作方案", "行动方案", "方案", "实施意见", "意见", "通知", "办法")
+_LOCALITY = re.compile(r"^.{1,12}?(?:自治区|自治州|特别行政区|省|市|州|盟|县|区|旗)")
+
+
+def short_title(title: str, limit: int = 12) -> str:
+    """A plan's title where space is tight: its locality and the kind of document
+    (福建省加强流动儿童关爱保护行动实施方案 → 福建省实施方案); a title already short, or
+    one that names no locality, as it is (cut with … past ``limit``)."""
+    text = re.sub(r"[（(][^）)]*[）)]$", "", title.strip()) or title.strip()
+    if len(text) <= limit:
+        return text
+    where = _LOCALITY.match(text)
+    kind = next((k for k in _DOC_KINDS if text.endswith(k)), None)
+    if where and kind and len(where.group(0)) + len(kind) <= limit:
+        return where.group(0) + kind
+    return text[:limit - 1] + "…"
 
 
 def period_label(key: str) -> str:

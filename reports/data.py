@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from notifications.outbox import OutboxStatus
 from obligations.periods import previous_period
-from storage.occurrences import OccurrenceError, resolve_jurisdiction, status_counts, status_sql
+from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
 from storage.tables import Case, Clause, Department, Jurisdiction, Notice, Obligation, Occurrence, Outbox, Plan
 
 COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived")
@@ -129,8 +129,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     unit = resolve_jurisdiction(session, jurisdiction) if jurisdiction else None
     if clause and not plan:
         raise OccurrenceError("按条款筛选时须同时指定计划")
-    if department and session.get(Department, department) is None:
-        raise OccurrenceError(f"未知的部门键 {department}")
+    if department:
+        department = resolve_department(session, department).key
     scope = _Scope(plan, start, end, unit, children, department, clause)
     st = status_sql(today, soon_days).label("status")
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from obligations.errors import DubanError
 from storage import audit
-from storage.occurrences import OccurrenceError, resolve_jurisdiction
+from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction
 from storage.tables import ApiToken, Department, UserAccount
 
 ROLES = ("coordinator", "supervisor", "department", "director")
@@ -51,8 +51,12 @@ def add_user(session: Session, *, username: str, password: str, role: str, juris
     except OccurrenceError as exc:
         raise AccountError(str(exc)) from None
     if role == "department":
-        if not department or session.get(Department, department) is None:
-            raise AccountError("责任部门账号须用 --department 指定部门键（duban departments list 可查看）")
+        if not department:
+            raise AccountError("责任部门账号须用 --department 指定部门（名称或键，duban departments list 可查看）")
+        try:
+            department = resolve_department(session, department).key
+        except OccurrenceError as exc:
+            raise AccountError(str(exc)) from None
     elif department:
         raise AccountError("只有责任部门账号（role department）有 --department")
     if role == "director" and not director:

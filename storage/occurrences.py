@@ -64,6 +64,27 @@ def resolve_jurisdiction(session: Session, text: str) -> Jurisdiction:
     return units[0]
 
 
+def resolve_department(session: Session, text: str) -> Department:
+    """A department or role by its key (education), its name (教育部门) or a name it goes by
+    at some level or as an alias (教育局, 卫健委); a name two departments share is refused
+    with each key."""
+    dept = session.get(Department, text)
+    if dept is not None:
+        return dept
+    found = []
+    for d in session.scalars(select(Department).order_by(Department.key)):
+        doc = d.doc or {}
+        names = {d.name, *(doc.get("names") or {}).values(), *(doc.get("aliases") or ())}
+        if text in names:
+            found.append(d)
+    if not found:
+        raise OccurrenceError(f"没有名为 {text} 的部门（可用 duban departments list 查看部门及其名称）")
+    if len(found) > 1:
+        keys = "、".join(f"{d.name}（{d.key}）" for d in found)
+        raise OccurrenceError(f"部门名称 {text} 不唯一：{keys}，请改用部门键")
+    return found[0]
+
+
 def _loaded_plan(session: Session, plan: str) -> str:
     if session.get(Plan, plan) is None:
         raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
@@ -72,7 +93,7 @@ def _loaded_plan(session: Session, plan: str) -> str:
 
 def _base_query(today: dt.date, soon_days: int):
     st = status_sql(today, soon_days).label("status")
-    q = (select(Occurrence.id, Occurrence.plan_id, Clause.code.label("clause"), Clause.title.label("clause_title"),
+    q = (select(Occurrence.id, Occurrence.plan_id, Plan.title.label("plan_title"), Clause.code.label("clause"), Clause.title.label("clause_title"),
                 Obligation.code.label("obligation"), Obligation.what, Occurrence.party_key,
                 Department.name.label("party_name"), Jurisdiction.code.label("jurisdiction_code"),
                 Jurisdiction.name.label("jurisdiction"), Case.code.label("case"), Occurrence.period_key,
@@ -80,6 +101,7 @@ def _base_query(today: dt.date, soon_days: int):
                 Occurrence.done_count, Occurrence.completed_on, st)
          .join(Obligation, Obligation.id == Occurrence.obligation_id)
          .join(Clause, Clause.id == Obligation.clause_id)
+         .join(Plan, Plan.id == Occurrence.plan_id)
          .join(Department, Department.key == Occurrence.party_key)
          .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
          .outerjoin(Case, Case.id == Occurrence.case_id))
@@ -93,15 +115,35 @@ def list_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, pl
                      limit: int | None = None, offset: int = 0, where=None) -> list[dict[str, Any]]:
     """Occurrences ordered by due date; ``date_from``/``date_to`` bound the due date; ``where``
     is an extra filter (the web app's access rule)."""
+    q = _filtered(session, today=today, soon_days=soon_days, plan=plan, department=department,
+                  jurisdiction=jurisdiction, date_from=date_from, date_to=date_to, statuses=statuses, case=case,
+                  where=where)
+    q = q.order_by(Occurrence.due, Occurrence.plan_id, Obligation.code, Jurisdiction.path, Occurrence.party_key,
+                   Occurrence.id)
+    if limit:
+        q = q.limit(limit)
+    if offset:
+        q = q.offset(offset)
+    return [_row(r) for r in session.execute(q)]
+
+
+def count_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, **filters: Any) -> int:
+    """How many occurrences ``list_occurrences`` would give with the same filters and no limit."""
+    q = _filtered(session, today=today, soon_days=soon_days, **filters)
+    return session.scalar(select(func.count()).select_from(q.subquery()))
+
+
+def _filtered(session: Session, *, today: dt.date, soon_days: int, plan: str | None = None,
+              department: str | None = None, jurisdiction: str | None = None, date_from: dt.date | None = None,
+              date_to: dt.date | None = None, statuses: tuple[str, ...] | None = None, case: str | None = None,
+              where=None):
     q, st = _base_query(today, soon_days)
     if where is not None:
         q = q.where(where)
     if plan:
         q = q.where(Occurrence.plan_id == _loaded_plan(session, plan))
     if department:
-        if session.get(Department, department) is None:
-            raise OccurrenceError(f"未知的部门键 {department}（可用 duban departments list 查看）")
-        q = q.where(Occurrence.party_key == department)
+        q = q.where(Occurrence.party_key == resolve_department(session, department).key)
     if jurisdiction:
         unit = resolve_jurisdiction(session, jurisdiction)
         q = q.where(Jurisdiction.path.like(unit.path + "%"))
@@ -116,18 +158,12 @@ def list_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, pl
         if bad:
             raise OccurrenceError(f"未知的状态 {sorted(bad)}（可用：{'、'.join(STATUSES)}）")
         q = q.where(st.in_(statuses))
-    q = q.order_by(Occurrence.due, Occurrence.plan_id, Obligation.code, Jurisdiction.path, Occurrence.party_key,
-                   Occurrence.id)
-    if limit:
-        q = q.limit(limit)
-    if offset:
-        q = q.offset(offset)
-    return [_row(r) for r in session.execute(q)]
+    return q
 
 
 def _row(r) -> dict[str, Any]:
     return {
-        "id": r.id, "plan": r.plan_id, "clause": r.clause, "clause_title": r.clause_title,
+        "id": r.id, "plan": r.plan_id, "plan_title": r.plan_title, "clause": r.clause, "clause_title": r.clause_title,
         "obligation": r.obligation, "what": r.what, "assignee": r.party_key, "assignee_name": r.party_name,
         "jurisdiction": r.jurisdiction, "jurisdiction_code": r.jurisdiction_code, "case": r.case,
         "period": r.period_key, "period_start": r.period_start.isoformat(), "period_end": r.period_end.isoformat(),

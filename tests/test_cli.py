@@ -80,7 +80,7 @@ def test_error_exit_codes(project, capsys):
     code, _, err = run(capsys, "obligations", "list", "--origin", "sometimes")
     assert code == 2
     code, _, err = run(capsys, "obligations", "list", "--department", "magic")
-    assert code == 2 and "未知的部门键 magic" in err
+    assert code == 2 and "没有名为 magic 的部门" in err
     code, _, err = run(capsys, "plans", "validate", str(project / "missing.yaml"))
     assert code == 1 and "missing.yaml:1: (file): 目录文件不存在" in err
     (project / "config.yaml").write_text("database: [unclosed\n", encoding="utf-8")

@@ -13,6 +13,7 @@ from obligations.catalog import describe_cadence
 from obligations.words import LEVEL_NAMES, SCOPE_NAMES
 from storage import catalog_repo
 from storage.directory_repo import list_jurisdictions
+from storage.occurrences import OccurrenceError, resolve_department
 
 departments_app = typer.Typer(help="部门目录 / departments and roles", no_args_is_help=True)
 obligations_app = typer.Typer(help="督办义务 / obligations", no_args_is_help=True)
@@ -47,16 +48,18 @@ CADENCE_FIELDS = ("kind", "count", "months", "rrule", "start", "deadline", "afte
 def obligations_list(
     ctx: typer.Context,
     plan: Optional[str] = typer.Option(None, "--plan", help="计划编号 / plan id"),
-    department: Optional[str] = typer.Option(None, "--department", help="部门键，如 education / department key"),
+    department: Optional[str] = typer.Option(None, "--department", help="部门名称或键，如 教育局、education / department name or key"),
     origin: Optional[Origin] = typer.Option(None, "--origin", help="stated（原文规定）| policy（默认周期）"),
     format: ListFormat = FormatOption,
 ):
     """列出督办义务 / list obligations."""
     run = cli(ctx)
-    if department and department not in run.department_names():
-        raise typer.BadParameter(f"未知的部门键 {department}（可用 duban departments list 查看）",
-                                 param_hint="--department")
     with run.session() as s:
+        if department:
+            try:
+                department = resolve_department(s, department).key
+            except OccurrenceError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--department") from None
         rows = catalog_repo.list_obligations(s, plan=plan, department=department,
                                              origin=origin.value if origin else None)
     print_listing(run.out, format, rows, [

@@ -11,7 +11,7 @@ import typer
 from flows.cli.context import CliContext, TodayOption, cli, parse_date
 from flows.cli.output import Column, FormatOption, ListFormat, col, dash, emit_json, print_listing
 from obligations.periods import parse_period
-from obligations.words import STATUS_NAMES, period_label, weekday
+from obligations.words import STATUS_NAMES, clause_label, days_left, period_label, short_title, weekday
 from storage import cases as cases_repo
 from storage import occurrences as occ
 
@@ -21,9 +21,9 @@ occurrences_app = typer.Typer(help="督办事项 / occurrences", no_args_is_help
 
 STATUS_STYLE = {"overdue": "red", "due_soon": "yellow", "done_late": "magenta", "done": "green", "waived": "dim"}
 
-DepartmentOption = typer.Option(None, "--department", help="部门键，如 education / department key")
+DepartmentOption = typer.Option(None, "--department", help="部门名称或键，如 教育局、education / department name or key")
 JurisdictionOption = typer.Option(None, "--jurisdiction", help="行政区划名称或代码（含下级）/ unit and below")
-LimitOption = typer.Option(200, "--limit", help="最多显示条数，0 为不限 / max rows (0 = all)")
+LimitOption = typer.Option(0, "--limit", min=0, help="最多显示条数，默认全部 / max rows (default: all)")
 
 
 def _due_text(iso: str) -> str:
@@ -33,34 +33,47 @@ def _due_text(iso: str) -> str:
 
 def _occurrence_columns(today: dt.date) -> list[Column]:
     def who(r: dict) -> str:
-        return f"{r['jurisdiction']}·{r['assignee_name']}" + (f"（对象 {r['case']}）" if r["case"] else "")
+        return f"{r['jurisdiction']}\n{r['assignee_name']}" + (f"\n对象 {r['case']}" if r["case"] else "")
 
     def state(r: dict) -> str:
         text = STATUS_NAMES[r["status"]]
+        due = dt.date.fromisoformat(r["due"])
         if r["status"] == "overdue":
-            text += f" {(today - dt.date.fromisoformat(r['due'])).days} 天"
+            text += f"\n{(today - due).days} 天"
         elif r["status"] in ("open", "due_soon"):
-            text += f"（剩 {(dt.date.fromisoformat(r['due']) - today).days} 天）"
+            text = days_left(due, today) if due == today else f"{text}\n{days_left(due, today)}"
         style = STATUS_STYLE.get(r["status"])
         return f"[{style}]{text}[/{style}]" if style else text
 
-    return [col("编号", "id", overflow="fold"),
-            col("义务", lambda r: f"{r['plan']} {r['obligation']}", overflow="fold"),
-            col("内容", "what", overflow="fold"), col("责任单位", who, overflow="fold"),
-            col("期间", lambda r: period_label(r["period"]), overflow="fold"),
-            col("截止日期", lambda r: _due_text(r["due"]), overflow="fold"),
-            col("进度", lambda r: f"{r['done']}/{r['required']}", overflow="fold"),
-            col("状态", state, overflow="fold")]
+    # each name on its own line inside a cell, so that a narrow terminal breaks between names
+    # rather than inside them; only the item's text wraps freely
+    return [col("编号", "id", no_wrap=True),
+            col("事项", lambda r: f"{short_title(r['plan_title'])} {clause_label(r['clause'])}\n{r['what']}",
+                ratio=1, min_width=14, overflow="fold"),
+            col("责任单位", who, overflow="fold"),
+            col("截止日期", lambda r: f"{r['due']} {weekday(dt.date.fromisoformat(r['due']))}\n"
+                f"{period_label(r['period'])}", min_width=15, overflow="fold"),
+            col("进度", lambda r: f"{r['done']}/{r['required']}", no_wrap=True),
+            col("状态", state, min_width=8, no_wrap=True)]
 
 
 def _list(run: CliContext, title: str, today: Optional[str], format: ListFormat, limit: int, **filters) -> None:
+    """Every matching item, unless ``limit`` asks for fewer; a cut listing says so (for JSON on
+    stderr, so the document stays a plain list). A long table goes through the terminal's pager."""
     s = run.settings
     now = run.today(today)
     with run.session() as session:
         rows = occ.list_occurrences(session, today=now, soon_days=s.due_soon_days, limit=limit or None, **filters)
-    print_listing(run.out, format, rows, _occurrence_columns(now), title=f"{title}（{len(rows)} 项，截至 {now}）",
-                  title_justify="left", empty=f"{title}：无",
-                  footer=f"仅显示前 {limit} 项；用 --limit 0 显示全部。" if limit and len(rows) == limit else None)
+        total = occ.count_occurrences(session, today=now, soon_days=s.due_soon_days, **filters) \
+            if limit and len(rows) == limit else len(rows)
+    cut = total > len(rows)
+    if cut:
+        note = f"仅显示前 {limit} 项，共 {total} 项；去掉 --limit 显示全部。"
+        if format == ListFormat.json:
+            typer.echo(note, err=True)
+    heading = f"{title}（共 {total} 项，截至 {now}）"
+    print_listing(run.out, format, rows, _occurrence_columns(now), title=heading, title_justify="left",
+                  empty=f"{title}：无", footer=note if cut else None, page=True, expand=True)
 
 
 @app.command("due")

@@ -71,16 +71,27 @@ def print_listing(out: Console, fmt: ListFormat | str, rows: Sequence[Any], colu
                   title: str | Callable[[str, list[Any]], str] | None = None,
                   empty: str | None = None, header: str | None = None, footer: str | None = None,
                   group_by: Callable[[Any], str] | None = None, json_value: Any = _UNSET,
-                  **table_options: Any) -> None:
+                  page: bool = False, **table_options: Any) -> None:
     """Print ``rows`` as a table, or as JSON (``json_value`` if given, else the rows themselves).
 
     Table form: ``header`` first; then, with no rows and ``empty`` given, ``empty`` (nothing if
     it is "") and stop; else one table (or one per ``group_by`` key, ``title`` then a function
     of the key and its rows), and ``footer`` after. ``table_options`` go to rich's Table
-    (title_justify, show_lines …)."""
+    (title_justify, show_lines …). With ``page``, a table longer than the terminal goes through
+    the pager ($PAGER, else less) when the output is a terminal."""
     if ListFormat(fmt) == ListFormat.json:
         emit_json(list(rows) if json_value is _UNSET else json_value)
         return
+    if page and out.is_terminal and len(rows) + 6 > out.size.height:
+        with out.pager(styles=True):
+            _print_tables(out, rows, columns, title, empty, header, footer, group_by, table_options)
+        return
+    _print_tables(out, rows, columns, title, empty, header, footer, group_by, table_options)
+
+
+def _print_tables(out: Console, rows: Sequence[Any], columns: Sequence[Column], title: Any, empty: str | None,
+                  header: str | None, footer: str | None, group_by: Callable[[Any], str] | None,
+                  table_options: dict[str, Any]) -> None:
     if header is not None:
         out.print(header)
     if not rows and empty is not None:

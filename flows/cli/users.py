@@ -16,7 +16,7 @@ app = typer.Typer(help="网页账号与接口令牌 / accounts and API tokens", 
 def add_cmd(ctx: typer.Context, username: str = typer.Argument(..., help="用户名 / username"),
             role: str = typer.Option(..., "--role", help="coordinator 协调员 | supervisor 督查 | department 责任部门 | director 儿童主任"),
             jurisdiction: str = typer.Option(..., "--jurisdiction", help="所属地区（名称或区划代码）/ unit"),
-            department: Optional[str] = typer.Option(None, "--department", help="部门键（责任部门账号）/ department key"),
+            department: Optional[str] = typer.Option(None, "--department", help="部门名称或键，如 卫健委、health（责任部门账号）/ department name or key"),
             director: Optional[str] = typer.Option(None, "--director", help="台账中的儿童主任名字或工号 / director in the ledger"),
             name: Optional[str] = typer.Option(None, "--name", help="显示名称 / display name"),
             password: Optional[str] = typer.Option(None, "--password", help="密码（不给则提示输入）/ password")):

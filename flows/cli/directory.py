@@ -103,7 +103,7 @@ class Depth(StrEnum):
 @jurisdictions_app.command("import")
 def jurisdictions_import(ctx: typer.Context,
                          unit: str = typer.Argument(..., help="地区名称、区划代码或带上级的名称，如 福州市、350100、石家庄市/新华区"),
-                         depth: Depth = typer.Option(Depth.township, "--depth", help="导入到哪一级：county|township（默认 township）")):
+                         depth: Depth = typer.Option(Depth.township, "--depth", help="导入到哪一级：county|township|village（默认 township；village 需 pip install 'duban[villages]'）")):
     """从民政部行政区划代码把一个地区及其下级加入部门目录（可重复运行）/ add a unit and those below it."""
     from storage.files import read_directory
     from storage.localities import header_of, import_units
@@ -122,4 +122,7 @@ def jurisdictions_import(ctx: typer.Context,
         return
     run.out.print(f"已将 {where} 及其下级加入部门目录 {path}：新增 {result.added} 个单位（到{LEVEL_NAMES[depth.value]}），"
                   f"并已写入数据库。", soft_wrap=True)
+    if result.no_villages:
+        run.out.print(f"[yellow]注意：{result.no_villages} 个乡镇（街道）在村（社区）数据中没有对应（多为新设或改名的），"
+                      "未导入其村（社区）；请在部门目录或通讯录中补充。[/yellow]", soft_wrap=True)
     run.out.print("下一步：duban contacts export 通讯录.xlsx，填写联系人后 duban contacts import 通讯录.xlsx。")

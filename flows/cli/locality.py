@@ -14,7 +14,7 @@ app = typer.Typer()   # its command sits at the top level
 def init_cmd(ctx: typer.Context,
              folder: Path = typer.Argument(..., help="新的工作文件夹 / a new folder"),
              locality: str = typer.Option(..., "--locality", help="本地区名称或区划代码，如 福州市、350100、石家庄市/新华区"),
-             depth: str = typer.Option("township", "--depth", help="行政区划导入到哪一级：county|township")):
+             depth: str = typer.Option("township", "--depth", help="行政区划导入到哪一级：county|township|village（village 需 pip install 'duban[villages]'）")):
     """为一个地区新建工作文件夹：配置、部门目录（标准部门和本地区行政区划）、数据库和待填写的通讯录 / start a locality."""
     from storage.localities import init_folder
 

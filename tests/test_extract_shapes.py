@@ -152,3 +152,33 @@ def test_proposed_keys_are_readable_and_unique():
     assert proposal_key("融媒体中心", set()) == "rongmei_tizhongxin"
     assert proposal_key("城管执法局", {"chengguan_zhifaju"}) == "chengguan_zhifaju_2"
     assert re.fullmatch(r"[a-z][a-z0-9_]*", proposal_key("12345热线办", set()))
+
+
+def test_what_web_copies_do_to_a_plan():
+    """Pinyin put after characters, doubled separators after a heading number, a definition item,
+    the plan's own 文号 and a date without 年月日: read as the plan means them."""
+    from obligations.extract.plan_info import read_plan_info
+    from obligations.extract.structure import without_reading_aids
+
+    aided = "關(guān)于印發(fā)某市實(shí)施方案（试行）的通知(app)"
+    assert without_reading_aids(aided) == "關于印發某市實施方案（试行）的通知(app)"
+    assert without_reading_aids("某(guān)市") == "某(guān)市"          # one is no reading aid: left as written
+    text = "\n".join([
+        "某市民政局文件", "某民发〔2025〕7号",
+        "关于印发江城市加强流动儿童关爱保护实施方案的通知",
+        "根据《加强流动儿童关爱保护行动方案》（民发〔2024〕35号），结合实际，制定本方案。",
+        "某市民政局", "20250301",
+        "一,、工作目(mù)标(biāo)",
+        "1.到2026年(nián)，流动儿童关爱服务更加精准。",
+        "二,、主要任务",
+        "1.明确工作对象。本方案所称流动儿童是指跨县域异地居住6个月以上、不满十六周岁的未成年人。",
+        "2.认定服务对象。困境儿童是指因家庭贫困导致生活困难的儿童，由市民政局会同市教育局认定（市民政局、市教育局按职责分工负责）。",
+        "3.建立信息台账。市民政局每季度更新一次流动儿童信息台账（市民政局负责）。",
+    ])
+    doc = extract_catalog(text, DIRECTORY, "t").document
+    tasks = _tasks_of(doc)
+    assert [c["title"] for c in tasks] == ["认定服务对象", "建立信息台账"]      # no goal, no bare definition
+    assert stated(tasks[1]) == ["quarterly"]
+    info = read_plan_info(text, DIRECTORY, None)
+    assert info.implements == ["民发〔2024〕35号"]          # not its own 某民发〔2025〕7号
+    assert str(info.issued) == "2025-03-01" and info.locality == "江城市"

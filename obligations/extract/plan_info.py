@@ -9,12 +9,14 @@ import re
 from dataclasses import dataclass, field
 
 from obligations.directory import Directory
-from obligations.extract.structure import _heading, _plain, source_lines
+from obligations.extract.structure import _heading, _plain, source_lines, without_reading_aids
 
 _TITLE_WORD = re.compile(r"(方案|意见|办法|计划|规划|细则|措施|通知)$")
 _DRAFT = re.compile(r"^[(（](征求意见稿|试行|送审稿|讨论稿)[)）]$")
-_DATE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
-_DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,6}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}号")
+# a date standing alone; a web copy may drop its 年月日 (20211125)
+_DATE = re.compile(r"^(\d{4})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|(\d{2})(\d{2}))$")
+_DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,6}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}[号號]")
+_OWN_NO = re.compile(r"(?:发文字号|文号|發文字號|文號)")
 _LOCALITY = re.compile(r"^(?:关于印发)?《?([\u4e00-\u9fff]{2,10}?(?:自治区|省|自治州|市|盟|地区|自治县|县|旗|区))")
 _LEVEL = {"自治区": "province", "省": "province", "自治州": "city", "市": "city", "盟": "city", "地区": "city",
           "自治县": "county", "县": "county", "旗": "county", "区": "county"}
@@ -36,7 +38,7 @@ class PlanInfo:
 
 def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> PlanInfo:
     """``lead_key``: the department that leads most clauses (the issuer when none signs)."""
-    lines = source_lines(text)
+    lines = source_lines(without_reading_aids(text))
     body_at = next((i for i, ln in enumerate(lines) if (h := _heading(ln, i)) and h.level == 1), len(lines))
     preamble = [(i, _plain(ln)) for i, ln in enumerate(lines[:body_at]) if _plain(ln)]
     info = PlanInfo()
@@ -56,7 +58,7 @@ def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> Pla
         if not d:
             continue
         try:
-            info.issued = dt.date(int(d[1]), int(d[2]), int(d[3]))
+            info.issued = dt.date(int(d[1]), int(d[2] or d[4]), int(d[3] or d[5]))
         except ValueError:
             info.flags.append(f"第{i + 1}行的日期“{ln}”无效，请核对 plan.issued")
             continue
@@ -76,7 +78,11 @@ def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> Pla
             info.issuer = "待填写"
         info.flags.append(f"原文未载发文单位，按牵头部门填写为“{info.issuer}”，请核对")
     intro = "".join(ln for _, ln in preamble)
-    info.implements = list(dict.fromkeys(_normal_doc_no(n) for n in _DOC_NO.findall(re.sub(r"\s+", "", intro))))
+    # the plan's own number (a line holding only it, or a 文号 / 发文字号 field) is none it implements
+    own = {_normal_doc_no(n) for _, ln in preamble for n in _DOC_NO.findall(re.sub(r"\s+", "", ln))
+           if _OWN_NO.search(re.sub(r"\s+", "", ln)) or _DOC_NO.fullmatch(re.sub(r"\s+", "", ln))}
+    info.implements = [n for n in dict.fromkeys(_normal_doc_no(n) for n in _DOC_NO.findall(re.sub(r"\s+", "", intro)))
+                       if not any(n.endswith(o) for o in own)]
     return info
 
 
@@ -90,7 +96,7 @@ def _title(preamble: list[tuple[int, str]]) -> tuple[str | None, str | None]:
         if pos > 0 and short[pos - 1][0] == k - 1:
             prev = short[pos - 1][1]
             if not prev.startswith(("(", "（")) and not _DATE.match(prev) and " " not in prev \
-                    and not _TITLE_WORD.search(prev):
+                    and not _TITLE_WORD.search(prev) and not _DOC_NO.search(prev):   # a 文号 starts no title
                 title = prev + title
         status = None
         if k + 1 < len(preamble) and (d := _DRAFT.match(preamble[k + 1][1])):
@@ -101,4 +107,4 @@ def _title(preamble: list[tuple[int, str]]) -> tuple[str | None, str | None]:
 
 
 def _normal_doc_no(number: str) -> str:
-    return re.sub(r"[\[［(（](\d{4})[\]］)）]", r"〔\1〕", number)
+    return re.sub(r"[\[［(（](\d{4})[\]］)）]", r"〔\1〕", number).replace("號", "号")

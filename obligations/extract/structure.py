@@ -29,6 +29,12 @@ _NON_TASK = re.compile(r"^(?:(?:指导思想|基本原则|工作原则|工作目
 _T2S = str.maketrans("導標總則體對範圍語動兒護關愛與為務開門發會廣電衛門歲區縣鄉鎮黨組織領聯負責職責備報",
                      "导标总则体对范围语动儿护关爱与为务开门发会广电卫门岁区县乡镇党组织领联负责职责备报")
 _ATTACHMENT = re.compile(r"^附\s*件\s*\d*\s*[：:]?")
+# pinyin some web copies insert after characters: 關(guān)于印發(fā) — a reading aid, not the text
+_PINYIN = re.compile(r"(?<=[\u4e00-\u9fff])[(（]([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüê]{1,6})[)）]")
+_TONED = re.compile(r"[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]")
+# an item that only says who a term covers: 困境儿童是指… / 本方案所称流动儿童系指…
+_DEFINES = re.compile(r"^[^。；，,：:]{1,30}?(?:是指|系指|指的是)")
+_ASSIGNS = re.compile(r"负责|牵头|配合|責|牽頭")
 
 
 @dataclass
@@ -113,7 +119,7 @@ def _heading(line: str, index: int) -> _Heading | None:
             number = int(digits) if digits.isdigit() else None
         else:
             number = cn_number(raw)
-        rest = m.group("rest").strip()
+        rest = m.group("rest").strip().lstrip("、，,．.　 ")     # a doubled separator: 一,、目标要求
         if level == 1 and not rest:
             return None
         return _Heading(level, number, raw, rest, index)
@@ -130,6 +136,17 @@ def _title(rest: str) -> str:
     return head.strip()
 
 
+def without_reading_aids(text: str) -> str:
+    """The text without the pinyin a web copy put after its characters (關(guān)于 → 關于), when it
+    does so throughout (three or more toned syllables); a bracket holding anything else (an
+    untoned word such as (app)) stays.
+    Only characters inside lines go, so line numbers are those of the source."""
+    found = [m for m in _PINYIN.finditer(text) if _TONED.search(m.group(1))]
+    if len(found) < 3:
+        return text
+    return _PINYIN.sub(lambda m: "" if _TONED.search(m.group(1)) else m.group(0), text)
+
+
 def source_lines(text: str) -> list[str]:
     """The text's lines as a file's line numbers count them: split at \\n only (a form feed
     between PDF pages, or \\x1e, is no line break to an editor or to ``lines:``)."""
@@ -137,7 +154,7 @@ def source_lines(text: str) -> list[str]:
 
 
 def read_structure(text: str) -> Structure:
-    lines = source_lines(text)
+    lines = source_lines(without_reading_aids(text))
     n = len(lines)
     flags: list[str] = []
     # the attachment: an 附件 line after the body has begun (the notice before it may name its attachment)
@@ -194,6 +211,14 @@ def non_task(title: str) -> bool:
     return bool(_NON_TASK.match(re.sub(r"\s+", "", title.translate(_T2S))))
 
 
+def defines(text: str, heading: str) -> bool:
+    """An item that only defines whom a term covers (1.明确困境儿童类型。困境儿童是指…): its first
+    sentence after the title (or after the heading line) is a definition, and it assigns no one."""
+    title = _title(heading)
+    body = text.split(title, 1)[1].lstrip("。．.：: ") if title and title in text else text
+    return bool(_DEFINES.match(body)) and not _ASSIGNS.search(text)
+
+
 def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kind: str, prefix: str,
              flags: list[str]) -> list[Clause]:
     """The clauses at ``level``; the headings above it are their sections. Numbering that
@@ -218,6 +243,10 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
             continue
         if any(non_task(t) for _n, t in enclosing.values()) or non_task(_title(h.rest)):
             continue
+        end = _span_end(lines, h.line, nxt)
+        text = "".join(_plain(lines[i]) for i in range(h.line, end + 1) if lines[i].strip())
+        if kind == "task" and defines(text, h.rest):
+            continue
         clause_flags = []
         number = h.number
         if number == 1 and first_in_section and expected > 1 and kind == "task":
@@ -230,8 +259,6 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
                 number = expected
             elif number == expected + 1:
                 clause_flags.append(f"编号跳过了 {expected}")
-        end = _span_end(lines, h.line, nxt)
-        text = "".join(_plain(lines[i]) for i in range(h.line, end + 1) if lines[i].strip())
         out.append(Clause(f"{prefix}{number}", kind, number, section, _title(h.rest), text, h.line + 1, end + 1,
                           clause_flags))
         parents.append((prefix, [(lv, n) for lv, (n, _t) in sorted(enclosing.items())]))

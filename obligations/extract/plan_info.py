@@ -50,6 +50,13 @@ def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> Pla
         info.locality = m.group(1)
         suffix = next(s for s in sorted(_LEVEL, key=len, reverse=True) if info.locality.endswith(s))
         info.level = "province" if info.locality in _DIRECT else _LEVEL[suffix]
+        # a unit of the directory's jurisdictions has its level there (巢湖市 is a county-level city)
+        unit = next((u for u in _units(directory.doc.jurisdictions) if u.name == info.locality), None)
+        if unit is not None and unit.level in ("province", "city", "county"):
+            info.level = unit.level
+    elif (named := _named_unit(lines, directory)) is not None:
+        info.locality, info.level = named
+        info.flags.append(f"标题中未找到地名，按原文中最常提到的本地区单位作“{info.locality}”，请核对 plan.locality 与 plan.level")
     else:
         info.flags.append("标题中未找到地名，请填写 plan.locality 与 plan.level")
     # the signature block: lines of names just before a date standing alone
@@ -104,6 +111,28 @@ def _title(preamble: list[tuple[int, str]]) -> tuple[str | None, str | None]:
             status = "draft" if d.group(1) != "试行" else None
         return title, status
     return None, None
+
+
+def _named_unit(lines: list[str], directory: Directory) -> tuple[str, str] | None:
+    """The locality a text without a title is about: the unit of the directory's jurisdictions
+    (province, city or county) its text names most often (保山市民政局, 《保山市…工作要点》),
+    the higher one on a tie; None when it names none."""
+    text = re.sub(r"\s+", "", "".join(lines))
+    best: tuple[int, int, str, str] | None = None
+    rank = {"province": 0, "city": 1, "county": 2}
+    for unit in _units(directory.doc.jurisdictions):
+        if unit.level not in rank or len(unit.name) < 3:
+            continue
+        count = text.count(unit.name)
+        if count and (best is None or (count, -rank[unit.level]) > (best[0], best[1])):
+            best = (count, -rank[unit.level], unit.name, unit.level)
+    return (best[2], best[3]) if best else None
+
+
+def _units(units):
+    for u in units:
+        yield u
+        yield from _units(u.children)
 
 
 def _normal_doc_no(number: str) -> str:

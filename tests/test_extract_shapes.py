@@ -182,3 +182,17 @@ def test_what_web_copies_do_to_a_plan():
     info = read_plan_info(text, DIRECTORY, None)
     assert info.implements == ["民发〔2024〕35号"]          # not its own 某民发〔2025〕7号
     assert str(info.issued) == "2025-03-01" and info.locality == "江城市"
+
+
+def test_a_division_of_duties_headed_by_the_units_that_owe_them():
+    """一、市民政局、市教育局。<duties> — the heading names who owes the item; a heading that only
+    reads like an organ (健全儿童福利机构, 成立工作专班) names no one."""
+    text = "\n".join([
+        "江城市未成年人保护委员会成员单位职责任务分工",
+        "一、市民政局、市教育局。牵头建立流动儿童信息台账，每半年更新一次。",
+        "二、团市委。组织志愿者开展关爱服务活动。",
+        "三、健全儿童福利机构。推进未成年人救助保护机构建设。",
+    ])
+    tasks = _tasks_of(extract_catalog(text, DIRECTORY, "t").document)
+    assert [keys(c) for c in tasks] == [["civil_affairs", "education"], ["youth_league"], []]
+    assert tasks[0]["departments"][0]["role"] == "lead" and stated(tasks[0]) == ["semiannual"]

@@ -196,3 +196,19 @@ def test_a_division_of_duties_headed_by_the_units_that_owe_them():
     tasks = _tasks_of(extract_catalog(text, DIRECTORY, "t").document)
     assert [keys(c) for c in tasks] == [["civil_affairs", "education"], ["youth_league"], []]
     assert tasks[0]["departments"][0]["role"] == "lead" and stated(tasks[0]) == ["semiannual"]
+
+
+def test_a_division_of_duties_with_no_numbering():
+    """省教育厅：<duties> — a line naming the units, then their duties; the notice's addressee line
+    (各市民政局、教育局：) is no unit line."""
+    text = "\n".join([
+        "江城市未成年人保护工作领导小组", "成员单位职责", "",
+        "各区民政局、教育局：", "现将成员单位职责印发给你们。", "",
+        "市民政局：", "", "牵头建立流动儿童信息台账，每季度更新一次。", "",
+        "市教育局、市卫健委：", "", "做好在校流动儿童心理健康服务。",
+    ])
+    doc = extract_catalog(text, DIRECTORY, "t").document
+    tasks = _tasks_of(doc)
+    assert [(c["title"], keys(c)) for c in tasks] == [("市民政局", ["civil_affairs"]),
+                                                      ("市教育局、市卫健委", ["education", "health"])]
+    assert stated(tasks[0]) == ["quarterly"] and doc["plan"]["locality"] == "江城市"

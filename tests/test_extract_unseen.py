@@ -88,7 +88,7 @@ def test_the_plans_particulars():
 # each taken through the journey as typed in a folder of its own locality: init → plans extract
 # --add → plans load --all → materialize, with no hand edit; the share of obligations that get
 # items is measured.
-JOURNEYS = [("sanming_weibao_fengong_2021", "三明市"), ("baoshan_xiaowaibaohu_2022", "保山市"),
+JOURNEYS = [("sanming_weibao_fengong_2021", "三明市"), ("shandong_weibao_zhize_2023", "山东省"), ("baoshan_xiaowaibaohu_2022", "保山市"),
             ("chaohu_liushouertong_2017", "巢湖市"), ("linyi_lanshan_jiancemopai_2024", "临沂市/兰山区")]
 
 
@@ -105,7 +105,7 @@ def test_obligations_get_items_with_no_hand_edit(name, locality, tmp_path, datab
     plan_text = tmp_path / "方案.txt"
     plan_text.write_text(text_of(name) if name in NAMES else fragment_text(name), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    assert main(["init", "地区", "--locality", locality]) == 0
+    assert main(["init", "地区", "--locality", locality, "--depth", "county"]) == 0
     monkeypatch.chdir(tmp_path / "地区")
     assert main(["plans", "extract", str(plan_text), "--add"]) == 0, capsys.readouterr().err
     pid = re.search(r"plans/([a-z0-9-]+)/catalog.yaml", capsys.readouterr().out)[1]

@@ -173,6 +173,8 @@ def read_structure(text: str) -> Structure:
     clause_level = _clause_level(task_heads, lines)
     clauses = _clauses(lines, [h for h in task_heads if h.level <= clause_level], clause_level, task_end,
                        "task", "", flags)
+    if not clauses:                     # no numbered task: a division of duties headed by unit lines (省委宣传部：)
+        clauses = _unit_paragraphs(lines, task_end)
     if req_at is not None:
         section = _raw(lines[req_at])
         req_heads = [h for i, h in sorted(headings.items()) if req_at < i < attach_at]
@@ -272,6 +274,40 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
                 break
         for c, cid in zip(out, ids, strict=True):
             c.id = cid
+    return out
+
+
+# a line that only names the units owing the paragraph below it: 省委宣传部： / 市教育局、市卫健委：
+_UNIT_LINE = re.compile(r"^(?P<names>[^\s。，,；;：:]{2,80})[：:]$")
+_UNIT_NAME_END = re.compile(r"(?:厅|局|委|会|院|联|办|部|中心|室|所|站|队|处|政府|协会|馆)$")
+_UNIT_NAME_START = re.compile(r"^(?:中共|共青团|团[省市县区]委|全国|省|自治区|市|州|盟|县|区|旗|乡镇|街道)")
+
+
+def _unit_heading(line: str) -> str | None:
+    """The names of a unit line (no addressee list: nothing 各… or 有关…)."""
+    m = _UNIT_LINE.match(_plain(line))
+    if not m:
+        return None
+    names = [n for n in re.split(r"[、]", m.group("names")) if n]
+    ok = names and all(_UNIT_NAME_END.search(n) and "各" not in n and "有关" not in n
+                       and (_UNIT_NAME_START.match(n) or len(n) <= 8) for n in names)
+    return m.group("names") if ok else None
+
+
+def _unit_paragraphs(lines: list[str], stop: int) -> list[Clause]:
+    """A division of duties with no numbering: each unit line (省委宣传部：) heads the paragraphs up
+    to the next one; numbered 1, 2 … in order. The unit line is the clause's title."""
+    heads = [i for i in range(stop) if _unit_heading(lines[i])]
+    out: list[Clause] = []
+    for k, i in enumerate(heads):
+        nxt = heads[k + 1] if k + 1 < len(heads) else stop
+        end = _span_end(lines, i, nxt)
+        if end == i:                      # a unit line with nothing under it
+            continue
+        title = _unit_heading(lines[i])
+        body = "".join(_plain(lines[j]) for j in range(i + 1, end + 1) if lines[j].strip())
+        n = len(out) + 1
+        out.append(Clause(str(n), "task", n, None, title, f"{title}。{body}", i + 1, end + 1))
     return out
 
 

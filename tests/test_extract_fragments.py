@@ -59,7 +59,7 @@ def measure_text(text: str, want: dict) -> dict:
     """Counts for one text against its hand annotation (the fragments' truth format)."""
     try:
         doc = extract_catalog(text, DIRECTORY, "t").document
-        tasks = [c for c in doc["clauses"] if c["kind"] == "task"]
+        tasks = [c for c in doc["clauses"] if c["kind"] in ("task", "checklist")]   # a list's rows are its tasks
     except CatalogError:
         tasks = []
     left = list(tasks)

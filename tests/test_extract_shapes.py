@@ -212,3 +212,18 @@ def test_a_division_of_duties_with_no_numbering():
     assert [(c["title"], keys(c)) for c in tasks] == [("市民政局", ["civil_affairs"]),
                                                       ("市教育局、市卫健委", ["education", "health"])]
     assert stated(tasks[0]) == ["quarterly"] and doc["plan"]["locality"] == "江城市"
+
+
+def test_a_task_list_flattened_cell_by_cell():
+    """序号 | 任务 | 具体内容 | 责任单位 with every cell on its own line ending in |, no blank line
+    between rows: each row starts at its number, its title is the task cell."""
+    text = "\n".join([
+        "各区民政局：", "现将重点工作任务清单印发给你们。", "附件", "江城市2026年重点工作任务清单",
+        "序号 | 任务目录 |", "具体内容 |", "责任单位 |",
+        "1 |", "建立信息台账。 |", "摸清流动儿童底数，每季度更新一次。 |", "市民政局、市公安局 |",
+        "2 |", "开展心理关爱。 |", "每学期开展一次心理健康筛查。 |", "市教育局 |",
+    ])
+    rows = [c for c in extract_catalog(text, DIRECTORY, "t").document["clauses"] if c["kind"] == "checklist"]
+    assert [(c["title"], keys(c)) for c in rows] == [("建立信息台账。", ["civil_affairs", "public_security"]),
+                                                     ("开展心理关爱。", ["education"])]
+    assert [c["lines"] for c in rows] == [[8, 11], [12, 15]] and stated(rows[0]) == ["quarterly"]

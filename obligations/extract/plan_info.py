@@ -54,9 +54,15 @@ def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> Pla
         unit = next((u for u in _units(directory.doc.jurisdictions) if u.name == info.locality), None)
         if unit is not None and unit.level in ("province", "city", "county"):
             info.level = unit.level
-    elif (named := _named_unit(lines, directory)) is not None:
+        elif unit is None and (home := _home_unit(directory)) is not None:
+            # a place the folder's jurisdictions do not hold (a copy that altered the name, a zone
+            # not in the division list): the folder's own locality, so that the draft loads
+            info.flags.append(f"标题中的地名“{info.locality}”不在本地区的行政区划中，按本工作文件夹的地区作“{home[0]}”，"
+                              "请核对 plan.locality 与 plan.level")
+            info.locality, info.level = home
+    elif (named := _home_unit(directory) or _named_unit(lines, directory)) is not None:
         info.locality, info.level = named
-        info.flags.append(f"标题中未找到地名，按原文中最常提到的本地区单位作“{info.locality}”，请核对 plan.locality 与 plan.level")
+        info.flags.append(f"标题中未找到地名，按本地区作“{info.locality}”，请核对 plan.locality 与 plan.level")
     else:
         info.flags.append("标题中未找到地名，请填写 plan.locality 与 plan.level")
     # the signature block: lines of names just before a date standing alone
@@ -103,7 +109,8 @@ def _title(preamble: list[tuple[int, str]]) -> tuple[str | None, str | None]:
         if pos > 0 and short[pos - 1][0] == k - 1:
             prev = short[pos - 1][1]
             if not prev.startswith(("(", "（")) and not _DATE.match(prev) and " " not in prev \
-                    and not _TITLE_WORD.search(prev) and not _DOC_NO.search(prev):   # a 文号 starts no title
+                    and not _TITLE_WORD.search(prev) and not _DOC_NO.search(prev) \
+                    and not re.fullmatch(r"附\s*件\s*\d*", prev):          # nor does a 文号 or the 附件 mark
                 title = prev + title
         status = None
         if k + 1 < len(preamble) and (d := _DRAFT.match(preamble[k + 1][1])):
@@ -111,6 +118,19 @@ def _title(preamble: list[tuple[int, str]]) -> tuple[str | None, str | None]:
             status = "draft" if d.group(1) != "试行" else None
         return title, status
     return None, None
+
+
+def _home_unit(directory: Directory) -> tuple[str, str] | None:
+    """The locality a working folder was made for (duban init): the end of the chain of single
+    units from the one root of the directory's jurisdictions (江苏省 › 南通市 › 如皋市 › its
+    townships → 如皋市); None for a directory of several roots."""
+    units = directory.doc.jurisdictions
+    if len(units) != 1:
+        return None
+    unit = units[0]
+    while len(unit.children) == 1 and unit.children[0].level in ("province", "city", "county"):
+        unit = unit.children[0]
+    return (unit.name, unit.level) if unit.level in ("province", "city", "county") else None
 
 
 def _named_unit(lines: list[str], directory: Directory) -> tuple[str, str] | None:

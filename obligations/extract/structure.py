@@ -362,21 +362,29 @@ def _raw_cells(line: str) -> list[str]:
     return cells
 
 
-def _header(lines: list[str], start: int) -> list[str] | None:
-    """The checklist's column names after the number column, from the first header that names a
-    responsibility column (责任单位/责任部门/牵头单位/责任主体 …): a row of cells, or one cell a line."""
+def _header_names(lines: list[str], start: int) -> list[str] | None:
+    """All the column names of the checklist's first header that names a responsibility column
+    (责任单位/责任部门/牵头单位/责任主体 …): a row of cells, or one cell a line (a line of a table
+    flattened cell by cell, 序号 | 任务目录 |, may hold more than one)."""
     for i in range(start, len(lines)):
         cells = _cells(lines[i])
         if len(cells) >= 2 and any(RESPONSIBLE.match(c) for c in cells):
-            names = cells
-            break
+            return cells
         if len(cells) == 1 and RESPONSIBLE.match(cells[0]):
-            names, j = [], i
-            while j > start and len(_cells(lines[j - 1])) == 1 and len(names) < 8:
+            j = i
+            while j > start and len(_cells(lines[j - 1])) == 1 and i - j < 8:
                 j -= 1
-            names = [_cells(lines[k])[0] for k in range(j, i + 1)]
-            break
-    else:
+            if j > start and lines[j - 1].rstrip().endswith("|") and any(
+                    _NUMBER_HEAD.match(c) for c in _cells(lines[j - 1])):
+                j -= 1                                  # 序号 | 任务目录 | on the line above
+            return [c for k in range(j, i + 1) for c in _cells(lines[k])]
+    return None
+
+
+def _header(lines: list[str], start: int) -> list[str] | None:
+    """The checklist's column names after the number column (see ``_header_names``)."""
+    names = _header_names(lines, start)
+    if names is None:
         return None
     at = next((k for k, c in enumerate(names) if _NUMBER_HEAD.match(c)), None)
     names = names[at + 1:] if at is not None else [c for c in names if not _CATEGORY_HEAD.match(c)]
@@ -401,7 +409,12 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
     The table's header (repeated where the table goes over a page) names the columns; the
     responsibility column is found by its name wherever it stands."""
     section = _raw(lines[start])
+    names = _header_names(lines, start + 1) or []
+    # a header that opens with the number (序号 | 任务 | 内容 | 责任单位): a row cell by cell starts at its number
+    number_first = bool(names) and bool(_NUMBER_HEAD.match(names[0]))
     header = _header(lines, start + 1)
+    after = names[1:] if number_first else [c for c in names if not _NUMBER_HEAD.match(c)]
+    title_at = next((k for k, c in enumerate(after) if re.search(r"任务|事项|项目|工作", c) and "内容" not in c), None)
     if header and RESPONSIBLE.match(header[-1]):
         header = None                 # the responsibility column is the last: the row's last cell (as merged
     resp_last = header is None        # and blank cells leave it, even where a page break shifted the row)
@@ -427,7 +440,8 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
             columns = _columns(_raw_cells("".join(lines[first:last + 1])), expected, header)
         else:                                          # one cell per line: the block around it; a line
             first = i                                  # holding only a tab is an empty cell, not a gap
-            while first - 1 > start and lines[first - 1].strip(" \r") and not _row_number(_cells(lines[first - 1]), expected - 1):
+            while not number_first and first - 1 > start and lines[first - 1].strip(" \r") \
+                    and not _row_number(_cells(lines[first - 1]), expected - 1):
                 first -= 1
             last = i
             while last + 1 < n and lines[last + 1].strip(" \r") and not _row_number(_cells(lines[last + 1]), expected + 1):
@@ -436,7 +450,7 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
         if len(cells) < 3:
             columns = _columns(_joined_cells(lines[first:last + 1], keep_empty=True), expected, header)
         row = cells if len(cells) >= 3 else _joined_cells(lines[first:last + 1])
-        out.append(Clause(f"list-{expected}", "checklist", expected, section, _row_title(row, expected), text,
+        out.append(Clause(f"list-{expected}", "checklist", expected, section, _row_title(row, expected, title_at), text,
                           first + 1, last + 1, cells=row, columns=columns))
         expected += 1
         i = last + 1
@@ -447,16 +461,23 @@ def _joined_cells(block: list[str], keep_empty: bool = False) -> list[str]:
     """One cell per line; a line that does not start with a tab continues the cell above
     (a cell wrapped by the extraction). ``keep_empty``: a line holding only a tab is an empty cell."""
     cells: list[str] = []
+    closed = False
     for line in block:
-        if line.startswith("\t") or not cells:
+        if line.startswith("\t") or not cells or closed:
             cells.append(line.strip())
         else:
             cells[-1] += line.strip()
+        closed = line.rstrip().endswith("|")          # a table flattened cell by cell: 内容 |
+        if closed:
+            cells[-1] = cells[-1].rstrip("| ").strip()
     return cells if keep_empty else [c for c in cells if c]
 
 
-def _row_title(cells: list[str], number: int) -> str:
-    """The service item of a row: the cell after the target group (the second cell after the number)."""
+def _row_title(cells: list[str], number: int, title_at: int | None = None) -> str:
+    """The item of a row: the header's task or item column (任务目录, 服务项目 …) when it has one,
+    else the cell after the target group (the second cell after the number)."""
     idx = next((k for k, c in enumerate(cells) if unicodedata.normalize("NFKC", c) == str(number)), 0)
     rest = cells[idx + 1:]
+    if title_at is not None and title_at < len(rest):
+        return rest[title_at]
     return rest[1] if len(rest) > 1 else (rest[0] if rest else "")

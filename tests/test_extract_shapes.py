@@ -181,6 +181,8 @@ def test_what_web_copies_do_to_a_plan():
     assert stated(tasks[1]) == ["quarterly"]
     info = read_plan_info(text, DIRECTORY, None)
     assert info.implements == ["民发〔2024〕35号"]          # not its own 某民发〔2025〕7号
+    joined = read_plan_info("江城市民政局 江城市教育局关于加强流动儿童关爱保护的實施意見\n一、工作任务\n", DIRECTORY, None)
+    assert joined.title == "关于加强流动儿童关爱保护的實施意見" and joined.locality == "江城市"   # issuers cut off
     assert str(info.issued) == "2025-03-01" and info.locality == "江城市"
 
 

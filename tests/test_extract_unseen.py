@@ -89,13 +89,12 @@ def test_the_plans_particulars():
     right = sum(v for p in got.values() for v in p.values())
     total = sum(len(p) for p in got.values())
     print("particulars right", right, "of", total)
-    # every locality and level the text names is read; not where the copy joined the title to its
-    # fourteen issuers on one line (flagged for review in the draft), nor where the copy replaced
-    # the city's name (中国足彩网市 for 如皋市)
-    unreadable = ("guangdong_wurenfuyang_2019", "rugao_weibao_qingdan_2022")
+    # every locality and level the text names is read; not where the copy replaced the city's
+    # name (中国足彩网市 for 如皋市: in its own folder the draft takes the folder's locality)
+    unreadable = ("rugao_weibao_qingdan_2022",)
     assert all(p["locality"] and p["level"] for n, p in got.items() if n not in unreadable)
     assert all(p["implements"] for p in got.values())          # never the plan's own number
-    assert right / total >= 0.8
+    assert right / total >= 0.9
 
 
 # Texts of other localities that hold task clauses (one here, the others among the fragments),

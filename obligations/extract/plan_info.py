@@ -16,6 +16,8 @@ _DRAFT = re.compile(r"^[(（](征求意见稿|试行|送审稿|讨论稿)[)）]$
 # a date standing alone; a web copy may drop its 年月日 (20211125)
 _DATE = re.compile(r"^(\d{4})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|(\d{2})(\d{2}))$")
 _DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,6}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}[号號]")
+# the title words in traditional characters (意見, 規劃, 清單 …)
+_T2S_TITLE = str.maketrans("見劃單規計辦細職責點實", "见划单规计办细职责点实")
 _OWN_NO = re.compile(r"(?:发文字号|文号|發文字號|文號)")
 _LOCALITY = re.compile(r"^(?:关于印发)?《?([\u4e00-\u9fff]{2,10}?(?:自治区|省|自治州|市|盟|地区|自治县|县|旗|区))")
 _LEVEL = {"自治区": "province", "省": "province", "自治州": "city", "市": "city", "盟": "city", "地区": "city",
@@ -46,6 +48,10 @@ def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> Pla
     if info.title is None:
         info.flags.append("未找到方案标题，请填写 plan.title")
     m = _LOCALITY.match(info.title or "")
+    if info.title and " " in info.title and (at := max(info.title.find("关于"), info.title.find("關于"),
+                                                       info.title.find("關於"))) > 0:
+        info.title = info.title[at:]          # the issuers before 关于 are no part of the title
+        info.flags.append("标题与发文单位在同一行，已取“关于”起的部分，请核对 plan.title")
     if m:
         info.locality = m.group(1)
         suffix = next(s for s in sorted(_LEVEL, key=len, reverse=True) if info.locality.endswith(s))
@@ -102,7 +108,7 @@ def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> Pla
 def _title(preamble: list[tuple[int, str]]) -> tuple[str | None, str | None]:
     short = [(k, ln) for k, (_, ln) in enumerate(preamble) if len(ln) <= 40 and not re.search(r"[。，；]", ln)]
     for pos, (k, ln) in enumerate(short):
-        if not _TITLE_WORD.search(ln) or _DATE.match(ln):
+        if not _TITLE_WORD.search(ln.translate(_T2S_TITLE)) or _DATE.match(ln):
             continue
         title = ln
         # a title the layout broke: the short line just before, if it reads as its beginning
@@ -117,6 +123,11 @@ def _title(preamble: list[tuple[int, str]]) -> tuple[str | None, str | None]:
             title += f"（{d.group(1)}）"
             status = "draft" if d.group(1) != "试行" else None
         return title, status
+    # a joint notice's title on one line with its issuers: 某省民政厅 某省教育厅 …关于…的实施意见
+    for _k, ln in preamble:
+        if len(ln) <= 300 and not re.search(r"[。，；]", ln) and _TITLE_WORD.search(ln.translate(_T2S_TITLE)) \
+                and max(ln.find("关于"), ln.find("關于"), ln.find("關於")) > 0:
+            return ln, None
     return None, None
 
 

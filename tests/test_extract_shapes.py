@@ -229,3 +229,10 @@ def test_a_task_list_flattened_cell_by_cell():
     assert [(c["title"], keys(c)) for c in rows] == [("建立信息台账。", ["civil_affairs", "public_security"]),
                                                      ("开展心理关爱。", ["education"])]
     assert [c["lines"] for c in rows] == [[8, 11], [12, 15]] and stated(rows[0]) == ["quarterly"]
+
+
+def test_a_definition_that_also_gives_a_duty_stays_a_task():
+    text = "\n".join(["江城市流动儿童关爱保护实施方案", "一、重点任务",
+                      "1.明确工作对象。流动儿童是指跨县域异地居住6个月以上的未成年人，各区要逐一登记建档。",
+                      "2.开展摸底排查。每半年更新一次台账（市民政局负责）。"])
+    assert [c["title"] for c in _tasks_of(extract_catalog(text, DIRECTORY, "t").document)] == ["明确工作对象", "开展摸底排查"]

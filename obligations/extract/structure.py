@@ -34,7 +34,7 @@ _PINYIN = re.compile(r"(?<=[\u4e00-\u9fff])[(（]([a-zāáǎàēéěèīíǐìō
 _TONED = re.compile(r"[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]")
 # an item that only says who a term covers: 困境儿童是指… / 本方案所称流动儿童系指…
 _DEFINES = re.compile(r"^[^。；，,：:]{1,30}?(?:是指|系指|指的是)")
-_ASSIGNS = re.compile(r"负责|牵头|配合|責|牽頭")
+_ASSIGNS = re.compile(r"负责|牵头|配合|責|牽頭|要|应|應|须|須")     # a duty word: then it is a task
 
 
 @dataclass
@@ -215,7 +215,8 @@ def non_task(title: str) -> bool:
 
 def defines(text: str, heading: str) -> bool:
     """An item that only defines whom a term covers (1.明确困境儿童类型。困境儿童是指…): its first
-    sentence after the title (or after the heading line) is a definition, and it assigns no one."""
+    sentence after the title (or after the heading line) is a definition, and it names no duty
+    (负责, 牵头, 要, 应 …) — when in doubt it stays a task."""
     title = _title(heading)
     body = text.split(title, 1)[1].lstrip("。．.：: ") if title and title in text else text
     return bool(_DEFINES.match(body)) and not _ASSIGNS.search(text)

@@ -52,10 +52,14 @@ def _cadence_label(ob: dict) -> str:
 def measure(name: str) -> dict:
     """Counts for one fragment: clauses (tp, fn, fp), department lists (exact, of matched),
     cadences (tp, fn, fp)."""
-    want = truth(name)
+    return measure_text(fragment_text(name), truth(name))
+
+
+def measure_text(text: str, want: dict) -> dict:
+    """Counts for one text against its hand annotation (the fragments' truth format)."""
     try:
-        doc = extract_catalog(fragment_text(name), DIRECTORY, "t").document
-        tasks = [c for c in doc["clauses"] if c["kind"] == "task"]
+        doc = extract_catalog(text, DIRECTORY, "t").document
+        tasks = [c for c in doc["clauses"] if c["kind"] in ("task", "checklist")]   # a list's rows are its tasks
     except CatalogError:
         tasks = []
     left = list(tasks)

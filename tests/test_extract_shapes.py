@@ -152,3 +152,87 @@ def test_proposed_keys_are_readable_and_unique():
     assert proposal_key("融媒体中心", set()) == "rongmei_tizhongxin"
     assert proposal_key("城管执法局", {"chengguan_zhifaju"}) == "chengguan_zhifaju_2"
     assert re.fullmatch(r"[a-z][a-z0-9_]*", proposal_key("12345热线办", set()))
+
+
+def test_what_web_copies_do_to_a_plan():
+    """Pinyin put after characters, doubled separators after a heading number, a definition item,
+    the plan's own 文号 and a date without 年月日: read as the plan means them."""
+    from obligations.extract.plan_info import read_plan_info
+    from obligations.extract.structure import without_reading_aids
+
+    aided = "關(guān)于印發(fā)某市實(shí)施方案（试行）的通知(app)"
+    assert without_reading_aids(aided) == "關于印發某市實施方案（试行）的通知(app)"
+    assert without_reading_aids("某(guān)市") == "某(guān)市"          # one is no reading aid: left as written
+    text = "\n".join([
+        "某市民政局文件", "某民发〔2025〕7号",
+        "关于印发江城市加强流动儿童关爱保护实施方案的通知",
+        "根据《加强流动儿童关爱保护行动方案》（民发〔2024〕35号），结合实际，制定本方案。",
+        "某市民政局", "20250301",
+        "一,、工作目(mù)标(biāo)",
+        "1.到2026年(nián)，流动儿童关爱服务更加精准。",
+        "二,、主要任务",
+        "1.明确工作对象。本方案所称流动儿童是指跨县域异地居住6个月以上、不满十六周岁的未成年人。",
+        "2.认定服务对象。困境儿童是指因家庭贫困导致生活困难的儿童，由市民政局会同市教育局认定（市民政局、市教育局按职责分工负责）。",
+        "3.建立信息台账。市民政局每季度更新一次流动儿童信息台账（市民政局负责）。",
+    ])
+    doc = extract_catalog(text, DIRECTORY, "t").document
+    tasks = _tasks_of(doc)
+    assert [c["title"] for c in tasks] == ["认定服务对象", "建立信息台账"]      # no goal, no bare definition
+    assert stated(tasks[1]) == ["quarterly"]
+    info = read_plan_info(text, DIRECTORY, None)
+    assert info.implements == ["民发〔2024〕35号"]          # not its own 某民发〔2025〕7号
+    joined = read_plan_info("江城市民政局 江城市教育局关于加强流动儿童关爱保护的實施意見\n一、工作任务\n", DIRECTORY, None)
+    assert joined.title == "关于加强流动儿童关爱保护的實施意見" and joined.locality == "江城市"   # issuers cut off
+    assert str(info.issued) == "2025-03-01" and info.locality == "江城市"
+
+
+def test_a_division_of_duties_headed_by_the_units_that_owe_them():
+    """一、市民政局、市教育局。<duties> — the heading names who owes the item; a heading that only
+    reads like an organ (健全儿童福利机构, 成立工作专班) names no one."""
+    text = "\n".join([
+        "江城市未成年人保护委员会成员单位职责任务分工",
+        "一、市民政局、市教育局。牵头建立流动儿童信息台账，每半年更新一次。",
+        "二、团市委。组织志愿者开展关爱服务活动。",
+        "三、健全儿童福利机构。推进未成年人救助保护机构建设。",
+    ])
+    tasks = _tasks_of(extract_catalog(text, DIRECTORY, "t").document)
+    assert [keys(c) for c in tasks] == [["civil_affairs", "education"], ["youth_league"], []]
+    assert tasks[0]["departments"][0]["role"] == "lead" and stated(tasks[0]) == ["semiannual"]
+
+
+def test_a_division_of_duties_with_no_numbering():
+    """省教育厅：<duties> — a line naming the units, then their duties; the notice's addressee line
+    (各市民政局、教育局：) is no unit line."""
+    text = "\n".join([
+        "江城市未成年人保护工作领导小组", "成员单位职责", "",
+        "各区民政局、教育局：", "现将成员单位职责印发给你们。", "",
+        "市民政局：", "", "牵头建立流动儿童信息台账，每季度更新一次。", "",
+        "市教育局、市卫健委：", "", "做好在校流动儿童心理健康服务。",
+    ])
+    doc = extract_catalog(text, DIRECTORY, "t").document
+    tasks = _tasks_of(doc)
+    assert [(c["title"], keys(c)) for c in tasks] == [("市民政局", ["civil_affairs"]),
+                                                      ("市教育局、市卫健委", ["education", "health"])]
+    assert stated(tasks[0]) == ["quarterly"] and doc["plan"]["locality"] == "江城市"
+
+
+def test_a_task_list_flattened_cell_by_cell():
+    """序号 | 任务 | 具体内容 | 责任单位 with every cell on its own line ending in |, no blank line
+    between rows: each row starts at its number, its title is the task cell."""
+    text = "\n".join([
+        "各区民政局：", "现将重点工作任务清单印发给你们。", "附件", "江城市2026年重点工作任务清单",
+        "序号 | 任务目录 |", "具体内容 |", "责任单位 |",
+        "1 |", "建立信息台账。 |", "摸清流动儿童底数，每季度更新一次。 |", "市民政局、市公安局 |",
+        "2 |", "开展心理关爱。 |", "每学期开展一次心理健康筛查。 |", "市教育局 |",
+    ])
+    rows = [c for c in extract_catalog(text, DIRECTORY, "t").document["clauses"] if c["kind"] == "checklist"]
+    assert [(c["title"], keys(c)) for c in rows] == [("建立信息台账。", ["civil_affairs", "public_security"]),
+                                                     ("开展心理关爱。", ["education"])]
+    assert [c["lines"] for c in rows] == [[8, 11], [12, 15]] and stated(rows[0]) == ["quarterly"]
+
+
+def test_a_definition_that_also_gives_a_duty_stays_a_task():
+    text = "\n".join(["江城市流动儿童关爱保护实施方案", "一、重点任务",
+                      "1.明确工作对象。流动儿童是指跨县域异地居住6个月以上的未成年人，各区要逐一登记建档。",
+                      "2.开展摸底排查。每半年更新一次台账（市民政局负责）。"])
+    assert [c["title"] for c in _tasks_of(extract_catalog(text, DIRECTORY, "t").document)] == ["明确工作对象", "开展摸底排查"]

@@ -138,6 +138,22 @@ def _lost_char(name: str, directory: Directory) -> tuple[str | None, str | None]
     return next(iter(fits.items())) if len(fits) == 1 else (None, None)
 
 
+_ORGAN = re.compile(r"(?:厅|局|委|会|院|联|办|部|中心|团|室|所|站|队|处|政府|集团|协会|馆)$")
+_NOT_A_NAME = re.compile(r"[的是将要应或等；;。:：]")
+_UNIT_START = re.compile(r"^(?:中共|共青团|团[省市县区]委|省|自治区|市|州|盟|县|区|旗|乡镇|街道)")
+
+
+def heading_lists_units(title: str, directory: Directory) -> bool:
+    """A clause headed by the units that owe it, as a division of duties writes it (一、市委宣传部、
+    市委文明办。…): every name in the title is an organ's (ends in 局 委 办 部 …, no verb) that the
+    directory knows or that carries a level prefix (市委…, 县…, 团市委)."""
+    names = [n.strip() for n in split_outside_brackets(unicodedata.normalize("NFKC", title or ""), "、,")]
+    if not names or len(names) > 12:
+        return False
+    return all(2 <= len(n) <= 24 and _ORGAN.search(re.sub(r"\([^()]*\)$", "", n)) and not _NOT_A_NAME.search(n)
+               and (directory.resolve(n) or _UNIT_START.match(n)) for n in names)
+
+
 def trailing_parenthetical(text: str) -> str | None:
     """The words of the parenthetical a clause ends with, brackets inside it kept
     (…（市民政局、县（区）教育局按照职责分工负责）。)."""
@@ -175,6 +191,8 @@ def departments(clause: Clause, directory: Directory) -> tuple[list[Dept], list[
         inner = trailing_parenthetical(clause.text)
         if inner:
             return parse_list(inner, directory)
+        if heading_lists_units(clause.title, directory):      # 一、市委宣传部、市委文明办。（duties follow）
+            return parse_list(clause.title, directory)
         return [], ["条款末尾没有责任部门的括注"]
     return _named(clause.text, directory)
 

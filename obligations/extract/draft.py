@@ -24,7 +24,7 @@ from obligations.directory import _LEVEL_PREFIXES, DepartmentDef, Directory, Dir
 from obligations.extract.departments import Dept, departments
 from obligations.extract.duties import ActorFinder, Duty, read_duties
 from obligations.extract.plan_info import read_plan_info
-from obligations.extract.structure import Clause, read_structure, source_lines
+from obligations.extract.structure import Clause, read_structure, source_lines, without_reading_aids
 from obligations.yamlsource import Problem
 
 _HALF_TO_FULL = str.maketrans({",": "，", ";": "；", "(": "（", ")": "）", ":": "：", "?": "？", "!": "！"})
@@ -51,7 +51,7 @@ def cjk(text: str) -> str:
 
 def extract_catalog(text: str, directory: Directory, plan_id: str = "draft", source_name: str = "source.txt") -> Draft:
     """Raise CatalogError when the text holds no numbered clause at all (nothing to draft)."""
-    text = text.lstrip("\ufeff")
+    text = without_reading_aids(text.lstrip("\ufeff"))
     if "\x00" in text:   # no catalog field may hold it: refuse the text, not the draft
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise CatalogError([Problem(source_name, line, "(text)", "含有空字符（\\0），请先删除；文本可能不是纯文本文件")])

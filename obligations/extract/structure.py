@@ -29,6 +29,12 @@ _NON_TASK = re.compile(r"^(?:(?:指导思想|基本原则|工作原则|工作目
 _T2S = str.maketrans("導標總則體對範圍語動兒護關愛與為務開門發會廣電衛門歲區縣鄉鎮黨組織領聯負責職責備報",
                      "导标总则体对范围语动儿护关爱与为务开门发会广电卫门岁区县乡镇党组织领联负责职责备报")
 _ATTACHMENT = re.compile(r"^附\s*件\s*\d*\s*[：:]?")
+# pinyin some web copies insert after characters: 關(guān)于印發(fā) — a reading aid, not the text
+_PINYIN = re.compile(r"(?<=[\u4e00-\u9fff])[(（]([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüê]{1,6})[)）]")
+_TONED = re.compile(r"[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]")
+# an item that only says who a term covers: 困境儿童是指… / 本方案所称流动儿童系指…
+_DEFINES = re.compile(r"^[^。；，,：:]{1,30}?(?:是指|系指|指的是)")
+_ASSIGNS = re.compile(r"负责|牵头|配合|責|牽頭|要|应|應|须|須")     # a duty word: then it is a task
 
 
 @dataclass
@@ -113,7 +119,7 @@ def _heading(line: str, index: int) -> _Heading | None:
             number = int(digits) if digits.isdigit() else None
         else:
             number = cn_number(raw)
-        rest = m.group("rest").strip()
+        rest = m.group("rest").strip().lstrip("、，,．.　 ")     # a doubled separator: 一,、目标要求
         if level == 1 and not rest:
             return None
         return _Heading(level, number, raw, rest, index)
@@ -130,6 +136,17 @@ def _title(rest: str) -> str:
     return head.strip()
 
 
+def without_reading_aids(text: str) -> str:
+    """The text without the pinyin a web copy put after its characters (關(guān)于 → 關于), when it
+    does so throughout (three or more toned syllables); a bracket holding anything else (an
+    untoned word such as (app)) stays.
+    Only characters inside lines go, so line numbers are those of the source."""
+    found = [m for m in _PINYIN.finditer(text) if _TONED.search(m.group(1))]
+    if len(found) < 3:
+        return text
+    return _PINYIN.sub(lambda m: "" if _TONED.search(m.group(1)) else m.group(0), text)
+
+
 def source_lines(text: str) -> list[str]:
     """The text's lines as a file's line numbers count them: split at \\n only (a form feed
     between PDF pages, or \\x1e, is no line break to an editor or to ``lines:``)."""
@@ -137,7 +154,7 @@ def source_lines(text: str) -> list[str]:
 
 
 def read_structure(text: str) -> Structure:
-    lines = source_lines(text)
+    lines = source_lines(without_reading_aids(text))
     n = len(lines)
     flags: list[str] = []
     # the attachment: an 附件 line after the body has begun (the notice before it may name its attachment)
@@ -156,6 +173,8 @@ def read_structure(text: str) -> Structure:
     clause_level = _clause_level(task_heads, lines)
     clauses = _clauses(lines, [h for h in task_heads if h.level <= clause_level], clause_level, task_end,
                        "task", "", flags)
+    if not clauses:                     # no numbered task: a division of duties headed by unit lines (省委宣传部：)
+        clauses = _unit_paragraphs(lines, task_end)
     if req_at is not None:
         section = _raw(lines[req_at])
         req_heads = [h for i, h in sorted(headings.items()) if req_at < i < attach_at]
@@ -194,6 +213,15 @@ def non_task(title: str) -> bool:
     return bool(_NON_TASK.match(re.sub(r"\s+", "", title.translate(_T2S))))
 
 
+def defines(text: str, heading: str) -> bool:
+    """An item that only defines whom a term covers (1.明确困境儿童类型。困境儿童是指…): its first
+    sentence after the title (or after the heading line) is a definition, and it names no duty
+    (负责, 牵头, 要, 应 …) — when in doubt it stays a task."""
+    title = _title(heading)
+    body = text.split(title, 1)[1].lstrip("。．.：: ") if title and title in text else text
+    return bool(_DEFINES.match(body)) and not _ASSIGNS.search(text)
+
+
 def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kind: str, prefix: str,
              flags: list[str]) -> list[Clause]:
     """The clauses at ``level``; the headings above it are their sections. Numbering that
@@ -218,6 +246,10 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
             continue
         if any(non_task(t) for _n, t in enclosing.values()) or non_task(_title(h.rest)):
             continue
+        end = _span_end(lines, h.line, nxt)
+        text = "".join(_plain(lines[i]) for i in range(h.line, end + 1) if lines[i].strip())
+        if kind == "task" and defines(text, h.rest):
+            continue
         clause_flags = []
         number = h.number
         if number == 1 and first_in_section and expected > 1 and kind == "task":
@@ -230,8 +262,6 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
                 number = expected
             elif number == expected + 1:
                 clause_flags.append(f"编号跳过了 {expected}")
-        end = _span_end(lines, h.line, nxt)
-        text = "".join(_plain(lines[i]) for i in range(h.line, end + 1) if lines[i].strip())
         out.append(Clause(f"{prefix}{number}", kind, number, section, _title(h.rest), text, h.line + 1, end + 1,
                           clause_flags))
         parents.append((prefix, [(lv, n) for lv, (n, _t) in sorted(enclosing.items())]))
@@ -245,6 +275,40 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
                 break
         for c, cid in zip(out, ids, strict=True):
             c.id = cid
+    return out
+
+
+# a line that only names the units owing the paragraph below it: 省委宣传部： / 市教育局、市卫健委：
+_UNIT_LINE = re.compile(r"^(?P<names>[^\s。，,；;：:]{2,80})[：:]$")
+_UNIT_NAME_END = re.compile(r"(?:厅|局|委|会|院|联|办|部|中心|室|所|站|队|处|政府|协会|馆)$")
+_UNIT_NAME_START = re.compile(r"^(?:中共|共青团|团[省市县区]委|全国|省|自治区|市|州|盟|县|区|旗|乡镇|街道)")
+
+
+def _unit_heading(line: str) -> str | None:
+    """The names of a unit line (no addressee list: nothing 各… or 有关…)."""
+    m = _UNIT_LINE.match(_plain(line))
+    if not m:
+        return None
+    names = [n for n in re.split(r"[、]", m.group("names")) if n]
+    ok = names and all(_UNIT_NAME_END.search(n) and "各" not in n and "有关" not in n
+                       and (_UNIT_NAME_START.match(n) or len(n) <= 8) for n in names)
+    return m.group("names") if ok else None
+
+
+def _unit_paragraphs(lines: list[str], stop: int) -> list[Clause]:
+    """A division of duties with no numbering: each unit line (省委宣传部：) heads the paragraphs up
+    to the next one; numbered 1, 2 … in order. The unit line is the clause's title."""
+    heads = [i for i in range(stop) if _unit_heading(lines[i])]
+    out: list[Clause] = []
+    for k, i in enumerate(heads):
+        nxt = heads[k + 1] if k + 1 < len(heads) else stop
+        end = _span_end(lines, i, nxt)
+        if end == i:                      # a unit line with nothing under it
+            continue
+        title = _unit_heading(lines[i])
+        body = "".join(_plain(lines[j]) for j in range(i + 1, end + 1) if lines[j].strip())
+        n = len(out) + 1
+        out.append(Clause(str(n), "task", n, None, title, f"{title}。{body}", i + 1, end + 1))
     return out
 
 
@@ -299,21 +363,29 @@ def _raw_cells(line: str) -> list[str]:
     return cells
 
 
-def _header(lines: list[str], start: int) -> list[str] | None:
-    """The checklist's column names after the number column, from the first header that names a
-    responsibility column (责任单位/责任部门/牵头单位/责任主体 …): a row of cells, or one cell a line."""
+def _header_names(lines: list[str], start: int) -> list[str] | None:
+    """All the column names of the checklist's first header that names a responsibility column
+    (责任单位/责任部门/牵头单位/责任主体 …): a row of cells, or one cell a line (a line of a table
+    flattened cell by cell, 序号 | 任务目录 |, may hold more than one)."""
     for i in range(start, len(lines)):
         cells = _cells(lines[i])
         if len(cells) >= 2 and any(RESPONSIBLE.match(c) for c in cells):
-            names = cells
-            break
+            return cells
         if len(cells) == 1 and RESPONSIBLE.match(cells[0]):
-            names, j = [], i
-            while j > start and len(_cells(lines[j - 1])) == 1 and len(names) < 8:
+            j = i
+            while j > start and len(_cells(lines[j - 1])) == 1 and i - j < 8:
                 j -= 1
-            names = [_cells(lines[k])[0] for k in range(j, i + 1)]
-            break
-    else:
+            if j > start and lines[j - 1].rstrip().endswith("|") and any(
+                    _NUMBER_HEAD.match(c) for c in _cells(lines[j - 1])):
+                j -= 1                                  # 序号 | 任务目录 | on the line above
+            return [c for k in range(j, i + 1) for c in _cells(lines[k])]
+    return None
+
+
+def _header(lines: list[str], start: int) -> list[str] | None:
+    """The checklist's column names after the number column (see ``_header_names``)."""
+    names = _header_names(lines, start)
+    if names is None:
         return None
     at = next((k for k, c in enumerate(names) if _NUMBER_HEAD.match(c)), None)
     names = names[at + 1:] if at is not None else [c for c in names if not _CATEGORY_HEAD.match(c)]
@@ -338,7 +410,12 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
     The table's header (repeated where the table goes over a page) names the columns; the
     responsibility column is found by its name wherever it stands."""
     section = _raw(lines[start])
+    names = _header_names(lines, start + 1) or []
+    # a header that opens with the number (序号 | 任务 | 内容 | 责任单位): a row cell by cell starts at its number
+    number_first = bool(names) and bool(_NUMBER_HEAD.match(names[0]))
     header = _header(lines, start + 1)
+    after = names[1:] if number_first else [c for c in names if not _NUMBER_HEAD.match(c)]
+    title_at = next((k for k, c in enumerate(after) if re.search(r"任务|事项|项目|工作", c) and "内容" not in c), None)
     if header and RESPONSIBLE.match(header[-1]):
         header = None                 # the responsibility column is the last: the row's last cell (as merged
     resp_last = header is None        # and blank cells leave it, even where a page break shifted the row)
@@ -364,7 +441,8 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
             columns = _columns(_raw_cells("".join(lines[first:last + 1])), expected, header)
         else:                                          # one cell per line: the block around it; a line
             first = i                                  # holding only a tab is an empty cell, not a gap
-            while first - 1 > start and lines[first - 1].strip(" \r") and not _row_number(_cells(lines[first - 1]), expected - 1):
+            while not number_first and first - 1 > start and lines[first - 1].strip(" \r") \
+                    and not _row_number(_cells(lines[first - 1]), expected - 1):
                 first -= 1
             last = i
             while last + 1 < n and lines[last + 1].strip(" \r") and not _row_number(_cells(lines[last + 1]), expected + 1):
@@ -373,7 +451,7 @@ def _checklist(lines: list[str], start: int) -> list[Clause]:
         if len(cells) < 3:
             columns = _columns(_joined_cells(lines[first:last + 1], keep_empty=True), expected, header)
         row = cells if len(cells) >= 3 else _joined_cells(lines[first:last + 1])
-        out.append(Clause(f"list-{expected}", "checklist", expected, section, _row_title(row, expected), text,
+        out.append(Clause(f"list-{expected}", "checklist", expected, section, _row_title(row, expected, title_at), text,
                           first + 1, last + 1, cells=row, columns=columns))
         expected += 1
         i = last + 1
@@ -384,16 +462,23 @@ def _joined_cells(block: list[str], keep_empty: bool = False) -> list[str]:
     """One cell per line; a line that does not start with a tab continues the cell above
     (a cell wrapped by the extraction). ``keep_empty``: a line holding only a tab is an empty cell."""
     cells: list[str] = []
+    closed = False
     for line in block:
-        if line.startswith("\t") or not cells:
+        if line.startswith("\t") or not cells or closed:
             cells.append(line.strip())
         else:
             cells[-1] += line.strip()
+        closed = line.rstrip().endswith("|")          # a table flattened cell by cell: 内容 |
+        if closed:
+            cells[-1] = cells[-1].rstrip("| ").strip()
     return cells if keep_empty else [c for c in cells if c]
 
 
-def _row_title(cells: list[str], number: int) -> str:
-    """The service item of a row: the cell after the target group (the second cell after the number)."""
+def _row_title(cells: list[str], number: int, title_at: int | None = None) -> str:
+    """The item of a row: the header's task or item column (任务目录, 服务项目 …) when it has one,
+    else the cell after the target group (the second cell after the number)."""
     idx = next((k for k, c in enumerate(cells) if unicodedata.normalize("NFKC", c) == str(number)), 0)
     rest = cells[idx + 1:]
+    if title_at is not None and title_at < len(rest):
+        return rest[title_at]
     return rest[1] if len(rest) > 1 else (rest[0] if rest else "")

@@ -111,7 +111,7 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
     try:
         todo = world.agenda.pop(day, [])
         if todo:
-            setting = workflow.Setting(s.calendar(), s.data_dir, day)
+            setting = workflow.Setting.of(s, day)
             by = workflow.Actor("演示部门", "demo")
             with Session(engine) as session, session.begin():
                 for oid, n in todo:

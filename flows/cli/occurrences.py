@@ -48,7 +48,8 @@ def _occurrence_columns(today: dt.date) -> list[Column]:
             col("义务", lambda r: f"{r['plan']} {r['obligation']}", overflow="fold"),
             col("内容", "what", overflow="fold"), col("责任单位", who, overflow="fold"),
             col("期间", lambda r: period_label(r["period"]), overflow="fold"),
-            col("截止日期", lambda r: _due_text(r["due"]), overflow="fold"),
+            col("截止日期", lambda r: _due_text(r["due"]) + (f"（原 {r['original_due']}）" if r.get("original_due") else ""),
+                overflow="fold"),
             col("进度", lambda r: f"{r['done']}/{r['required']}", overflow="fold"),
             col("状态", state, overflow="fold")]
 
@@ -123,10 +124,14 @@ def occurrences_list(ctx: typer.Context, plan: Optional[str] = typer.Option(None
                      from_: Optional[str] = typer.Option(None, "--from", help="截止日期不早于 / due on or after"),
                      to: Optional[str] = typer.Option(None, "--to", help="截止日期不晚于 / due on or before"),
                      case: Optional[str] = typer.Option(None, "--case", help="对象编号 / case code"),
+                     flagged: bool = typer.Option(False, "--flagged",
+                                                  help="只列出有补登待核办理记录的事项（办理日期早于登记日期超过宽限）"
+                                                       " / only items with a completion flagged as entered late"),
                      today: Optional[str] = TodayOption, format: ListFormat = FormatOption, limit: int = LimitOption):
     """列出督办事项 / list occurrences."""
-    _list(cli(ctx), "督办事项", today, format, limit, plan=plan, department=department, jurisdiction=jurisdiction,
-          date_from=parse_date(from_, "--from"), date_to=parse_date(to, "--to"), case=case)
+    _list(cli(ctx), "补登待核的督办事项" if flagged else "督办事项", today, format, limit, plan=plan,
+          department=department, jurisdiction=jurisdiction, date_from=parse_date(from_, "--from"),
+          date_to=parse_date(to, "--to"), case=case, flagged=flagged)
 
 
 @occurrences_app.command("show")
@@ -144,9 +149,12 @@ def occurrences_show(ctx: typer.Context, occurrence: int = typer.Argument(...), 
     out.print(f"事项 {d['id']}：{d['plan']} 第 {d['clause']} 条 {d['clause_title'] or ''} — {d['obligation']} {d['what']}")
     out.print(f"责任单位：{d['jurisdiction']}·{d['assignee_name']}" + (f"　对象：{d['case']}" if d["case"] else ""))
     out.print(f"期间：{period_label(d['period'])}（{d['period_start']} 至 {d['period_end']}）　"
-              f"截止：{_due_text(d['due'])}　进度：{d['done']}/{d['required']}　状态：{STATUS_NAMES[d['status']]}")
+              f"截止：{_due_text(d['due'])}"
+              + (f"（原截止 {d['original_due']}，已批准延期）" if d["original_due"] else "")
+              + f"　进度：{d['done']}/{d['required']}　状态：{STATUS_NAMES[d['status']]}")
     for c in d["completions"]:
-        out.print(f"  · {c['done_on']} {c['actor']}（{c['channel']}）完成 {c['count']} 次"
+        out.print(f"  · {c['done_on']} {c['actor']}（{c['channel']}）完成 {c['count']} 次，登记于 {c['recorded_at']}"
+                  + (f"　[yellow]补登待核：按登记日期 {c['judged_on']} 判定[/yellow]" if c["flagged"] else "")
                   + (f"：{c['note']}" if c["note"] else "") + (f"　材料：{c['evidence']}" if c["evidence"] else ""))
 
 

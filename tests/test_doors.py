@@ -20,7 +20,7 @@ from notifications.links import load_secret, make_token
 from storage import workflow
 from storage.evidence import Evidence
 from storage.tables import AuditEntry, Completion, Notice
-from tests.conftest import csrf_of
+from tests.conftest import csrf_of, owing_contact
 from tests.test_web import TODAY, api, client, world  # noqa: F401  (world is a fixture)
 
 D = dt.date
@@ -44,7 +44,7 @@ def doors(world, project, tmp_path):  # noqa: F811  (the fixture imported above)
     assert len(mine) == 2
     with Session(engine) as s, s.begin():
         notice = Notice(occurrence_id=mine[0], stage="remind-7", kind="remind", swept_on=D(2025, 4, 1), workdays=7,
-                        recipient_kind="contact", recipient_id=1)
+                        recipient_kind="contact", recipient_id=owing_contact(s, mine[0]))
         s.add(notice)
         s.flush()
         token = make_token(load_secret(settings.data_dir), notice_id=notice.id, occurrence_id=mine[0],
@@ -135,10 +135,10 @@ def test_a_wrong_evidence_file_is_refused_alike_at_every_door(doors, capsys):
 def test_a_finished_item_is_refused_alike_at_every_door(doors, capsys):
     item = doors["items"][0]
     with Session(doors["engine"]) as s, s.begin():
-        workflow.complete(s, item, by=workflow.Actor("教育局", "cli"), count=1, done_on=D(2025, 4, 2),
+        workflow.complete(s, item, by=workflow.Actor("教育局", "cli"), count=1, done_on=D(2025, 4, 8),
                           setting=workflow.Setting(doors["settings"].calendar(), doors["settings"].data_dir, TODAY))
     expected = _service_message(doors, item, done_on=TODAY)
-    assert expected == f"督办事项 {item} 已于 2025-04-02 办结（1/1），未重复登记"
+    assert expected == f"督办事项 {item} 已于 2025-04-08 办结（1/1），未重复登记"
     assert expected in _cli(doors, item, capsys)
     assert _page(doors, item, data={"count": "1"}) == expected
     assert _api(doors, item, {"count": 1}) == (409, expected)

@@ -33,9 +33,11 @@ from reports.document import build_document
 from storage import workflow
 from storage.tables import AuditEntry, Completion, Contact, Jurisdiction, Notice, Occurrence
 from tests.conftest import csrf_of, owing_contact
-from tests.test_web import TODAY, api, client, world  # noqa: F401  (world is a fixture)
+from tests.test_web import TODAY, api, client
+from tests.test_web import world as web_world
 
 D = dt.date
+world = web_world     # test_web's world, as this module's fixture
 
 
 def _items(engine, unit_name: str, party: str, *, due_before=None, due_after=None) -> list[int]:
@@ -275,7 +277,6 @@ def test_a_link_from_someone_elses_notice_cannot_complete(world):
         s.add(n)
         s.flush()
         nid = n.id
-        token = make_token(load_secret(settings.data_dir), notice_id=nid, occurrence_id=oid, expires=D(2025, 5, 1))
     with Session(engine) as s:
         assert workflow.link_state(s, nid, oid) == "view"
 

@@ -19,7 +19,7 @@ from flows.cli import main as cli
 from notifications.links import load_secret, make_token
 from storage import workflow
 from storage.evidence import Evidence
-from storage.tables import AuditEntry, Completion, Notice
+from storage.tables import AuditEntry, Completion, Notice, Occurrence
 from tests.conftest import csrf_of, owing_contact
 from tests.test_web import TODAY, api, client, world  # noqa: F401  (world is a fixture)
 
@@ -115,6 +115,23 @@ def test_a_future_date_is_refused_alike_at_every_door(doors, capsys):
     assert _api(doors, item, {"count": 1, "done_on": "2025-04-11"}) == (422, expected)
     status, text = _link(doors, data={"count": "1", "done_on": "2025-04-11", "name": "王老师"})
     assert status == 422 and expected in text
+    _nothing_written(doors, item)
+
+
+def test_a_date_before_the_period_is_refused_alike_at_every_door(doors, capsys):
+    """Backdating: 1900-01-01 (the web form), 0001-01-01 (the API) or any day before the item's
+    period began is refused by the one rule (obligations.timeliness), in the same words."""
+    item = doors["items"][0]
+    with Session(doors["engine"]) as s:
+        start = s.get(Occurrence, item).period_start
+    for day in ("1900-01-01", "0001-01-01", (start - dt.timedelta(days=1)).isoformat()):
+        expected = _service_message(doors, item, done_on=D.fromisoformat(day))
+        assert expected == f"办理日期 {day} 早于本期开始日期 {start}，不能登记（请填写实际办理日期；本期以前的工作不计入本期）"
+        assert expected in _cli(doors, item, capsys, "--on", day)
+        assert _page(doors, item, data={"count": "1", "done_on": day}) == expected
+        assert _api(doors, item, {"count": 1, "done_on": day}) == (422, expected)
+        status, text = _link(doors, data={"count": "1", "done_on": day, "name": "王老师"})
+        assert status == 422 and expected in text
     _nothing_written(doors, item)
 
 

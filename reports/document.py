@@ -79,6 +79,11 @@ class Document:
     addressee: str = "各有关单位"
     requirements: list[str] = field(default_factory=list)
     detail_tables: list[Table] = field(default_factory=list)   # too long to print: the workbook only
+    method: list[str] = field(default_factory=list)            # how on time is judged (obligations.timeliness)
+
+    @property
+    def method_text(self) -> str:
+        return "按期判定规则：" + "".join(f"（{i + 1}）{rule}" for i, rule in enumerate(self.method)) if self.method else ""
 
     @property
     def issued_text(self) -> str:
@@ -157,7 +162,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
           "rate": data.totals["completion_rate"]}],
         note="按期率（按期办结率）= 按期办结 ÷（按期办结 + 逾期办结 + 逾期未办）；办结率 =（按期办结 + 逾期办结）÷ 同一分母；"
              "未到期与已豁免事项不计入。按期与否的判定规则：" + "".join(
-                 f"（{i + 1}）{rule}" for i, rule in enumerate(rules_text(grace_days))))])
+                 f"（{i + 1}）{rule}" for i, rule in enumerate(rules_text(grace_days))))])     # the workbook's note
 
     dept_cols = [Column("name", "责任部门", "text", 22), *COUNT_COLUMNS,
                  Column("previous_on_time_rate", "上期按期率", "rate", 10), Column("trend", "变化", "delta", 16)]
@@ -235,7 +240,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
     return Document(title=f"关于{period}{plan_part}落实情况的督查通报", issuer=issuer, number=number,
                     issued_on=issued_on, period=period, scope=scope_text(data), summary=summary_text(data),
                     sections=sections, data=data, requirements=requirements or DEFAULT_REQUIREMENTS,
-                    detail_tables=detail)
+                    detail_tables=detail, method=rules_text(grace_days))
 
 
 def _department_words(data: ReportData) -> str:

@@ -222,9 +222,17 @@ def test_the_method_note_states_the_rules(world):
     _, engine, *_ = world
     with Session(engine) as s:
         data = build_report(s, start=D(2025, 1, 1), end=D(2025, 3, 31), today=TODAY, jurisdiction="新华区")
-    note = next(t for t in build_document(data, issuer="督查室", issued_on=TODAY, grace_days=4).tables()
-                if t.key == "summary").note
+    doc = build_document(data, issuer="督查室", issued_on=TODAY, grace_days=4)
+    note = next(t for t in doc.tables() if t.key == "summary").note
     assert "按期与否的判定规则" in note and "早于登记日期 4 个工作日以上" in note and "按登记日期" in note
+    assert doc.method_text.startswith("按期判定规则：（1）") and "早于登记日期 4 个工作日以上" in doc.method_text
+    # the HTML (and so the PDF) method note and the Word document carry it
+    from reports.docx import context
+    from reports.html import render_html
+
+    html = render_html(doc, font="WenQuanYi Zen Hei")
+    assert "早于登记日期 4 个工作日以上" in html.split('class="meta"', 1)[1]
+    assert context(doc)["method"] == doc.method_text
 
 
 # ---------------------------------------------------------------- links

@@ -1,9 +1,10 @@
 """The demo's simulated calendar, as plain functions (tested without Prefect).
 
 Departments behave deterministically for a seed: most complete their items before the due
-date, some late, a few never; multi-visit items (6 a quarter) are done in instalments. Each
-simulated day records that day's completions, sweeps on working days, and delivers the day's
-digests to the file sink at the send time."""
+date, some late, a few never; multi-visit items (6 a quarter) are done in instalments; a few
+record their work days after doing it, some beyond the grace (flagged 补登待核 and judged by the
+recording day). Each simulated day records that day's completions, sweeps on working days, and
+delivers the day's digests to the file sink at the send time."""
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +22,7 @@ from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import Settings
 from storage.schedule import materialize
-from storage.tables import Case, Jurisdiction, Notice, Occurrence, Outbox
+from storage.tables import Case, Completion, Jurisdiction, Notice, Occurrence, Outbox
 
 YEAR_START, YEAR_END = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
 
@@ -31,7 +32,7 @@ class DemoWorld:
     settings: Settings
     seed: int
     planned: set[int]
-    agenda: dict[dt.date, list[tuple[int, int]]]   # day → [(occurrence id, count)]
+    agenda: dict[dt.date, list[tuple[int, int, dt.date]]]   # day recorded → [(occurrence id, count, day done)]
 
 
 def demo_settings(base: Settings, folder: Path) -> Settings:
@@ -96,10 +97,12 @@ def plan_new(world: DemoWorld) -> int:
         parts = 1 if required == 1 else rng.choice((2, 3))
         counts = [required // parts + (1 if i < required % parts else 0) for i in range(parts)]
         span = max((last - start).days, 0)
+        late_entry = rng.random()   # recorded days after the work: mostly within the grace, some not
+        lag = rng.randrange(1, 4) if late_entry < 0.06 else rng.randrange(8, 20) if late_entry < 0.08 else 0
         for i, n in enumerate(counts):
             day = last if i == parts - 1 else start + dt.timedelta(days=span * (i + 1) // parts)
             if n:
-                world.agenda.setdefault(day, []).append((oid, n))
+                world.agenda.setdefault(day + dt.timedelta(days=lag), []).append((oid, n, day))
     return added
 
 
@@ -111,11 +114,11 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
     try:
         todo = world.agenda.pop(day, [])
         if todo:
-            setting = workflow.Setting(s.calendar(), s.data_dir, day)
+            setting = workflow.Setting.of(s, day)
             by = workflow.Actor("演示部门", "demo")
             with Session(engine) as session, session.begin():
-                for oid, n in todo:
-                    workflow.complete(session, oid, by=by, count=n, note="演示：已按要求办理", done_on=day,
+                for oid, n, done_on in todo:
+                    workflow.complete(session, oid, by=by, count=n, note="演示：已按要求办理", done_on=done_on,
                                       setting=setting)
                     done += 1
         sent = 0
@@ -141,8 +144,10 @@ def summary(settings: Settings) -> dict:
             outbox = dict(s.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
             total = s.scalar(select(func.count()).select_from(Occurrence))
             cases = s.scalar(select(func.count()).select_from(Case))
+            flagged = s.scalar(select(func.count()).select_from(Completion).where(Completion.flagged))
     finally:
         engine.dispose()
-    return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox}
+    return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox,
+            "flagged": flagged}
 
 

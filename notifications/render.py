@@ -38,7 +38,7 @@ class Entry:
     timing: str
     done: int
     required: int
-    link: str
+    link: str          # /c/…: the owing contact completes; /v/…: a supervisor views (cannot complete)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,9 @@ def item_rows(session: Session, digest_ids: list[int]) -> dict[int, list]:
 def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secret: bytes, base_url: str,
             link_days: int) -> Rendered | None:
     """A digest from its current item rows (``item_rows``): items completed or waived since the
-    sweep are already left out; None when nothing is left to say."""
+    sweep are already left out; None when nothing is left to say. Completion links (/c/) go only
+    to the owing department's or director's contact; a supervisor's digest links each item for
+    viewing (/v/), and the link door refuses a supervisor's notice a completion in any case."""
     if not rows:
         return None
     expires = day + dt.timedelta(days=link_days)
@@ -101,7 +103,8 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
             who_line=f"责任单位：{r.contact_name or r.unit + r.dept}"
                      + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
             period=period_label(r.period_key), due=date_with_weekday(due), timing=timing,
-            done=r.done_count, required=r.required, link=f"{base_url.rstrip('/')}/c/{token}",
+            done=r.done_count, required=r.required,
+            link=f"{base_url.rstrip('/')}/{'v' if supervisor else 'c'}/{token}",
         ))
     plan_list = []
     for i, plan in enumerate(plans.values()):

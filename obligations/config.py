@@ -72,6 +72,9 @@ class ScheduleConfig(_Section):
     start: dt.date = dt.date(2025, 1, 1)
     horizon_days: int = Field(default=120, ge=1)
     due_soon_days: int = Field(default=7, ge=0)
+    # a completion dated more than this many working days before it was recorded is flagged
+    # (补登待核) and judged by its recording day (obligations/timeliness.py)
+    completion_grace_days: int = Field(default=3, ge=0, le=60)
     as_of: dt.date | None = None      # run as if today were this day (demos, training); null: the real date
 
 

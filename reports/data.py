@@ -370,7 +370,7 @@ def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int) -> list[dict[str
                                                        Notice.kind == "escalate").scalar_subquery())
     q = (select(Occurrence.id, Occurrence.plan_id, Clause.code, Obligation.what, unit.name, Department.name,
                 Occurrence.period_key, Occurrence.due, Occurrence.done_count, Occurrence.required, Case.code,
-                escalation)
+                escalation, Occurrence.original_due)
          .select_from(Occurrence).join(Obligation, Obligation.id == Occurrence.obligation_id)
          .join(Clause, Clause.id == Obligation.clause_id).join(Department, Department.key == Occurrence.party_key)
          .join(unit, unit.id == Occurrence.jurisdiction_id).outerjoin(Case, Case.id == Occurrence.case_id)
@@ -380,7 +380,8 @@ def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int) -> list[dict[str
                                 Occurrence.jurisdiction_id, Occurrence.id).limit(top)
     return [{"id": r[0], "plan": r[1], "clause": r[2], "what": r[3], "unit": r[4], "department": r[5],
              "period": r[6], "due": _date(r[7]).isoformat(), "days_late": (as_of - _date(r[7])).days, "done": r[8],
-             "required": r[9], "case": r[10], "escalation": int(r[11].rsplit("-", 1)[1]) if r[11] else 0}
+             "required": r[9], "case": r[10], "escalation": int(r[11].rsplit("-", 1)[1]) if r[11] else 0,
+             "original_due": _date(r[12]).isoformat() if r[12] else None}
             for r in conn.execute(q).fetchall()]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from obligations.timeliness import GRACE_DAYS, rules_text
 from obligations.words import NOTICE_KIND_NAMES, UNIT_LEVEL_NAMES, date_words, numeral, period_label, period_words
 from reports.data import ReportData
 
@@ -78,6 +79,11 @@ class Document:
     addressee: str = "各有关单位"
     requirements: list[str] = field(default_factory=list)
     detail_tables: list[Table] = field(default_factory=list)   # too long to print: the workbook only
+    method: list[str] = field(default_factory=list)            # how on time is judged (obligations.timeliness)
+
+    @property
+    def method_text(self) -> str:
+        return "按期判定规则：" + "".join(f"（{i + 1}）{rule}" for i, rule in enumerate(self.method)) if self.method else ""
 
     @property
     def issued_text(self) -> str:
@@ -131,7 +137,7 @@ def summary_text(data: ReportData) -> str:
 
 def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number: str = "",
                    requirements: list[str] | None = None, overdue_rows: int = 50,
-                   detail_rows: int = 60) -> Document:
+                   detail_rows: int = 60, grace_days: int = GRACE_DAYS) -> Document:
     """``detail_rows``: a township table longer than this is left to the workbook (a province
     has a thousand townships); the other formats show it rolled up by unit."""
     period = period_words(data.start, data.end)
@@ -155,7 +161,8 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
          {"item": "办结（按期与逾期）", "value": data.totals["done"] + data.totals["done_late"],
           "rate": data.totals["completion_rate"]}],
         note="按期率（按期办结率）= 按期办结 ÷（按期办结 + 逾期办结 + 逾期未办）；办结率 =（按期办结 + 逾期办结）÷ 同一分母；"
-             "未到期与已豁免事项不计入。")])
+             "未到期与已豁免事项不计入。按期与否的判定规则：" + "".join(
+                 f"（{i + 1}）{rule}" for i, rule in enumerate(rules_text(grace_days))))])     # the workbook's note
 
     dept_cols = [Column("name", "责任部门", "text", 22), *COUNT_COLUMNS,
                  Column("previous_on_time_rate", "上期按期率", "rate", 10), Column("trend", "变化", "delta", 16)]
@@ -200,6 +207,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
         if data.overdue_total else f"截至{date_words(data.as_of)}，无逾期未办事项。"],
         tables=[Table("overdue", "逾期未办事项", overdue_cols,
                       [{**r, "rank": i + 1, "progress": f"{r['done']}/{r['required']}", "period": period_label(r["period"]),
+                        "due": r["due"] + (f"（原 {r['original_due']}，已延期）" if r.get("original_due") else ""),
                         "escalation": "—" if not r["escalation"] else f"{numeral(r['escalation'])}级督办",
                         "case": r["case"] or ""} for i, r in enumerate(shown)])] if shown else [])
 
@@ -232,7 +240,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
     return Document(title=f"关于{period}{plan_part}落实情况的督查通报", issuer=issuer, number=number,
                     issued_on=issued_on, period=period, scope=scope_text(data), summary=summary_text(data),
                     sections=sections, data=data, requirements=requirements or DEFAULT_REQUIREMENTS,
-                    detail_tables=detail)
+                    detail_tables=detail, method=rules_text(grace_days))
 
 
 def _department_words(data: ReportData) -> str:

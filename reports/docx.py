@@ -157,6 +157,7 @@ def default_template() -> bytes:
     _para(doc, "", indent=False, space_after=24)
     _para(doc, "{{ issuer }}", align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
     _para(doc, "{{ issued_text }}", align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+    _para(doc, "{{ method }}", size=10, indent=False)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
@@ -180,6 +181,7 @@ def context(doc: Document) -> dict:
         "coverage_words": _coverage_words(doc, tables),
         "notice_words": _notice_words(doc),
         "requirements": [f"（{numeral(i + 1)}）{t}" for i, t in enumerate(doc.requirements)],
+        "method": doc.method_text,
     }
     for name, key, _columns in TABLES:
         table = tables.get(key) or (tables.get("coverage_units") if key == "coverage" else None)

@@ -21,12 +21,13 @@ class ReportOptions:
     docx_template: Path | None = None
     requirements: tuple[str, ...] = field(default_factory=tuple)
     overdue_rows: int = 50
+    grace_days: int = 3                       # schedule.completion_grace_days: stated in the method note
 
 
 def document(data: ReportData, options: ReportOptions = ReportOptions()) -> Document:
     return build_document(data, issuer=options.issuer, issued_on=options.issued_on or data.as_of,
                           number=options.number, requirements=list(options.requirements) or None,
-                          overdue_rows=options.overdue_rows)
+                          overdue_rows=options.overdue_rows, grace_days=options.grace_days)
 
 
 def write_json(data: ReportData, path: Path) -> Path:

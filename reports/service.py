@@ -26,7 +26,8 @@ def options(settings, *, number: str | None = None, issuer: str | None = None) -
     r = settings.report
     return render.ReportOptions(issuer=issuer or r.issuer, number=r.number if number is None else number,
                                 font=r.font, docx_template=Path(r.docx_template) if r.docx_template else None,
-                                requirements=tuple(r.requirements), overdue_rows=r.overdue_rows)
+                                requirements=tuple(r.requirements), overdue_rows=r.overdue_rows,
+                                grace_days=settings.completion_grace_days)
 
 
 def report_data(engine, settings, req: ReportRequest) -> ReportData:

@@ -42,6 +42,7 @@ class Settings:
     schedule_start: dt.date = dt.date(2025, 1, 1)
     horizon_days: int = 120
     due_soon_days: int = 7
+    completion_grace_days: int = 3
     roll_forward: bool = True
     extra_holidays: tuple[dt.date, ...] = ()
     extra_workdays: tuple[dt.date, ...] = ()
@@ -96,6 +97,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         plan_dirs=tuple((base / p).resolve() for p in doc.plans), policy=policy,
         timezone=doc.schedule.timezone, schedule_start=doc.schedule.start,
         horizon_days=doc.schedule.horizon_days, due_soon_days=doc.schedule.due_soon_days, as_of=doc.schedule.as_of,
+        completion_grace_days=doc.schedule.completion_grace_days,
         roll_forward=doc.calendar.roll_forward, extra_holidays=tuple(doc.calendar.holidays),
         extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify, service=doc.service,
         report=doc.report.model_copy(update={"docx_template": str((base / doc.report.docx_template).resolve())}
@@ -119,7 +121,7 @@ def config_doc(settings: Settings) -> ConfigDoc:
                                 workdays=list(settings.extra_workdays)),
         schedule=ScheduleConfig(timezone=settings.timezone, start=settings.schedule_start,
                                 horizon_days=settings.horizon_days, due_soon_days=settings.due_soon_days,
-                                as_of=settings.as_of),
+                                completion_grace_days=settings.completion_grace_days, as_of=settings.as_of),
         notify=settings.notify, service=settings.service, report=settings.report, web=settings.web)
 
 

@@ -98,7 +98,7 @@ def _base_query(today: dt.date, soon_days: int):
                 Department.name.label("party_name"), Jurisdiction.code.label("jurisdiction_code"),
                 Jurisdiction.name.label("jurisdiction"), Case.code.label("case"), Occurrence.period_key,
                 Occurrence.period_start, Occurrence.period_end, Occurrence.due, Occurrence.required,
-                Occurrence.done_count, Occurrence.completed_on, st)
+                Occurrence.done_count, Occurrence.completed_on, Occurrence.original_due, st)
          .join(Obligation, Obligation.id == Occurrence.obligation_id)
          .join(Clause, Clause.id == Obligation.clause_id)
          .join(Plan, Plan.id == Occurrence.plan_id)
@@ -112,12 +112,14 @@ def list_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, pl
                      department: str | None = None, jurisdiction: str | None = None,
                      date_from: dt.date | None = None, date_to: dt.date | None = None,
                      statuses: tuple[str, ...] | None = None, case: str | None = None,
-                     limit: int | None = None, offset: int = 0, where=None) -> list[dict[str, Any]]:
+                     limit: int | None = None, offset: int = 0, where=None,
+                     flagged: bool = False) -> list[dict[str, Any]]:
     """Occurrences ordered by due date; ``date_from``/``date_to`` bound the due date; ``where``
-    is an extra filter (the web app's access rule)."""
+    is an extra filter (the web app's access rule); ``flagged``: only items with a completion
+    flagged as entered late (补登待核)."""
     q = _filtered(session, today=today, soon_days=soon_days, plan=plan, department=department,
                   jurisdiction=jurisdiction, date_from=date_from, date_to=date_to, statuses=statuses, case=case,
-                  where=where)
+                  where=where, flagged=flagged)
     q = q.order_by(Occurrence.due, Occurrence.plan_id, Obligation.code, Jurisdiction.path, Occurrence.party_key,
                    Occurrence.id)
     if limit:
@@ -136,10 +138,12 @@ def count_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, *
 def _filtered(session: Session, *, today: dt.date, soon_days: int, plan: str | None = None,
               department: str | None = None, jurisdiction: str | None = None, date_from: dt.date | None = None,
               date_to: dt.date | None = None, statuses: tuple[str, ...] | None = None, case: str | None = None,
-              where=None):
+              where=None, flagged: bool = False):
     q, st = _base_query(today, soon_days)
     if where is not None:
         q = q.where(where)
+    if flagged:
+        q = q.where(Occurrence.id.in_(select(Completion.occurrence_id).where(Completion.flagged)))
     if plan:
         q = q.where(Occurrence.plan_id == _loaded_plan(session, plan))
     if department:
@@ -169,6 +173,7 @@ def _row(r) -> dict[str, Any]:
         "period": r.period_key, "period_start": r.period_start.isoformat(), "period_end": r.period_end.isoformat(),
         "due": r.due.isoformat(), "required": r.required, "done": r.done_count,
         "completed_on": r.completed_on.isoformat() if r.completed_on else None, "status": r.status,
+        "original_due": r.original_due.isoformat() if r.original_due else None,
     }
 
 
@@ -215,6 +220,7 @@ def occurrence_detail(session: Session, occurrence_id: int, *, today: dt.date, s
     detail["waived_reason"] = occ.waived_reason
     detail["completions"] = [
         {"id": c.id, "done_on": c.done_on.isoformat(), "recorded_at": c.recorded_at.isoformat(timespec="seconds"),
+         "judged_on": (c.judged_on or c.done_on).isoformat(), "flagged": c.flagged,
          "actor": c.actor, "count": c.count, "note": c.note, "evidence": c.evidence_path, "channel": c.channel}
         for c in session.scalars(select(Completion).where(Completion.occurrence_id == occurrence_id)
                                  .order_by(Completion.id))]
@@ -223,9 +229,12 @@ def occurrence_detail(session: Session, occurrence_id: int, *, today: dt.date, s
 
 def record_completion(session: Session, occurrence_id: int, *, count: int, actor: str, channel: str,
                       note: str | None = None, evidence_path: str | None = None, done_on: dt.date,
+                      judged_on: dt.date | None = None, flagged: bool = False,
                       calendar: WorkCalendar | None = None, now: dt.datetime | None = None) -> Completion:
     """Append a completion and move the occurrence's count in one atomic UPDATE (safe with
-    several writers). The caller owns the transaction."""
+    several writers). ``done_on`` is the day claimed, ``judged_on`` the day timeliness uses
+    (default: the claimed day; the rules are ``obligations.timeliness``, applied by
+    ``storage.workflow``). The caller owns the transaction."""
     if count < 1:
         raise OccurrenceError("完成次数必须为正整数")
     occ = session.get(Occurrence, occurrence_id)
@@ -238,9 +247,7 @@ def record_completion(session: Session, occurrence_id: int, *, count: int, actor
     o = Occurrence.__table__.c
     moved = session.execute(
         update(Occurrence.__table__).where(o.id == occurrence_id, o.done_count < o.required, o.waived_at.is_(None))
-        .values(done_count=o.done_count + count,
-                completed_on=sa.case((sa.and_(o.completed_on.is_(None), o.done_count + count >= o.required), done_on),
-                                     else_=o.completed_on))).rowcount
+        .values(done_count=o.done_count + count)).rowcount
     if not moved:
         session.refresh(occ)
         if occ.waived_at is not None:
@@ -249,9 +256,16 @@ def record_completion(session: Session, occurrence_id: int, *, count: int, actor
                               "未重复登记")
     completion = Completion(occurrence_id=occurrence_id, recorded_at=now or dt.datetime.now(dt.timezone.utc),
                             done_on=done_on, actor=actor, count=count, note=note, evidence_path=evidence_path,
-                            channel=channel)
+                            channel=channel, judged_on=judged_on or done_on, flagged=flagged)
     session.add(completion)
     session.flush()
+    # done when the count is reached, on the latest judged day of the completions (timeliness.done_on);
+    # the UPDATE above holds the row, so a concurrent completion's row is committed and seen here
+    c = Completion.__table__.c
+    session.execute(
+        update(Occurrence.__table__).where(o.id == occurrence_id, o.done_count >= o.required, o.completed_on.is_(None))
+        .values(completed_on=select(func.max(func.coalesce(c.judged_on, c.done_on)))
+                .where(c.occurrence_id == occurrence_id).scalar_subquery()))
     session.expire(occ)
     if calendar is not None and occ.completed_on is not None:
         from storage.schedule import spawn_events

@@ -192,15 +192,22 @@ class Occurrence(SQLModel, table=True):
     due: dt.date
     required: int = 1
     done_count: int = 0
-    completed_on: dt.date | None = None
+    completed_on: dt.date | None = None   # the judged day it was done (obligations/timeliness.py)
     waived_at: dt.datetime | None = None
     waived_by: str | None = None
     waived_reason: str | None = None
+    original_due: dt.date | None = None   # the due date before an approved extension (migration 0010)
+
+
+_FLAGGED = sa.text("flagged")   # a completion dated too long before it was recorded (补登待核)
 
 
 class Completion(SQLModel, table=True):
-    """What an assignee did: append-only."""
+    """What an assignee did: append-only. ``done_on`` is the day claimed, ``recorded_at`` when it
+    was recorded, ``judged_on`` the day timeliness uses (the recording day for a ``flagged`` one)."""
 
+    __table_args__ = (sa.Index("ix_completion_flagged", "occurrence_id", sqlite_where=_FLAGGED,
+                               postgresql_where=_FLAGGED),)
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
     occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), index=True, nullable=False))
     recorded_at: dt.datetime
@@ -210,6 +217,8 @@ class Completion(SQLModel, table=True):
     note: str | None = None
     evidence_path: str | None = None
     channel: str = Field(max_length=16)  # cli | web | email | api | import
+    judged_on: dt.date | None = None     # null only for rows recorded before migration 0010
+    flagged: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class WorkdayIndex(SQLModel, table=True):

@@ -14,6 +14,7 @@ from storage.tables import (
     ItemRequest,
     Jurisdiction,
     Notice,
+    Obligation,
     Occurrence,
     Plan,
     UserAccount,
@@ -56,6 +57,24 @@ def item_history(session: Session, occurrence_id: int) -> dict:
                                     .order_by(ItemRequest.id)).all(),
         "history": audit.entries(session, object_type="occurrence", object_id=str(occurrence_id), limit=50),
     }
+
+
+def flagged_completions(session: Session, p: Principal, *, start=None, end=None, limit: int = 100) -> list:
+    """Completions entered more than the grace after their claimed day (补登待核) on items ``p``
+    may see, due within [start, end], newest first (the partial index ix_completion_flagged)."""
+    q = (select(Completion.id, Completion.occurrence_id, Completion.done_on, Completion.judged_on,
+                Completion.recorded_at, Completion.actor, Completion.channel, Occurrence.due, Obligation.what,
+                Jurisdiction.name.label("unit"), Department.name.label("department"))
+         .join(Occurrence, Occurrence.id == Completion.occurrence_id)
+         .join(Obligation, Obligation.id == Occurrence.obligation_id)
+         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+         .join(Department, Department.key == Occurrence.party_key)
+         .where(Completion.flagged, occurrence_filter(p)))
+    if start is not None:
+        q = q.where(Occurrence.due >= start)
+    if end is not None:
+        q = q.where(Occurrence.due <= end)
+    return session.execute(q.order_by(Completion.id.desc()).limit(limit)).all()
 
 
 def visible_item(session: Session, p: Principal, occurrence_id: int) -> Occurrence | None:

@@ -24,14 +24,16 @@ import sqlalchemy as sa
 from sqlalchemy import select
 from sqlmodel import Session
 
+from obligations import timeliness
 from obligations.errors import DubanError, Forbidden, NotFound, Refused
 from obligations.workcal import WorkCalendar
 from storage import audit
 from storage import evidence as evidence_files
 from storage import occurrences as occ
 from storage.access import Principal, occurrence_filter
+from storage.contacts import check_name
 from storage.evidence import Evidence
-from storage.tables import Completion, ItemRequest, Notice, Occurrence
+from storage.tables import Completion, Contact, ItemRequest, Notice, Occurrence
 
 REQUEST_KINDS = {"waiver": "豁免", "extension": "延期"}
 MAX_COUNT = 1000
@@ -52,6 +54,7 @@ class LinkSpent(Refused):
 
 
 USED = "此链接已使用过（每个链接只能登记一次）。如需补充，请登录督办系统办理。"
+VIEW_ONLY = "此链接来自督查通知，只能查看事项，不能登记办理；办理情况由责任单位登记。"
 
 
 @dataclass(frozen=True)
@@ -67,16 +70,24 @@ class Actor:
 @dataclass(frozen=True)
 class Setting:
     """What the rules need from the installation: its calendar (event items follow a
-    completion), the folder evidence goes to, and today's date as the door's clock sees it."""
+    completion; the grace counts working days), the folder evidence goes to, today's date as the
+    door's clock sees it (the recording day), and the grace before a completion's claimed day is
+    flagged (config.yaml ``schedule.completion_grace_days``)."""
 
     calendar: WorkCalendar | None
     data_dir: Path
     today: dt.date
+    grace_days: int = timeliness.GRACE_DAYS
+
+    @classmethod
+    def of(cls, settings, today: dt.date) -> Setting:
+        """From the installation's settings (storage.files.Settings)."""
+        return cls(settings.calendar(), settings.data_dir, today, settings.completion_grace_days)
 
 
 def _state(o: Occurrence) -> dict:
     return {"done": o.done_count, "required": o.required, "completed_on": o.completed_on, "due": o.due,
-            "waived": o.waived_at is not None}
+            "original_due": o.original_due, "waived": o.waived_at is not None}
 
 
 def _item(session: Session, occurrence_id: int, by: Actor) -> Occurrence:
@@ -107,12 +118,18 @@ def _text(value: str | None, field: str, limit: int) -> str | None:
     return value or None
 
 
-def _check_completion(o: Occurrence, *, count: int, done_on: dt.date, today: dt.date) -> None:
+def _check_completion(o: Occurrence, *, count: int, done_on: dt.date, setting: Setting) -> timeliness.Judged:
+    """The count, the claimed day (obligations.timeliness: not after today, not before the
+    period began; flagged when older than the grace) and the item still open."""
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
         raise InvalidInput(f"完成次数必须是 1 到 {MAX_COUNT} 之间的整数")
-    if done_on > today:
-        raise InvalidInput(f"办理日期 {done_on} 晚于今天（{today}），不能登记")
+    try:
+        judged = timeliness.judge_claim(done_on, period_start=o.period_start, recorded=setting.today,
+                                        grace_days=setting.grace_days, calendar=setting.calendar)
+    except timeliness.ClaimRefused as exc:
+        raise InvalidInput(str(exc)) from None
     _finished(o)
+    return judged
 
 
 def complete(session: Session, occurrence_id: int, *, by: Actor, count: int, done_on: dt.date | None,
@@ -120,27 +137,30 @@ def complete(session: Session, occurrence_id: int, *, by: Actor, count: int, don
              action: str = "complete") -> Completion:
     """Record that ``count`` of the item's required times were done on ``done_on`` (default
     today): the item must be visible to the actor, open, and the actor allowed to complete; the
-    date not after today; the count 1–1000; the note at most 2000 characters; the evidence file
-    a PDF, JPG, PNG, DOCX or XLSX of at most 10 MB whose content matches its name."""
+    date not after today nor before the item's period began (a date older than the grace is
+    recorded flagged and judged by today: obligations.timeliness); the count 1–1000; the note at
+    most 2000 characters; the evidence file a PDF, JPG, PNG, DOCX or XLSX of at most 10 MB whose
+    content matches its name."""
     o = _item(session, occurrence_id, by)
     if by.principal is not None and not by.principal.can_complete:
         raise Forbidden("督查账号只能查看，不能登记办理")
     done_on = done_on or setting.today
-    _check_completion(o, count=count, done_on=done_on, today=setting.today)
+    judged = _check_completion(o, count=count, done_on=done_on, setting=setting)
     note = _text(note, "办理情况说明", MAX_NOTE)
     before = _state(o)
     stored = evidence_files.store(evidence, setting.data_dir, o.id) if evidence is not None else None
     with evidence_files.kept_only_if_recorded(setting.data_dir, stored):
         try:
             c = occ.record_completion(session, o.id, count=count, actor=by.name, channel=by.channel, note=note,
-                                      evidence_path=stored, done_on=done_on, calendar=setting.calendar)
+                                      evidence_path=stored, done_on=done_on, judged_on=judged.judged,
+                                      flagged=judged.flagged, calendar=setting.calendar)
         except occ.OccurrenceError as exc:   # another writer finished it since we looked
             raise Refused(str(exc)) from None
         session.refresh(o)
         audit.record(session, actor=by.name, action=action, object_type="occurrence", object_id=o.id,
                      jurisdiction_id=o.jurisdiction_id, before=before,
-                     after={**_state(o), "count": count, "done_on": done_on, "note": note, "evidence": stored,
-                            "channel": by.channel})
+                     after={**_state(o), "count": count, "done_on": done_on, "judged_on": judged.judged,
+                            "flagged": judged.flagged, "note": note, "evidence": stored, "channel": by.channel})
     return c
 
 
@@ -148,17 +168,20 @@ def complete_by_link(session: Session, notice_id: int, occurrence_id: int, *, na
                      done_on: dt.date | None, setting: Setting, note: str | None = None,
                      evidence: Evidence | None = None, now: dt.datetime | None = None) -> Completion:
     """A completion from a notice's link (no sign-in): the link must belong to that notice and
-    item and not have been used; of two submissions at once exactly one wins (compare-and-set).
-    The link is spent only when the completion is recorded."""
+    item, the notice must have gone to the contact of the department (or director) that owes the
+    item — a supervisor's notice links for viewing only — and not have been used; the person
+    gives their name. Of two submissions at once exactly one wins (compare-and-set). The link is
+    spent only when the completion is recorded."""
     state = link_state(session, notice_id, occurrence_id)
     if state == "unknown":
         raise LinkSpent("链接无效：对应的通知不存在")
+    if state == "view":
+        raise Forbidden(VIEW_ONLY)
     if state == "used":
         raise LinkSpent(USED)
-    who = _text(name, "登记人", MAX_NAME)
-    by = Actor(f"通知链接：{who or '未署名'}", "email")
+    by = Actor(f"通知链接：{person_name(name)}", "email")
     o = _item(session, occurrence_id, by)
-    _check_completion(o, count=count, done_on=done_on or setting.today, today=setting.today)
+    _check_completion(o, count=count, done_on=done_on or setting.today, setting=setting)
     if not _use_link(session, notice_id, occurrence_id, now or dt.datetime.now(dt.timezone.utc)):
         raise LinkSpent(USED)
     return complete(session, occurrence_id, by=by, count=count, done_on=done_on, setting=setting, note=note,
@@ -174,12 +197,39 @@ def _use_link(session: Session, notice_id: int, occurrence_id: int, now: dt.date
     return result.rowcount == 1
 
 
+def person_name(value: str | None) -> str:
+    """The name of whoever completes through a link: required, 2 to 40 characters, plain text
+    (no address, link, comma, semicolon, quote, angle bracket or line break)."""
+    try:
+        text = check_name(value, "登记人姓名")
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if not text:
+        raise InvalidInput("请填写登记人姓名")
+    if len(text) < 2 or "://" in text or text.lower().startswith("www."):
+        raise InvalidInput(f"登记人姓名应为 2 到 {MAX_NAME} 个字的姓名：{text!r}")
+    return text
+
+
 def link_state(session: Session, notice_id: int, occurrence_id: int) -> str:
-    """unknown | used | ready."""
+    """unknown | view (the notice went to someone who does not owe the item: a supervisor) |
+    used | ready."""
     notice = session.get(Notice, notice_id)
     if notice is None or notice.occurrence_id != occurrence_id:
         return "unknown"
+    if not _owes(session, notice):
+        return "view"
     return "used" if notice.link_used_at is not None else "ready"
+
+
+def _owes(session: Session, notice: Notice) -> bool:
+    """The notice went to the contact of the department or director that owes its item."""
+    if notice.recipient_kind != "contact":
+        return False
+    o, c = Occurrence.__table__.c, Contact.__table__.c
+    return session.scalar(sa.select(sa.func.count()).select_from(Contact.__table__.join(
+        Occurrence.__table__, sa.and_(o.jurisdiction_id == c.jurisdiction_id, o.party_key == c.department_key)))
+        .where(c.id == notice.recipient_id, o.id == notice.occurrence_id)) == 1
 
 
 def waive(session: Session, occurrence_id: int, *, by: Actor, reason: str, now: dt.datetime | None = None) -> None:
@@ -197,9 +247,10 @@ def waive(session: Session, occurrence_id: int, *, by: Actor, reason: str, now: 
                  jurisdiction_id=o.jurisdiction_id, before=before, after={**_state(o), "reason": reason})
 
 
-def request(session: Session, occurrence_id: int, *, by: Actor, kind: str, reason: str,
+def request(session: Session, occurrence_id: int, *, by: Actor, kind: str, reason: str, today: dt.date,
             new_due: dt.date | None = None, now: dt.datetime | None = None) -> ItemRequest:
-    """The owing department or director asks to waive the item or move its due date."""
+    """The owing department or director asks to waive the item or move its due date, while the
+    item is open and not past due (``today``: the door's clock; obligations.timeliness)."""
     o = _item(session, occurrence_id, by)
     if by.principal is not None and by.principal.role not in ("department", "director"):
         raise Forbidden("豁免和延期由责任单位申请、协调员审核")
@@ -208,7 +259,8 @@ def request(session: Session, occurrence_id: int, *, by: Actor, kind: str, reaso
     reason = _text(reason, "申请理由", MAX_NOTE)
     if not reason:
         raise InvalidInput("请说明申请理由")
-    _finished(o)
+    timeliness.check_request(occurrence_id=o.id, finished=o.waived_at is not None or o.done_count >= o.required,
+                             due=o.due, today=today)
     if kind == "extension" and (new_due is None or new_due <= o.due):
         raise InvalidInput(f"延期申请须给出晚于原截止日期 {o.due} 的新日期")
     if kind == "waiver":
@@ -249,6 +301,7 @@ def decide(session: Session, request_id: int, *, by: Actor, approve: bool, note:
     if approve and r.kind == "waiver":
         occ.waive(session, o.id, reason=r.reason, actor=by.name, now=now)
     elif approve:
+        o.original_due = o.original_due or o.due    # the first due date stays beside the new one
         o.due = r.new_due
     session.flush()
     audit.record(session, actor=by.name, action="approve" if approve else "reject", object_type="occurrence",

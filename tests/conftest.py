@@ -118,6 +118,23 @@ def sign_in(app, username: str, password: str = PASSWORD):
     return c
 
 
+def owing_contact(session, occurrence_id: int) -> int:
+    """The id of the contact of the department or director that owes an item (made if the
+    directory has none), the only recipient whose notice's link may complete it."""
+    from storage.tables import Contact, Department, Jurisdiction, Occurrence
+
+    o = session.get(Occurrence, occurrence_id)
+    found = session.scalar(sa.select(Contact.id).where(Contact.jurisdiction_id == o.jurisdiction_id,
+                                                       Contact.department_key == o.party_key))
+    if found is None:
+        name = session.get(Jurisdiction, o.jurisdiction_id).name + session.get(Department, o.party_key).name
+        contact = Contact(jurisdiction_id=o.jurisdiction_id, department_key=o.party_key, name=name)
+        session.add(contact)
+        session.flush()
+        found = contact.id
+    return found
+
+
 def csrf_of(c, path: str) -> str:
     """The CSRF token of the form on ``path`` (as the page gives it to this client's session)."""
     page = c.get(path, follow_redirects=True).text

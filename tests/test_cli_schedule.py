@@ -2,6 +2,8 @@
 import datetime as dt
 import json
 
+import yaml
+
 from flows.cli import main
 from tests.test_schedule import write_ledger
 
@@ -35,6 +37,11 @@ def test_coordinator_journey(project, capsys, tmp_path, monkeypatch):
     assert rows and FIELDS <= set(rows[0]) and {r["assignee"] for r in rows} == {"education"}
     assert all("2025-04-25" <= r["due"] <= "2025-05-02" for r in rows)
     target = rows[0]
+    # recorded on the day of the work (a completion recorded long after would be flagged 补登待核)
+    config = project / "config.yaml"
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc.setdefault("schedule", {})["as_of"] = "2025-04-28"
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     code, out, _ = run(capsys, "complete", str(target["id"]), "--count", "1", "--note", "已更新信息",
                        "--by", "鼓楼区教育局", "--on", "2025-04-28")
     assert code == 0 and "按期办结" in out

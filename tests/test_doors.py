@@ -19,8 +19,8 @@ from flows.cli import main as cli
 from notifications.links import load_secret, make_token
 from storage import workflow
 from storage.evidence import Evidence
-from storage.tables import AuditEntry, Completion, Notice
-from tests.conftest import csrf_of
+from storage.tables import AuditEntry, Completion, Notice, Occurrence
+from tests.conftest import csrf_of, owing_contact
 from tests.test_web import TODAY, api, client, world  # noqa: F401  (world is a fixture)
 
 D = dt.date
@@ -44,7 +44,7 @@ def doors(world, project, tmp_path):  # noqa: F811  (the fixture imported above)
     assert len(mine) == 2
     with Session(engine) as s, s.begin():
         notice = Notice(occurrence_id=mine[0], stage="remind-7", kind="remind", swept_on=D(2025, 4, 1), workdays=7,
-                        recipient_kind="contact", recipient_id=1)
+                        recipient_kind="contact", recipient_id=owing_contact(s, mine[0]))
         s.add(notice)
         s.flush()
         token = make_token(load_secret(settings.data_dir), notice_id=notice.id, occurrence_id=mine[0],
@@ -118,6 +118,23 @@ def test_a_future_date_is_refused_alike_at_every_door(doors, capsys):
     _nothing_written(doors, item)
 
 
+def test_a_date_before_the_period_is_refused_alike_at_every_door(doors, capsys):
+    """Backdating: 1900-01-01 (the web form), 0001-01-01 (the API) or any day before the item's
+    period began is refused by the one rule (obligations.timeliness), in the same words."""
+    item = doors["items"][0]
+    with Session(doors["engine"]) as s:
+        start = s.get(Occurrence, item).period_start
+    for day in ("1900-01-01", "0001-01-01", (start - dt.timedelta(days=1)).isoformat()):
+        expected = _service_message(doors, item, done_on=D.fromisoformat(day))
+        assert expected == f"办理日期 {day} 早于本期开始日期 {start}，不能登记（请填写实际办理日期；本期以前的工作不计入本期）"
+        assert expected in _cli(doors, item, capsys, "--on", day)
+        assert _page(doors, item, data={"count": "1", "done_on": day}) == expected
+        assert _api(doors, item, {"count": 1, "done_on": day}) == (422, expected)
+        status, text = _link(doors, data={"count": "1", "done_on": day, "name": "王老师"})
+        assert status == 422 and expected in text
+    _nothing_written(doors, item)
+
+
 def test_a_wrong_evidence_file_is_refused_alike_at_every_door(doors, capsys):
     item, path = doors["items"][0], doors["evidence"]
     expected = _service_message(doors, item, done_on=TODAY, evidence=Evidence(path.name, path.read_bytes()))
@@ -135,10 +152,10 @@ def test_a_wrong_evidence_file_is_refused_alike_at_every_door(doors, capsys):
 def test_a_finished_item_is_refused_alike_at_every_door(doors, capsys):
     item = doors["items"][0]
     with Session(doors["engine"]) as s, s.begin():
-        workflow.complete(s, item, by=workflow.Actor("教育局", "cli"), count=1, done_on=D(2025, 4, 2),
+        workflow.complete(s, item, by=workflow.Actor("教育局", "cli"), count=1, done_on=D(2025, 4, 8),
                           setting=workflow.Setting(doors["settings"].calendar(), doors["settings"].data_dir, TODAY))
     expected = _service_message(doors, item, done_on=TODAY)
-    assert expected == f"督办事项 {item} 已于 2025-04-02 办结（1/1），未重复登记"
+    assert expected == f"督办事项 {item} 已于 2025-04-08 办结（1/1），未重复登记"
     assert expected in _cli(doors, item, capsys)
     assert _page(doors, item, data={"count": "1"}) == expected
     assert _api(doors, item, {"count": 1}) == (409, expected)

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from notifications.links import load_secret, make_token
 from storage.tables import Notice, Occurrence
-from tests.conftest import PASSWORD, free_port
+from tests.conftest import PASSWORD, free_port, owing_contact
 from web.app import create_app
 
 D = dt.date
@@ -101,7 +101,7 @@ def test_a_completion_link_works_once_and_not_twice(site, browser, tmp_path):
         oid = s.scalar(sa.select(Occurrence.id).where(Occurrence.party_key == "education",
                                                       Occurrence.due > TODAY).order_by(Occurrence.due))
         notice = Notice(occurrence_id=oid, stage="remind-7", kind="remind", swept_on=TODAY, workdays=7,
-                        recipient_kind="contact", recipient_id=1)
+                        recipient_kind="contact", recipient_id=owing_contact(s, oid))
         s.add(notice)
         s.flush()
         nid = notice.id

@@ -271,7 +271,7 @@ def test_100_completions_at_once_are_all_recorded(year_2025, engine):
         start.wait()
         try:
             with Session(engine) as s:
-                workflow.complete(s, oid, by=workflow.Actor("教育局", "api"), count=1, done_on=D(2025, 6, 20),
+                workflow.complete(s, oid, by=workflow.Actor("教育局", "api"), count=1, done_on=D(2025, 6, 27),
                                   setting=workflow.Setting(None, year_2025.data_dir, D(2025, 6, 30)))
                 s.commit()
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
@@ -288,15 +288,16 @@ def test_100_completions_at_once_are_all_recorded(year_2025, engine):
                                  "(SELECT count(*) FROM completion k WHERE k.occurrence_id = o.id) "
                                  f"FROM occurrence o WHERE o.id IN ({','.join(map(str, ids))})")).all()
         audited = c.execute(sa.text("SELECT count(*) FROM audit_entry WHERE action = 'complete'")).scalar()
-    assert len(rows) == 100 and all(r[1] == 1 and r[4] == 1 and str(r[2]) == "2025-06-20" for r in rows)
+    assert len(rows) == 100 and all(r[1] == 1 and r[4] == 1 and str(r[2]) == "2025-06-27" for r in rows)
     assert audited == 100
 
 
 def test_the_same_item_completed_twice_at_once_is_recorded_once(year_2025, engine):
-    oid = scalar(engine, "SELECT min(id) FROM occurrence WHERE required = 1")
+    begun = "period_start <= '2025-06-27'"     # work of 27 June counts only for a period begun by then
+    oid = scalar(engine, f"SELECT min(id) FROM occurrence WHERE required = 1 AND {begun}")
     for attempt in range(5):                  # five rounds of two people at once
         if attempt:
-            oid = scalar(engine, "SELECT min(id) FROM occurrence WHERE required = 1 AND done_count = 0")
+            oid = scalar(engine, f"SELECT min(id) FROM occurrence WHERE required = 1 AND done_count = 0 AND {begun}")
         start = threading.Barrier(2)
         answers = []
 
@@ -304,7 +305,7 @@ def test_the_same_item_completed_twice_at_once_is_recorded_once(year_2025, engin
             start.wait()
             try:
                 with Session(engine) as s:
-                    workflow.complete(s, oid, by=workflow.Actor(who, "web"), count=1, done_on=D(2025, 6, 20),
+                    workflow.complete(s, oid, by=workflow.Actor(who, "web"), count=1, done_on=D(2025, 6, 27),
                                       setting=workflow.Setting(None, year_2025.data_dir, D(2025, 6, 30)))
                     s.commit()
                 answers.append("ok")
@@ -316,7 +317,7 @@ def test_the_same_item_completed_twice_at_once_is_recorded_once(year_2025, engin
             t.start()
         for t in threads:
             t.join(60)
-        assert sorted(answers, key=len)[0] == "ok" and "已于 2025-06-20 办结（1/1），未重复登记" in sorted(answers)[-1]
+        assert sorted(answers, key=len)[0] == "ok" and "已于 2025-06-27 办结（1/1），未重复登记" in sorted(answers)[-1]
         assert scalar(engine, "SELECT count(*) FROM completion WHERE occurrence_id = :o", o=oid) == 1
         assert scalar(engine, "SELECT done_count FROM occurrence WHERE id = :o", o=oid) == 1
 

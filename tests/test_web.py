@@ -19,7 +19,7 @@ from notifications.links import load_secret, make_token
 from storage import accounts
 from storage.schedule import materialize
 from storage.tables import AuditEntry, Case, Jurisdiction, Notice, Occurrence
-from tests.conftest import PASSWORD, csrf_of, sign_in
+from tests.conftest import PASSWORD, csrf_of, owing_contact, sign_in
 from web.app import create_app
 
 D = dt.date
@@ -135,10 +135,10 @@ def test_api_routes(world, personas):
     target = next(i for i in items if i["required"] == 1 and i["done"] == 0)
     assert jy.get(f"/api/v1/occurrences/{target['id']}").json()["id"] == target["id"]
     r = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "note": "已完成",
-                                                                        "done_on": "2025-04-01"})
+                                                                        "done_on": "2025-04-08"})
     assert r.status_code == 201 and r.json()["occurrence"]["done"] == 1
-    twice = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "done_on": "2025-04-01"})
-    assert twice.status_code == 409 and "已于 2025-04-01 办结（1/1），未重复登记" in twice.json()["detail"]
+    twice = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "done_on": "2025-04-08"})
+    assert twice.status_code == 409 and "已于 2025-04-08 办结（1/1），未重复登记" in twice.json()["detail"]
     future = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"done_on": "2025-05-01"})
     assert future.status_code == 422 and "晚于今天" in future.json()["detail"]
     assert jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 0}).status_code == 422
@@ -215,7 +215,7 @@ def test_completion_link_works_once(world):
     with Session(engine) as s, s.begin():
         oid = s.scalar(sa.select(Occurrence.id).where(Occurrence.party_key == "education").order_by(Occurrence.id))
         n = Notice(occurrence_id=oid, stage="remind-7", kind="remind", swept_on=D(2025, 3, 20), workdays=7,
-                   recipient_kind="contact", recipient_id=1)
+                   recipient_kind="contact", recipient_id=owing_contact(s, oid))
         s.add(n)
         s.flush()
         nid = n.id
@@ -319,7 +319,9 @@ def test_the_link_in_a_delivered_notice_opens_in_the_web_app(world):
     form = c.get(link)
     assert form.status_code == 200 and "登记办理情况" in form.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)[1]
-    assert "已登记" in c.post(link, data={"count": "1", "note": "邮件中的链接", "csrf": csrf}).text
+    nameless = c.post(link, data={"count": "1", "note": "邮件中的链接", "csrf": csrf})
+    assert nameless.status_code == 422 and "请填写登记人姓名" in nameless.text
+    assert "已登记" in c.post(link, data={"count": "1", "note": "邮件中的链接", "name": "王小明", "csrf": csrf}).text
     with Session(engine) as s:
         entry = s.scalar(sa.select(AuditEntry).where(AuditEntry.action == "link.use"))
         assert entry is not None and entry.after["note"] == "邮件中的链接"

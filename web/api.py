@@ -47,6 +47,7 @@ class OccurrenceOut(BaseModel):
     done: int
     completed_on: dt.date | None
     status: Status
+    original_due: dt.date | None = Field(None, description="批准延期前的原截止日期")
 
 
 class EvidenceIn(BaseModel):
@@ -64,6 +65,9 @@ class CompletionIn(BaseModel):
 
 class CompletionOut(BaseModel):
     id: int
+    done_on: dt.date = Field(..., description="填报的办理日期")
+    judged_on: dt.date = Field(..., description="判定是否按期所用的日期（补登时为登记日期）")
+    flagged: bool = Field(..., description="补登待核：办理日期早于登记日期超过宽限的工作日数")
     occurrence: OccurrenceOut
 
 
@@ -126,9 +130,10 @@ def complete(request: Request, body: CompletionIn, occurrence_id: int = ItemId, 
     settings = request.app.state.settings
     c = workflow.complete(session, occurrence_id, by=workflow.Actor(p.username, "api", p), count=body.count,
                           done_on=body.done_on, note=body.note, evidence=_evidence(body.evidence),
-                          setting=workflow.Setting(settings.calendar(), settings.data_dir, day))
+                          setting=workflow.Setting.of(settings, day))
     session.flush()
-    return CompletionOut(id=c.id, occurrence=occ.occurrence_detail(session, occurrence_id, today=day))
+    return CompletionOut(id=c.id, done_on=c.done_on, judged_on=c.judged_on, flagged=c.flagged,
+                         occurrence=occ.occurrence_detail(session, occurrence_id, today=day))
 
 
 def _evidence(given: EvidenceIn | None) -> Evidence | None:

@@ -45,7 +45,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 def _setting(request: Request) -> workflow.Setting:
     settings = request.app.state.settings
-    return workflow.Setting(calendar=settings.calendar(), data_dir=settings.data_dir, today=today(request))
+    return workflow.Setting.of(settings, today(request))
 
 
 def _date(text: str, field: str) -> dt.date | None:
@@ -134,6 +134,8 @@ def dashboard(request: Request, plan: str = "", clause: str = "", department: st
         "filters": {"plan": plan, "clause": clause, "department": department, "jurisdiction": jurisdiction or unit.name,
                     "period": period},
         **views.dashboard_choices(session, p, plan or None),
+        "flagged": views.flagged_completions(session, p, start=start, end=end),
+        "grace": request.app.state.settings.completion_grace_days,
     })
 
 
@@ -171,7 +173,8 @@ def item(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depend
     return render(request, "item.html", {
         "user": p, "item": detail, **history, "today": day, "error": error, "ok": ok,
         "pending": any(r.status == "pending" for r in history["requests"]), "actions": audit.ACTIONS,
-        "kinds": workflow.REQUEST_KINDS, "accept": evidence_files.ACCEPT})
+        "kinds": workflow.REQUEST_KINDS, "accept": evidence_files.ACCEPT,
+        "grace": request.app.state.settings.completion_grace_days})
 
 
 @router.post("/items/{occurrence_id}/complete")
@@ -207,7 +210,7 @@ def make_request(request: Request, occurrence_id: int = ItemId, *, kind: str = F
                  _: None = Depends(check_csrf)):
     try:
         workflow.request(session, occurrence_id, by=workflow.Actor(p.username, "web", p), kind=kind, reason=reason,
-                         new_due=_date(new_due, "延期日期"))
+                         new_due=_date(new_due, "延期日期"), today=today(request))
     except DubanError as exc:
         return _refused(session, exc, occurrence_id)
     return _redirect(f"/items/{occurrence_id}?ok={quote('申请已提交，等待协调员审核')}")
@@ -239,17 +242,31 @@ def _link_message(request: Request, title: str, message: str, status_code: int):
 
 @router.get("/c/{token}")
 def link_page(request: Request, token: str, session: Session = db):
+    return _link_view(request, token, session, complete=True)
+
+
+@router.get("/v/{token}")
+def view_link_page(request: Request, token: str, session: Session = db):
+    """A notice's item, read-only (the links in a supervisor's digest): no form, whoever holds it."""
+    return _link_view(request, token, session, complete=False)
+
+
+def _link_view(request: Request, token: str, session: Session, *, complete: bool):
     try:
         data = read_token(request.app.state.secret, token, today(request))
     except LinkError as exc:
         return _link_message(request, "无法使用此链接", str(exc), 410)
     state = workflow.link_state(session, data["notice_id"], data["occurrence_id"])
-    if state != "ready":
+    if state == "unknown" or (complete and state == "used"):
         message = "链接无效：对应的通知不存在" if state == "unknown" else workflow.USED
         return _link_message(request, "无法使用此链接", message, 410)
+    can_complete = complete and state == "ready"
     detail = occ.occurrence_detail(session, data["occurrence_id"], today=today(request))
     return render(request, "link.html", {"user": None, "item": detail, "token": token, "today": today(request),
-                                         "expires": data["expires"], "accept": evidence_files.ACCEPT})
+                                         "expires": data["expires"], "accept": evidence_files.ACCEPT,
+                                         "can_complete": can_complete,
+                                         "grace": request.app.state.settings.completion_grace_days,
+                                         "view_note": None if can_complete or not complete else workflow.VIEW_ONLY})
 
 
 @router.post("/c/{token}")

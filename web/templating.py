@@ -24,8 +24,12 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env.globals.update(csrf_token=csrf_token, status_names=words.STATUS_NAMES,
                        request_status_names=words.REQUEST_STATUS_NAMES)
     env.filters["cjson"] = lambda v: json.dumps(v, ensure_ascii=False)
-    env.filters["localtime"] = lambda t: (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)) \
-        .astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def localtime(t: dt.datetime | str) -> str:
+        t = dt.datetime.fromisoformat(t) if isinstance(t, str) else t
+        return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    env.filters["localtime"] = localtime
     return Jinja2Templates(env=env)
 
 

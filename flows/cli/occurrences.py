@@ -52,7 +52,7 @@ def _occurrence_columns(today: dt.date) -> list[Column]:
                 ratio=1, min_width=14, overflow="fold"),
             col("责任单位", who, overflow="fold"),
             col("截止日期", lambda r: f"{r['due']} {weekday(dt.date.fromisoformat(r['due']))}\n"
-                f"{period_label(r['period'])}", min_width=15, overflow="fold"),
+                f"{period_label(r['period'])}" + (f"\n原定 {r['original_due']}" if r.get("original_due") else ""), min_width=15, overflow="fold"),
             col("进度", lambda r: f"{r['done']}/{r['required']}", no_wrap=True),
             col("状态", state, min_width=8, no_wrap=True)]
 
@@ -136,10 +136,14 @@ def occurrences_list(ctx: typer.Context, plan: Optional[str] = typer.Option(None
                      from_: Optional[str] = typer.Option(None, "--from", help="截止日期不早于 / due on or after"),
                      to: Optional[str] = typer.Option(None, "--to", help="截止日期不晚于 / due on or before"),
                      case: Optional[str] = typer.Option(None, "--case", help="对象编号 / case code"),
+                     flagged: bool = typer.Option(False, "--flagged",
+                                                  help="只列出有补登待核办理记录的事项（办理日期早于登记日期超过宽限）"
+                                                       " / only items with a completion flagged as entered late"),
                      today: Optional[str] = TodayOption, format: ListFormat = FormatOption, limit: int = LimitOption):
     """列出督办事项 / list occurrences."""
-    _list(cli(ctx), "督办事项", today, format, limit, plan=plan, department=department, jurisdiction=jurisdiction,
-          date_from=parse_date(from_, "--from"), date_to=parse_date(to, "--to"), case=case)
+    _list(cli(ctx), "补登待核的督办事项" if flagged else "督办事项", today, format, limit, plan=plan,
+          department=department, jurisdiction=jurisdiction, date_from=parse_date(from_, "--from"),
+          date_to=parse_date(to, "--to"), case=case, flagged=flagged)
 
 
 @occurrences_app.command("show")
@@ -157,9 +161,12 @@ def occurrences_show(ctx: typer.Context, occurrence: int = typer.Argument(...), 
     out.print(f"事项 {d['id']}：{d['plan']} 第 {d['clause']} 条 {d['clause_title'] or ''} — {d['obligation']} {d['what']}")
     out.print(f"责任单位：{d['jurisdiction']}·{d['assignee_name']}" + (f"　对象：{d['case']}" if d["case"] else ""))
     out.print(f"期间：{period_label(d['period'])}（{d['period_start']} 至 {d['period_end']}）　"
-              f"截止：{_due_text(d['due'])}　进度：{d['done']}/{d['required']}　状态：{STATUS_NAMES[d['status']]}")
+              f"截止：{_due_text(d['due'])}"
+              + (f"（原截止 {d['original_due']}，已批准延期）" if d["original_due"] else "")
+              + f"　进度：{d['done']}/{d['required']}　状态：{STATUS_NAMES[d['status']]}")
     for c in d["completions"]:
-        out.print(f"  · {c['done_on']} {c['actor']}（{c['channel']}）完成 {c['count']} 次"
+        out.print(f"  · {c['done_on']} {c['actor']}（{c['channel']}）完成 {c['count']} 次，登记于 {c['recorded_at']}"
+                  + (f"　[yellow]补登待核：按登记日期 {c['judged_on']} 判定[/yellow]" if c["flagged"] else "")
                   + (f"：{c['note']}" if c["note"] else "") + (f"　材料：{c['evidence']}" if c["evidence"] else ""))
 
 

@@ -86,9 +86,10 @@ def complete_cmd(
     run = cli(ctx)
     s = run.settings
     with run.session() as session, session.begin():
-        workflow.complete(session, occurrence, by=workflow.Actor(by, "cli"), count=count, note=note,
+        c = workflow.complete(session, occurrence, by=workflow.Actor(by, "cli"), count=count, note=note,
                           done_on=parse_date(on, "--on"), evidence=Evidence.from_path(evidence) if evidence else None,
-                          setting=workflow.Setting(s.calendar(), s.data_dir, s.today()))
+                          setting=workflow.Setting.of(s, s.today()))
+        flagged, claimed, judged = c.flagged, c.done_on, c.judged_on
     with run.session() as session:
         detail = occ.occurrence_detail(session, occurrence, today=s.today(), soon_days=s.due_soon_days)
     if format == ListFormat.json:
@@ -97,6 +98,9 @@ def complete_cmd(
     run.out.print(f"已登记：事项 {occurrence}（{detail['plan']} {detail['obligation']} {detail['what']}，"
                   f"{detail['jurisdiction']}·{detail['assignee_name']}）进度 {detail['done']}/{detail['required']}，"
                   f"状态：{STATUS_NAMES[detail['status']]}")
+    if flagged:
+        run.out.print(f"[yellow]办理日期 {claimed} 早于登记日期 {s.completion_grace_days} 个工作日以上，已标注“补登待核”，"
+                      f"按登记日期 {judged} 判定是否按期。[/yellow]", soft_wrap=True)
 
 
 @app.command("waive")

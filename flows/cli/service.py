@@ -56,7 +56,8 @@ def demo_cmd(ctx: typer.Context, dir: Path = typer.Option(Path("demo"), "--dir",
     result = summary(world_settings)
     report_paths, report_error = _demo_reports(world_settings, folder / "reports")
     out.print(f"\n模拟 2025 年全年：督办事项 {result['occurrences']} 项，重点关爱对象 {result['cases']} 人，"
-              f"登记完成 {totals['completions']} 次，发送通知 {totals['sent']} 份。")
+              f"登记完成 {totals['completions']} 次（其中补登待核 {result['flagged']} 次，按登记日期判定），"
+              f"发送通知 {totals['sent']} 份。")
     print_listing(out, ListFormat.table, sorted(result["departments"], key=lambda r: -(r["total"])), [
         col("部门", "name", min_width=12, max_width=18, overflow="fold"),
         col("应办", "total", justify="right", no_wrap=True), col("按期办结", "done", justify="right", no_wrap=True),

@@ -11,7 +11,7 @@ import typer
 from flows.cli.context import CliContext, TodayOption, cli, parse_date
 from flows.cli.output import Column, FormatOption, ListFormat, col, dash, emit_json, print_listing
 from obligations.periods import parse_period
-from obligations.words import STATUS_NAMES, period_label, weekday
+from obligations.words import STATUS_NAMES, clause_label, period_label, weekday
 from storage import cases as cases_repo
 from storage import occurrences as occ
 
@@ -141,7 +141,7 @@ def occurrences_show(ctx: typer.Context, occurrence: int = typer.Argument(...), 
         emit_json(d)
         return
     out = run.out
-    out.print(f"事项 {d['id']}：{d['plan']} 第 {d['clause']} 条 {d['clause_title'] or ''} — {d['obligation']} {d['what']}")
+    out.print(f"事项 {d['id']}：{d['plan']} {clause_label(d['clause'])} {d['clause_title'] or ''} — {d['obligation']} {d['what']}")
     out.print(f"责任单位：{d['jurisdiction']}·{d['assignee_name']}" + (f"　对象：{d['case']}" if d["case"] else ""))
     out.print(f"期间：{period_label(d['period'])}（{d['period_start']} 至 {d['period_end']}）　"
               f"截止：{_due_text(d['due'])}　进度：{d['done']}/{d['required']}　状态：{STATUS_NAMES[d['status']]}")

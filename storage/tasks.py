@@ -100,7 +100,7 @@ def department_lookup(session: Session) -> dict[str, str]:
     """Every way a department may be named → its key: the key, its name, its names per level and
     its aliases (教育局, 教育部门, education …)."""
     out: dict[str, str] = {}
-    for d in session.scalars(select(Department).where(Department.kind == "department")):
+    for d in session.scalars(select(Department).order_by(Department.kind, Department.key)):
         names = [d.key, d.name, *(d.doc.get("names") or {}).values(), *(d.doc.get("aliases") or [])]
         for n in names:
             out.setdefault(str(n).strip(), d.key)
@@ -273,14 +273,19 @@ def list_assignments(session: Session, *, area_path: str | None = None, today: d
                      limit: int = 200) -> list[dict[str, Any]]:
     """Assignments, newest first, with their items' progress (one aggregate)."""
     o = Occurrence
+    progress = (select(o.plan_id, func.count().label("n"), func.count().filter(o.done_count >= o.required).label("done"),
+                       func.count().filter(o.done_count < o.required, o.waived_at.is_(None), o.due < today)
+                       .label("overdue"))
+                .where(o.plan_id.like("task-%")).group_by(o.plan_id).subquery())
+    unit = Jurisdiction
     q = (select(Plan.id, Plan.title, Plan.issuer, Plan.locality, Plan.issued, Plan.doc,
-                func.count(o.id), func.count(o.id).filter(o.done_count >= o.required),
-                func.count(o.id).filter(o.done_count < o.required, o.waived_at.is_(None), o.due < today))
-         .outerjoin(o, o.plan_id == Plan.id).where(Plan.id.like("task-%"))
-         .group_by(Plan.id, Plan.title, Plan.issuer, Plan.locality, Plan.issued, Plan.doc)
+                func.coalesce(progress.c.n, 0), func.coalesce(progress.c.done, 0),
+                func.coalesce(progress.c.overdue, 0))
+         .join(unit, unit.code == Plan.doc["unit_code"].as_string())
+         .outerjoin(progress, progress.c.plan_id == Plan.id).where(Plan.id.like("task-%"))
          .order_by(Plan.issued.desc(), Plan.id.desc()).limit(limit))
     if area_path is not None:
-        q = q.where(Plan.locality.in_(select(Jurisdiction.name).where(Jurisdiction.path.like(area_path + "%"))))
+        q = q.where(unit.path.like(area_path + "%"))
     out = []
     for pid, title, issuer, locality, issued, doc, n, done, overdue in session.execute(q):
         if (doc or {}).get("origin") != ORIGIN:

@@ -94,7 +94,7 @@ def test_a_task_for_every_county_reaches_each_department_and_the_city_report(cit
     # 新华区教育局 sees it in its inbox, marked 交办, and completes it through the usual door
     jy = personas.department.client(app)
     inbox = jy.get("/inbox").text
-    assert "暑期防溺水安全专项排查" in inbox and "交办事项" in inbox
+    assert "暑期防溺水安全专项排查" in inbox and '<span class="badge s-assigned">交办</span>' in inbox
     [mine] = [i for i, j, k in items if counties[j] == "新华区" and k == "education"]
     r = jy.post(f"/items/{mine}/complete", data={"count": "1", "note": "已排查 12 处", "csrf": csrf_of(jy, f"/items/{mine}")})
     assert r.status_code == 303 and "已登记" in unquote(r.headers["location"])

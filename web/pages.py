@@ -347,7 +347,9 @@ def _tasks_page(request: Request, p: Principal, session: Session, *, form: dict,
 
 @router.get("/tasks")
 def tasks_page(request: Request, ok: str = "", p: Principal = Depends(page_user), session: Session = db):
-    return _tasks_page(request, p, session, form={"jurisdiction": p.jurisdiction_name, "count": 1}, ok=ok)
+    form = {"title": "", "lead": "", "co": [], "jurisdiction": p.jurisdiction_name, "level": "", "due": "",
+            "within": "", "source": "", "text": "", "count": 1, "evidence": False}
+    return _tasks_page(request, p, session, form=form, ok=ok)
 
 
 @router.post("/tasks")

@@ -16,6 +16,9 @@ app = typer.Typer(help="交办任务（批示件、会议交办、来文交办�
 urge_app = typer.Typer()   # `urge` sits at the top level
 
 
+AssignDayOption = typer.Option(None, "--today", help="以此日期为交办日期（YYYY-MM-DD，默认今天）/ assign as of this date")
+
+
 def _actor(by: str) -> workflow.Actor:
     return workflow.Actor(by, "cli")
 
@@ -35,7 +38,7 @@ def add_cmd(ctx: typer.Context,
             count: int = typer.Option(1, "--count", help="应完成次数 / times required"),
             evidence: bool = typer.Option(False, "--evidence", help="办结时须附佐证材料 / evidence required"),
             by: str = typer.Option("命令行用户", "--by", help="交办人 / who assigns"),
-            today: Optional[str] = TodayOption, format: ListFormat = FormatOption):
+            today: Optional[str] = AssignDayOption, format: ListFormat = FormatOption):
     """交办一项任务：生成各责任单位的督办事项，随通知、清单、报告一并督办 / assign an ad-hoc task."""
     run = cli(ctx)
     s = run.settings
@@ -82,7 +85,7 @@ def list_cmd(ctx: typer.Context, today: Optional[str] = TodayOption, format: Lis
 @app.command("import")
 def import_cmd(ctx: typer.Context, workbook: Path = typer.Argument(..., help="交办任务表 xlsx / workbook"),
                by: str = typer.Option("命令行用户", "--by", help="交办人 / who assigns"),
-               today: Optional[str] = TodayOption):
+               today: Optional[str] = AssignDayOption):
     """从 xlsx 批量交办（列：任务名称、任务来源、任务内容、责任部门、地区、下达层级、截止日期、工作日内、应完成次数、
     须附佐证材料）；任何一行有误则全部不导入 / import assignments, all rows or none."""
     run = cli(ctx)

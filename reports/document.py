@@ -224,7 +224,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
         add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
 
     n = data.notices
-    notice_rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n[k], "sent": n[f"{k}_sent"]} for k in ("remind", "due", "overdue", "escalate", "urge")]
+    notice_rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n.get(k, 0), "sent": n.get(f"{k}_sent", 0)} for k in ("remind", "due", "overdue", "escalate", "urge")]
     add("提醒催办情况", tables=[Table("notices", "提醒、催办与督办通知", [
         Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
         Column("sent", "已送达（项次）", "int", 14)], notice_rows)])

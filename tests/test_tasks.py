@@ -135,6 +135,8 @@ def test_assigning_is_refused_outside_the_rules_and_writes_nothing(city, engine,
     assert "未知的部门：气象局" in str(refused(op, departments=["气象局"]))
     assert "在乡镇（街道）一级未设置" in str(refused(op, level="township"))
     assert "不能超过 100 个字" in str(refused(op, title="排" * 101))
+    assert "无法保存的字符" in str(refused(op, text="排查\x00"))
+    assert "请填写任务名称" in str(refused(op, title="   "))
     assert "二者选一" in str(refused(op, within=3))
     assert "层级须低于" in str(refused(op, jurisdiction="新华区", level="city"))
     assert _plans(engine) == before

@@ -99,6 +99,14 @@ def test_a_task_for_every_county_reaches_each_department_and_the_city_report(cit
     r = jy.post(f"/items/{mine}/complete", data={"count": "1", "note": "已排查 12 处", "csrf": csrf_of(jy, f"/items/{mine}")})
     assert r.status_code == 303 and "已登记" in unquote(r.headers["location"])
 
+    # the city's coordinator follows it on the 交办 page and its dashboard
+    sz = TestClient(app, follow_redirects=False)
+    r = sz.post("/login", data={"username": "sz", "password": PASSWORD, "csrf": csrf_of(sz, "/login"), "next": "/"})
+    page = sz.get("/tasks").text
+    assert "暑期防溺水安全专项排查" in page and f'/dashboard?plan={done["plan_id"]}' in page
+    board = sz.get(f"/dashboard?plan={done['plan_id']}&period=2025")
+    assert board.status_code == 200 and "暑期防溺水安全专项排查" in board.text
+
     # the city's report: the assignment among the clauses and as its own kind of task, marked 交办
     with Session(engine) as s:
         data = build_report(s, start=D(2025, 1, 1), end=D(2025, 12, 31), today=TODAY, jurisdiction="平顶山市")

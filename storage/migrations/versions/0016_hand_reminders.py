@@ -7,6 +7,7 @@ Create Date: 2026-12-03 08:10:00
 """
 from alembic import op
 import sqlalchemy as sa
+import sqlmodel
 
 
 revision = '0016'
@@ -24,9 +25,9 @@ def upgrade() -> None:
         sa.Column('occurrence_id', _BigId, sa.ForeignKey('occurrence.id'), nullable=False),
         sa.Column('notice_id', _BigId, nullable=False, unique=True),
         sa.Column('outbox_id', _BigId, nullable=True),
-        sa.Column('actor', sa.String(), nullable=False),
-        sa.Column('at', sa.DateTime(), nullable=False),
-        sa.Column('note', sa.String(), nullable=True),
+        sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('note', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     )
     op.create_index('ix_hand_reminder_occurrence_id', 'hand_reminder', ['occurrence_id'])
 

@@ -107,13 +107,14 @@ def urge(session: Session, item_ids: list[int], *, by, note: str | None, today: 
         now = dt.datetime.combine(today, dt.datetime.now(zone).time(), zone).astimezone(dt.UTC)
     earlier = dict(session.execute(select(Notice.occurrence_id, func.count()).where(
         Notice.occurrence_id.in_(ids), Notice.kind == "urge").group_by(Notice.occurrence_id)).all())
-    notices = {}
+    notices, late = {}, {}
     for i in ids:
         r = rows[i]
         due = r.due if isinstance(r.due, dt.date) else dt.date.fromisoformat(str(r.due))
+        if due not in late:
+            late[due] = calendar.workdays_between(due, today)   # > 0: working days late
         notices[i] = Notice(occurrence_id=i, stage=f"urge-{earlier.get(i, 0) + 1}", kind="urge", swept_on=today,
-                            workdays=calendar.workdays_between(due, today),   # > 0: working days late
-                            recipient_kind="contact", recipient_id=r.contact)
+                            workdays=late[due], recipient_kind="contact", recipient_id=r.contact)
     session.add_all(notices.values())
     session.flush()
     at = send_time(now, quiet_hours, timezone)
@@ -129,9 +130,9 @@ def urge(session: Session, item_ids: list[int], *, by, note: str | None, today: 
                                attempts=0, next_attempt_at=at, created_at=now, items=len(items))
     session.add_all(messages.values())
     session.flush()
-    for cid, items in by_contact.items():
-        for i in items:
-            notices[i].digest_id = messages[cid].id
+    for cid, items in by_contact.items():   # one UPDATE per message, not one per notice
+        session.execute(sa.update(Notice.__table__).where(Notice.__table__.c.id.in_([notices[i].id for i in items]))
+                        .values(digest_id=messages[cid].id))
     session.add_all([HandReminder(occurrence_id=i, notice_id=notices[i].id, outbox_id=messages[rows[i].contact].id,
                                   actor=by.name, at=now, note=note) for i in ids])
     for i in ids:

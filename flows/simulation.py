@@ -22,9 +22,25 @@ from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import Settings
 from storage.schedule import materialize
-from storage.tables import Case, Completion, Jurisdiction, Notice, Occurrence, Outbox
+from storage.tables import Case, Completion, Jurisdiction, Notice, Occurrence, Outbox, Plan
 
 YEAR_START, YEAR_END = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
+D = dt.date
+
+# ad-hoc assignments (交办) the demo's coordinators issue during the year
+ASSIGNMENTS = {
+    D(2025, 3, 3): dict(title="春季开学流动儿童入学情况核查", departments=["education"], jurisdiction="福建省",
+                        level="county", within=10, source="批示",
+                        text="核查辖区流动儿童春季学期入学、转学情况，逐人登记未入学原因"),
+    D(2025, 6, 16): dict(title="暑期防溺水安全专项排查", departments=["education", "public_security"],
+                         jurisdiction="平顶山市", level="county", due=D(2025, 7, 15), source="会议",
+                         text="对学校周边水域和流动儿童聚居点开展防溺水隐患排查", evidence=False),
+    D(2025, 9, 8): dict(title="流动儿童监护情况专项检查", departments=["civil_affairs"], jurisdiction="福建省",
+                        level="city", within=15, source="来文"),
+}
+# days on which the coordinator sends hand reminders (催办) for the longest-overdue items
+URGE_DAYS = (D(2025, 4, 15), D(2025, 7, 21), D(2025, 10, 20))
+URGE_ITEMS = 3
 
 
 @dataclass
@@ -112,6 +128,7 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
     engine = make_engine(s.database_url)
     done = 0
     try:
+        assigned = _assign(engine, s, day)
         todo = world.agenda.pop(day, [])
         if todo:
             setting = workflow.Setting.of(s, day)
@@ -122,15 +139,48 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
                                       setting=setting)
                     done += 1
         sent = 0
+        if day in URGE_DAYS:
+            _urge(engine, s, day)
         if s.calendar().is_workday(day):
             notices.run_sweep(engine, s, day)
             at = dt.datetime.combine(day, dt.time(10, 0), dt.timezone(dt.timedelta(hours=8)))
             sent = notices.run_deliver(engine, s, now=at.astimezone(dt.UTC)).sent
     finally:
         engine.dispose()
-    if todo:
-        plan_new(world)   # completions can create event items (报送备案 within 10 days)
+    if todo or assigned:
+        plan_new(world)   # completions can create event items (报送备案 within 10 days); new assignments
     return {"completions": done, "sent": sent}
+
+
+def _assign(engine, s: Settings, day: dt.date) -> int:
+    """The day's ad-hoc assignment, if any, from the coordinator (the one door, as people do)."""
+    from storage import tasks
+
+    task = ASSIGNMENTS.get(day)
+    if task is None:
+        return 0
+    with Session(engine) as session, session.begin():
+        return tasks.assign(session, workflow.Actor("演示协调员", "demo"), today=day, calendar=s.calendar(),
+                            **task).items
+
+
+def _urge(engine, s: Settings, day: dt.date) -> int:
+    """催办 by hand at 09:30: the longest-overdue open items of 平顶山市 (those with an address)."""
+    from notifications.urge import urge
+
+    with Session(engine) as session, session.begin():
+        area = session.scalar(select(Jurisdiction.path).where(Jurisdiction.name == "平顶山市"))
+        ids = session.scalars(
+            select(Occurrence.id).join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+            .where(Jurisdiction.path.like(area + "%"), Occurrence.due < day, Occurrence.waived_at.is_(None),
+                   Occurrence.done_count < Occurrence.required, Occurrence.case_id.is_(None))
+            .order_by(Occurrence.due, Occurrence.id).limit(URGE_ITEMS)).all()
+        if not ids:
+            return 0
+        at = dt.datetime.combine(day, dt.time(9, 30), dt.timezone(dt.timedelta(hours=8))).astimezone(dt.UTC)
+        return urge(session, ids, by=workflow.Actor("演示协调员", "demo"), note="演示：请抓紧办理并及时登记",
+                    today=day, calendar=s.calendar(), quiet_hours=tuple(s.notify.quiet_hours) or None,
+                    timezone=s.timezone, now=at).items
 
 
 def summary(settings: Settings) -> dict:
@@ -145,9 +195,11 @@ def summary(settings: Settings) -> dict:
             total = s.scalar(select(func.count()).select_from(Occurrence))
             cases = s.scalar(select(func.count()).select_from(Case))
             flagged = s.scalar(select(func.count()).select_from(Completion).where(Completion.flagged))
+            assignments = s.scalar(select(func.count()).select_from(Plan).where(Plan.id.like("task-%")))
+            assigned_items = s.scalar(select(func.count()).select_from(Occurrence).where(Occurrence.plan_id.like("task-%")))
     finally:
         engine.dispose()
     return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox,
-            "flagged": flagged}
+            "flagged": flagged, "assignments": assignments, "assigned_items": assigned_items}
 
 

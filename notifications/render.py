@@ -17,8 +17,8 @@ from obligations.templating import environment
 from obligations.words import NOTICE_KIND_NAMES, clause_label, date_with_weekday, numeral, period_label
 
 TEMPLATES = Path(__file__).with_name("templates")
-KIND_ORDER = {"escalate": 0, "overdue": 1, "due": 2, "remind": 3}
-CSS = {"remind": "#1f5fbf", "due": "#1f5fbf", "overdue": "#b8860b", "escalate": "#c0392b"}
+KIND_ORDER = {"urge": -1, "escalate": 0, "overdue": 1, "due": 2, "remind": 3}
+CSS = {"remind": "#1f5fbf", "due": "#1f5fbf", "overdue": "#b8860b", "escalate": "#c0392b", "urge": "#c0392b"}
 
 _env = environment(TEMPLATES)
 
@@ -39,6 +39,7 @@ class Entry:
     done: int
     required: int
     link: str          # /c/…: the owing contact completes; /v/…: a supervisor views (cannot complete)
+    note: str = ""        # a hand reminder's note (催办说明)
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,12 @@ ITEMS_SQL = sa.text(
     "SELECT n.digest_id, n.id AS notice_id, n.stage, n.kind, n.workdays, o.id AS occurrence_id, o.due, o.period_key, "
     "o.required, o.done_count, p.title AS plan_title, p.id AS plan_id, cl.code AS clause, cl.title AS clause_title, "
     "ob.what, ob.code AS obligation, j.name AS unit, d.name AS dept, c.name AS contact_name, k.code AS case_code, "
-    "t.name AS township "
+    "t.name AS township, h.note AS urge_note "
     "FROM notice n JOIN occurrence o ON o.id = n.occurrence_id JOIN obligation ob ON ob.id = o.obligation_id "
     "JOIN clause cl ON cl.id = ob.clause_id JOIN plan p ON p.id = o.plan_id "
     "JOIN jurisdiction j ON j.id = o.jurisdiction_id JOIN department d ON d.key = o.party_key "
     "LEFT JOIN contact c ON c.jurisdiction_id = o.jurisdiction_id AND c.department_key = o.party_key "
-    "LEFT JOIN care_case k ON k.id = o.case_id "
+    "LEFT JOIN care_case k ON k.id = o.case_id LEFT JOIN hand_reminder h ON h.notice_id = n.id "
     "LEFT JOIN jurisdiction t ON t.id = CASE WHEN j.level = 'village' THEN j.parent_id ELSE j.id END "
     "WHERE n.digest_id IN :digests AND o.waived_at IS NULL AND o.done_count < o.required "
     "ORDER BY n.digest_id, p.id, n.kind, o.due, cl.position, ob.position, j.path, d.key, n.id"
@@ -89,7 +90,10 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         group = plan["groups"].setdefault(kind, {"name": NOTICE_KIND_NAMES[kind], "colour": COLOURS[kind],
                                                  "css": CSS[kind], "entries": [], "order": KIND_ORDER[kind]})
         due = r.due if isinstance(r.due, dt.date) else dt.date.fromisoformat(str(r.due))
-        if kind == "remind":
+        if kind == "urge":
+            timing = (f"已逾期 {r.workdays} 个工作日" if r.workdays > 0 and due < day
+                      else "今日到期" if due == day else f"还剩 {max(-r.workdays, 0)} 个工作日")
+        elif kind == "remind":
             timing = f"还剩 {r.workdays} 个工作日"
         elif kind == "due":
             timing = "今日到期"
@@ -105,14 +109,15 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
             period=period_label(r.period_key), due=date_with_weekday(due), timing=timing,
             done=r.done_count, required=r.required,
             link=f"{base_url.rstrip('/')}/{'v' if supervisor else 'c'}/{token}",
+            note=(r.urge_note or "") if kind == "urge" else "",
         ))
     plan_list = []
     for i, plan in enumerate(plans.values()):
         groups = sorted(plan["groups"].values(), key=lambda g: g["order"])
         plan_list.append({"number": numeral(i + 1), "title": plan["title"], "groups": groups})
     kinds = {g["order"] for p in plan_list for g in p["groups"]}
-    headline = {0: "督办", 1: "催办", 2: "提醒", 3: "提醒"}[min(kinds)]
-    overdue = sum(len(g["entries"]) for p in plan_list for g in p["groups"] if g["order"] <= 1)
+    headline = {-1: "催办", 0: "督办", 1: "催办", 2: "提醒", 3: "提醒"}[min(kinds)]
+    overdue = sum(len(g["entries"]) for p in plan_list for g in p["groups"] if 0 <= g["order"] <= 1)
     intro = (f"截至{date_with_weekday(day)}，贵单位督查范围内下列单位的督办事项已逾期且尚未办结，请督促有关单位抓紧办理："
              if supervisor else f"根据有关实施方案，截至{date_with_weekday(day)}，贵单位有下列事项需要办理：")
     ctx = {"intro": intro, "recipient": recipient, "supervisor": supervisor, "day_text": date_with_weekday(day), "plans": plan_list,

@@ -13,7 +13,8 @@ from dateutil.relativedelta import relativedelta
 
 STATUS_NAMES = {"open": "未到期", "due_soon": "即将到期", "overdue": "逾期未办", "done": "按期办结",
                 "done_late": "逾期办结", "waived": "已豁免"}
-NOTICE_KIND_NAMES = {"remind": "到期提醒", "due": "今日到期", "overdue": "逾期催办", "escalate": "逾期督办"}
+NOTICE_KIND_NAMES = {"remind": "到期提醒", "due": "今日到期", "overdue": "逾期催办", "escalate": "逾期督办",
+                     "urge": "协调员催办"}   # urge: a coordinator's reminder sent by hand
 LEVEL_NAMES = {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇（街道）", "village": "村（社区）"}
 CHANNEL_NAMES = {"cli": "命令行", "web": "网页", "email": "通知链接", "api": "接口", "demo": "演示", "import": "表格导入",
                  "dingtalk": "钉钉", "wecom": "企业微信", "file": "邮件文件", "none": "无"}
@@ -52,6 +53,8 @@ def numeral(n: int) -> str:
 
 def clause_label(code: str) -> str:
     """How people cite a clause: 第3条, 工作要求第2段, 基础清单第19项."""
+    if code == "assigned":         # the one clause of an ad-hoc assignment (storage.tasks)
+        return "交办事项"
     kind, _, n = str(code).partition("-")
     if n and kind == "req":
         return f"工作要求第{n}段"
@@ -149,6 +152,8 @@ def stage_name(stage: str) -> str:
     if kind == "remind" and n.isdigit():
         return f"{name}（提前{n}个工作日）"
     if kind == "overdue" and n.isdigit():
+        return f"{name}（第{n}次）"
+    if kind == "urge" and n.isdigit():
         return f"{name}（第{n}次）"
     if kind == "escalate" and n.isdigit():
         return f"{name}（第{numeral(int(n))}级）"

@@ -30,7 +30,7 @@ from storage.occurrences import OccurrenceError, resolve_department, resolve_jur
 from storage.tables import Case, Clause, Department, Jurisdiction, Notice, Obligation, Occurrence, Outbox, Plan
 
 COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived")
-NOTICE_KINDS = ("remind", "due", "overdue", "escalate")
+NOTICE_KINDS = ("remind", "due", "overdue", "escalate", "urge")   # urge: hand reminders (催办)
 
 
 @dataclass

@@ -12,7 +12,8 @@ from obligations.timeliness import GRACE_DAYS, rules_text
 from obligations.words import NOTICE_KIND_NAMES, UNIT_LEVEL_NAMES, date_words, numeral, period_label, period_words
 from reports.data import ReportData
 
-ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务"}
+ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务",
+                "assigned": "交办任务（批示、会议、来文等）"}
 
 
 def rate_text(v: float | None) -> str:
@@ -190,7 +191,8 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
     origin_rows = [_count_row(r, origin=ORIGIN_NAMES.get(r["origin"], r["origin"])) for r in data.by_origin]
     add("各项任务落实情况", tables=[
         Table("clauses", "分条款落实情况", clause_cols,
-              [_count_row(r, plan_title=r["plan_title"], clause=r["clause"], title=r["title"] or "") for r in data.by_clause]),
+              [_count_row(r, plan_title=r["plan_title"], clause="交办" if r["clause"] == "assigned" else r["clause"],
+                          title=r["title"] or "") for r in data.by_clause]),
         Table("origins", "原文规定周期与统一要求报送的任务", [Column("origin", "任务类别", "text", 34), *COUNT_COLUMNS],
               origin_rows)])
 
@@ -230,7 +232,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
         add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
 
     n = data.notices
-    notice_rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n[k], "sent": n[f"{k}_sent"]} for k in ("remind", "due", "overdue", "escalate")]
+    notice_rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n.get(k, 0), "sent": n.get(f"{k}_sent", 0)} for k in ("remind", "due", "overdue", "escalate", "urge")]
     add("提醒催办情况", tables=[Table("notices", "提醒、催办与督办通知", [
         Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
         Column("sent", "已送达（项次）", "int", 14)], notice_rows)])

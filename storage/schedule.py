@@ -41,7 +41,11 @@ def _schedule_hash(ob: Obligation, parties: list[str], start: dt.date) -> str:
 
 
 def plan_unit(session: Session, plan: Plan) -> Jurisdiction | None:
-    """The jurisdiction a plan was issued for: its locality at its level."""
+    """The jurisdiction a plan was issued for: its locality at its level (an ad-hoc assignment
+    names its unit by code, as unit names repeat across a province)."""
+    code = (plan.doc or {}).get("unit_code")
+    if code:
+        return session.scalar(select(Jurisdiction).where(Jurisdiction.code == code))
     rows = session.scalars(select(Jurisdiction).where(Jurisdiction.name == plan.locality)).all()
     same_level = [j for j in rows if j.level == plan.level]
     return (same_level or rows or [None])[0]

@@ -346,3 +346,17 @@ class AuditEntry(SQLModel, table=True):
     jurisdiction_id: int | None = Field(default=None, index=True)   # for coordinators' visibility
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class HandReminder(SQLModel, table=True):
+    """A coordinator's reminder sent by hand (催办): who, when, with what note, for which item,
+    through which notice row (kind ``urge``) and outbox message (migration 0016)."""
+
+    __tablename__ = "hand_reminder"
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), index=True, nullable=False))
+    notice_id: int = Field(sa_column=Column(_BigId, unique=True, nullable=False))
+    outbox_id: int | None = Field(default=None, sa_column=Column(_BigId, nullable=True))
+    actor: str
+    at: dt.datetime
+    note: str | None = None

@@ -132,6 +132,14 @@ def _check_completion(o: Occurrence, *, count: int, done_on: dt.date, setting: S
     return judged
 
 
+def _check_evidence(session: Session, o: Occurrence, evidence: Evidence | None) -> None:
+    """An assignment (交办) that asks for evidence takes no completion without a file."""
+    from storage.tasks import evidence_required
+
+    if evidence is None and evidence_required(session, o):
+        raise InvalidInput("此项交办任务要求附佐证材料，请上传文件后再登记")
+
+
 def complete(session: Session, occurrence_id: int, *, by: Actor, count: int, done_on: dt.date | None,
              setting: Setting, note: str | None = None, evidence: Evidence | None = None,
              action: str = "complete") -> Completion:
@@ -146,6 +154,7 @@ def complete(session: Session, occurrence_id: int, *, by: Actor, count: int, don
         raise Forbidden("督查账号只能查看，不能登记办理")
     done_on = done_on or setting.today
     judged = _check_completion(o, count=count, done_on=done_on, setting=setting)
+    _check_evidence(session, o, evidence)
     note = _text(note, "办理情况说明", MAX_NOTE)
     before = _state(o)
     stored = evidence_files.store(evidence, setting.data_dir, o.id) if evidence is not None else None

@@ -186,3 +186,42 @@ def test_the_demo_folder_opens_in_the_web_app(project, tmp_path, monkeypatch):
     assert r.status_code == 303
     assert "待办事项" in client.get("/inbox").text
     assert _demo_web(settings, settings.data_dir)[1] == []          # a second run adds no accounts
+
+
+@pytest.mark.slow
+def test_the_simulated_year_assigns_tasks_and_reminds_by_hand(project, tmp_path):
+    """The demo's coordinators issue an ad-hoc assignment (3 March) and remind three overdue
+    items by hand (15 April): both reach the outbox, the report and the departments' work."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from flows.simulation import ASSIGNMENTS, URGE_DAYS, URGE_ITEMS
+    from reports.data import build
+    from storage.db import make_engine
+    from storage.tables import HandReminder, Notice, Occurrence, Outbox
+
+    settings = demo_settings(load_settings(), tmp_path / "demo")
+    settings.data_dir.mkdir(parents=True)
+    world = prepare(settings, 7, cases=10)
+    day = dt.date(2025, 3, 1)
+    while day <= dt.date(2025, 4, 16):
+        simulate_day(world, day)
+        day += dt.timedelta(days=1)
+    out = summary(settings)
+    assert dt.date(2025, 3, 3) in ASSIGNMENTS and dt.date(2025, 4, 15) in URGE_DAYS
+    assert out["assignments"] == 1 and out["assigned_items"] > 0 and out["notices"]["urge"] == URGE_ITEMS
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as s:
+            done = s.scalar(sa.select(sa.func.count()).select_from(Occurrence).where(
+                Occurrence.plan_id == "task-2025-0001", Occurrence.done_count >= Occurrence.required))
+            assert done > 0                                  # departments worked on it as on any item
+            assert s.scalar(sa.select(sa.func.count()).select_from(HandReminder)) == URGE_ITEMS
+            sent = s.scalars(sa.select(Outbox.status).join(Notice, Notice.digest_id == Outbox.id)
+                             .where(Notice.kind == "urge")).all()
+            assert sent == ["sent"] * URGE_ITEMS
+            data = build(s, start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31), today=dt.date(2025, 4, 16))
+    finally:
+        engine.dispose()
+    assert any(o["origin"] == "assigned" and o["total"] == out["assigned_items"] for o in data.by_origin)
+    assert data.notices["urge"] == URGE_ITEMS == data.notices["urge_sent"]

@@ -172,6 +172,75 @@ def report_data(request: Request, period: str = Query(..., max_length=40, exampl
     return _jsonable(dataclasses.asdict(data))
 
 
+class TaskIn(BaseModel):
+    title: str = Field(..., max_length=200, description="任务名称（100 字以内）")
+    departments: list[str] = Field(..., max_length=10, description="责任部门（部门键或名称），牵头部门在前")
+    jurisdiction: str = Field(..., max_length=64, description="交办地区（名称或区划代码）")
+    level: str | None = Field(None, max_length=16, description="交办给该地区下此层级的每个单位，如 county；不填为本级")
+    due: dt.date | None = Field(None, description="截止日期（与 within 二选一）")
+    within: int | None = Field(None, description="N 个工作日内办结")
+    source: str | None = Field(None, max_length=40, description="任务来源：批示、会议、来文……")
+    text: str | None = Field(None, max_length=4000, description="任务内容和要求（2000 字以内）")
+    count: int = Field(1, description="应完成次数")
+    evidence: bool = Field(False, description="办结时须附佐证材料")
+
+
+class TaskOut(BaseModel):
+    plan_id: str
+    title: str
+    due: dt.date
+    units: int
+    items: int
+    departments: list[str]
+
+
+class UrgeIn(BaseModel):
+    items: list[int] = Field(..., min_length=1, max_length=500, description="督办事项编号")
+    note: str | None = Field(None, max_length=1000, description="催办说明（500 字以内），随通知发出")
+
+
+class UrgeOut(BaseModel):
+    items: int
+    messages: int
+    send_at: dt.datetime
+    stages: dict[int, str]
+
+
+@router.post("/tasks", response_model=TaskOut, status_code=201, summary="交办任务（批示件、会议交办、来文交办）",
+             responses={403: {"description": "仅协调员，且限本辖区"}, 422: {"description": "名称、部门、地区或期限不符合要求"}})
+def add_task(request: Request, body: TaskIn, p: Principal = Depends(api_user), session: Session = db):
+    from storage import tasks
+
+    settings = request.app.state.settings
+    done = tasks.assign(session, workflow.Actor(p.username, "api", p), title=body.title, departments=body.departments,
+                        jurisdiction=body.jurisdiction, level=body.level, due=body.due, within=body.within,
+                        source=body.source, text=body.text, count=body.count, evidence=body.evidence,
+                        today=request.app.state.today(), calendar=settings.calendar())
+    return TaskOut(**done.__dict__)
+
+
+@router.get("/tasks", summary="交办任务及其办理进度")
+def list_tasks(request: Request, p: Principal = Depends(api_user), session: Session = db) -> list[dict]:
+    from storage import tasks
+
+    if not p.sees_area:
+        raise HTTPException(403, "交办任务清单仅供协调员和督查人员使用")
+    return tasks.list_assignments(session, area_path=p.jurisdiction_path, today=request.app.state.today())
+
+
+@router.post("/urge", response_model=UrgeOut, status_code=201, summary="催办：立即向责任单位发出催办通知",
+             responses={403: {"description": "仅协调员"}, 404: {"description": "不存在或无权查看"},
+                        409: {"description": "已办结、已豁免或无联系方式"}})
+def urge_items(request: Request, body: UrgeIn, p: Principal = Depends(api_user), session: Session = db):
+    from notifications.urge import urge
+
+    settings = request.app.state.settings
+    done = urge(session, body.items, by=workflow.Actor(p.username, "api", p), note=body.note,
+                today=request.app.state.today(), calendar=settings.calendar(),
+                quiet_hours=tuple(settings.notify.quiet_hours) or None, timezone=settings.timezone)
+    return UrgeOut(**done.__dict__)
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

@@ -142,7 +142,8 @@ def dashboard(request: Request, plan: str = "", clause: str = "", department: st
 # ---------------------------------------------------------------- inbox and items
 
 @router.get("/inbox")
-def inbox(request: Request, show: str = "open", p: Principal = Depends(page_user), session: Session = db):
+def inbox(request: Request, show: str = "open", ok: str = "", error: str = "", p: Principal = Depends(page_user),
+          session: Session = db):
     day = today(request)
     statuses = OPEN if show == "open" else ("done", "done_late", "waived")
     rows = occ.list_occurrences(session, today=day, soon_days=request.app.state.settings.due_soon_days,
@@ -152,7 +153,8 @@ def inbox(request: Request, show: str = "open", p: Principal = Depends(page_user
     ics = None
     if p.role == "department":
         ics = feed_url(request, p.jurisdiction_id, p.department_key)
-    return render(request, "inbox.html", {"user": p, "rows": rows, "show": show, "today": day, "ics": ics})
+    return render(request, "inbox.html", {"user": p, "rows": rows, "show": show, "today": day, "ics": ics,
+                                          "ok": ok, "error": error})
 
 
 def _visible(session: Session, p: Principal, occurrence_id: int):
@@ -166,15 +168,18 @@ def _visible(session: Session, p: Principal, occurrence_id: int):
 @router.get("/items/{occurrence_id}")
 def item(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depends(page_user), session: Session = db,
          error: str = "", ok: str = ""):
-    _visible(session, p, occurrence_id)
+    found = _visible(session, p, occurrence_id)
     day = today(request)
     detail = occ.occurrence_detail(session, occurrence_id, today=day, where=occurrence_filter(p))
     history = views.item_history(session, occurrence_id)
+    from notifications.urge import reminders_of
+    from storage.tasks import evidence_required
     return render(request, "item.html", {
         "user": p, "item": detail, **history, "today": day, "error": error, "ok": ok,
         "pending": any(r.status == "pending" for r in history["requests"]), "actions": audit.ACTIONS,
         "kinds": workflow.REQUEST_KINDS, "accept": evidence_files.ACCEPT,
-        "grace": request.app.state.settings.completion_grace_days})
+        "grace": request.app.state.settings.completion_grace_days,
+        "reminders": reminders_of(session, occurrence_id), "needs_evidence": evidence_required(session, found)})
 
 
 @router.post("/items/{occurrence_id}/complete")
@@ -333,3 +338,91 @@ def audit_page(request: Request, p: Principal = Depends(page_user), session: Ses
         raise HTTPException(403, "审计记录仅供协调员查看")
     rows = audit.entries(session, area_path=p.jurisdiction_path, limit=300)
     return render(request, "audit.html", {"user": p, "rows": rows, "actions": audit.ACTIONS})
+
+
+# ---------------------------------------------------------------- ad-hoc assignments (交办) and 催办 by hand
+
+def _urge_settings(request: Request) -> dict:
+    settings = request.app.state.settings
+    return {"today": today(request), "calendar": settings.calendar(),
+            "quiet_hours": tuple(settings.notify.quiet_hours) or None, "timezone": settings.timezone}
+
+
+def _tasks_page(request: Request, p: Principal, session: Session, *, form: dict, error: str = "", ok: str = "",
+                status_code: int = 200):
+    if not p.can_review:
+        raise HTTPException(403, "只有协调员可以交办任务")
+    from storage import tasks as task_repo
+
+    choices = views.dashboard_choices(session, p, None)
+    return render(request, "tasks.html", {
+        "user": p, "form": form, "error": error, "ok": ok, "today": today(request),
+        "departments": [d for d in choices["departments"]], "units": choices["units"], "sources": task_repo.SOURCES,
+        "rows": task_repo.list_assignments(session, area_path=p.jurisdiction_path, today=today(request), limit=100),
+    }, status_code=status_code)
+
+
+@router.get("/tasks")
+def tasks_page(request: Request, ok: str = "", p: Principal = Depends(page_user), session: Session = db):
+    form = {"title": "", "lead": "", "co": [], "jurisdiction": p.jurisdiction_name, "level": "", "due": "",
+            "within": "", "source": "", "text": "", "count": 1, "evidence": False}
+    return _tasks_page(request, p, session, form=form, ok=ok)
+
+
+@router.post("/tasks")
+def tasks_add(request: Request, title: str = Form(""), lead: str = Form(""), co: list[str] = Form([]),
+              jurisdiction: str = Form(""), level: str = Form(""), due: str = Form(""), within: str = Form(""),
+              source: str = Form(""), text: str = Form(""), count: str = Form("1"), evidence: str = Form(""),
+              p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    from storage import tasks as task_repo
+
+    form = {"title": title, "lead": lead, "co": co, "jurisdiction": jurisdiction, "level": level, "due": due,
+            "within": within, "source": source, "text": text, "count": count, "evidence": bool(evidence)}
+    try:
+        if not p.can_review:
+            raise HTTPException(403, "只有协调员可以交办任务")
+        try:
+            n_count = int(count or 1)
+            n_within = int(within) if within.strip() else None
+        except ValueError:
+            raise task_repo.TaskInput("应完成次数和工作日数须为整数") from None
+        done = task_repo.assign(session, workflow.Actor(p.username, "web", p), title=title,
+                                departments=[d for d in [lead, *co] if d], jurisdiction=jurisdiction,
+                                level=level or None, due=_date(due, "截止日期") if not n_within else None,
+                                within=n_within, source=source, text=text, count=n_count, evidence=bool(evidence),
+                                today=today(request), calendar=request.app.state.settings.calendar())
+    except DubanError as exc:
+        session.rollback()
+        if exc.http_status in (403, 404):
+            raise
+        return _tasks_page(request, p, session, form=form, error=str(exc), status_code=exc.http_status)
+    return _redirect("/tasks?ok=" + quote(f"已交办“{done.title}”：生成督办事项 {done.items} 项，涉及 {done.units} 个单位，"
+                                          f"截止 {done.due}"))
+
+
+@router.post("/items/{occurrence_id}/urge")
+def urge_item(request: Request, occurrence_id: int = ItemId, *, note: str = Form(""),
+              p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    from notifications.urge import urge
+
+    try:
+        urge(session, [occurrence_id], by=workflow.Actor(p.username, "web", p), note=note, **_urge_settings(request))
+    except DubanError as exc:
+        return _refused(session, exc, occurrence_id)
+    return _redirect(f"/items/{occurrence_id}?ok={quote('已催办：通知将随下一次发送送达责任单位')}")
+
+
+@router.post("/urge")
+def urge_list(request: Request, item: list[int] = Form([]), note: str = Form(""),
+              p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """催办 the items ticked in a list (the inbox)."""
+    from notifications.urge import urge
+
+    try:
+        done = urge(session, item, by=workflow.Actor(p.username, "web", p), note=note, **_urge_settings(request))
+    except DubanError as exc:
+        session.rollback()
+        if exc.http_status in (403, 404):
+            raise
+        return _redirect(f"/inbox?error={quote(str(exc))}")
+    return _redirect(f"/inbox?ok={quote(f'已催办 {done.items} 项，共 {done.messages} 份通知，将随下一次发送送达')}")

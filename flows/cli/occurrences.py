@@ -158,7 +158,7 @@ def occurrences_show(ctx: typer.Context, occurrence: int = typer.Argument(...), 
         emit_json(d)
         return
     out = run.out
-    out.print(f"事项 {d['id']}：{d['plan']} 第 {d['clause']} 条 {d['clause_title'] or ''} — {d['obligation']} {d['what']}")
+    out.print(f"事项 {d['id']}：{d['plan']} {clause_label(d['clause'])} {d['clause_title'] or ''} — {d['obligation']} {d['what']}")
     out.print(f"责任单位：{d['jurisdiction']}·{d['assignee_name']}" + (f"　对象：{d['case']}" if d["case"] else ""))
     out.print(f"期间：{period_label(d['period'])}（{d['period_start']} 至 {d['period_end']}）　"
               f"截止：{_due_text(d['due'])}"

@@ -20,6 +20,7 @@ import flows.cli.plans as plans
 import flows.cli.report as report
 import flows.cli.schedule as schedule
 import flows.cli.service as service
+import flows.cli.tasks as tasks
 import flows.cli.users as users
 from flows.cli.context import CliContext
 from flows.cli.output import make_console
@@ -48,6 +49,8 @@ app.add_typer(locality.app)          # init
 app.add_typer(report.app)            # report, report-template
 app.add_typer(users.app, name="users")
 app.add_typer(db.app, name="db")
+app.add_typer(tasks.app, name="tasks")
+app.add_typer(tasks.urge_app)        # urge
 
 
 @app.callback()

@@ -68,6 +68,8 @@ def demo_cmd(ctx: typer.Context, dir: Path = typer.Option(Path("demo"), "--dir",
     ], title="各部门按期完成率（2025 年，截至 12 月 31 日）", title_justify="left")
     out.print("通知：" + "，".join(f"{NOTICE_KIND_NAMES[k]} {n} 项" for k, n in sorted(result["notices"].items()))
               + f"；汇总发送 {result['outbox'].get('sent', 0)} 份。")
+    out.print(f"交办任务 {result['assignments']} 项（督办事项 {result['assigned_items']} 项，在通报中单列为“交办任务”）；"
+              f"协调员催办 {result['notices'].get('urge', 0)} 项次。")
     out.print(f"通知邮件（.eml）：{folder / 'outbox'}")
     if report_paths:
         out.print("2025 年度督查通报：" + "、".join(str(p) for p in report_paths), soft_wrap=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -87,7 +88,7 @@ def password_problem(password: str, username: str = "") -> str | None:
     """Why ``password`` may not be an account's password (in Chinese), or None. The one rule,
     for new accounts and changed passwords alike: 10 to 256 characters, not the user name nor
     containing it, not of one kind of character only (only digits, only lower-case letters …),
-    not one of the passwords people pick first."""
+    not a short piece repeated (ab12ab12ab12), not one of the passwords people pick first."""
     if len(password) < PASSWORD_MIN:
         return f"密码至少 {PASSWORD_MIN} 位"
     if len(password) > PASSWORD_MAX:
@@ -102,7 +103,7 @@ def password_problem(password: str, username: str = "") -> str | None:
 
     if len({kind(ch) for ch in password}) < 2:
         return "密码不能只由一类字符组成（如全是数字或全是小写字母），请混合字母、数字或符号"
-    if low in COMMON_PASSWORDS or len(set(low)) <= 2:
+    if low in COMMON_PASSWORDS or len(set(low)) <= 2 or re.fullmatch(r"(.{1,4})\1+", low):
         return "密码过于常见，容易被猜中，请换一个"
     return None
 

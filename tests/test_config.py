@@ -207,7 +207,9 @@ def test_an_unknown_key_with_no_near_match_lists_the_known_ones():
     at = line_of(TEXT, ("web", "https_only"))
     lines.insert(at, "  colour: red")
     message = refusal("\n".join(lines))
-    assert f"config.yaml:{at + 1}: web.colour: 不认识的配置项（可用：https_only）" in message
+    known = "、".join(WebConfig.model_fields)        # https_only、session_idle_minutes …
+    assert known.startswith("https_only、")
+    assert f"config.yaml:{at + 1}: web.colour: 不认识的配置项（可用：{known}）" in message
 
 
 def test_a_repeated_key_and_a_key_that_is_not_text_are_refused_with_their_lines():

@@ -54,6 +54,7 @@ def signed_in(request: Request, session: Session = db) -> Principal | None:
     web = request.app.state.settings.web
     user = accounts.session_user(session, key, idle_minutes=web.session_idle_minutes, hours=web.session_hours)
     if user is None:
+        session.commit()        # a session ended here stays ended, though the route is refused
         request.session.clear()
         return None
     return principal_of(session, user)

@@ -293,7 +293,7 @@ def test_a_config_written_from_the_settings_reads_the_same_anywhere(project, tmp
     settings = load_settings()
     assert settings.report.docx_template == str(project / "模板.docx")
     document = config_document(settings)
-    assert set(document) == set(ConfigDoc.model_fields) and document["web"] == {"https_only": False}
+    assert set(document) == set(ConfigDoc.model_fields) and document["web"] == WebConfig().model_dump()
     assert document["schedule"]["start"] == "2025-01-01" and document["service"]["deliver"] == {"minutes": 5}
     elsewhere = tmp_path / "elsewhere" / "config.yaml"
     elsewhere.parent.mkdir()

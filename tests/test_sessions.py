@@ -358,7 +358,7 @@ def test_users_commands(personas, engine, capsys, monkeypatch):
     new = next(r for r in rows if r["label"] == "报表同步")
     assert dt.datetime.fromisoformat(new["expires"]) - dt.datetime.fromisoformat(new["created"]) == dt.timedelta(days=30)
     code, _, err = run(capsys, "users", "token", "jy", "--days", "5000")
-    assert code == 2 and "1 到 730" in err
+    assert code == 2 and "--days" in err and "730" in err
 
     code, _, err = run(capsys, "users", "revoke", "jy")
     assert code == 2 and "--all" in err
@@ -370,7 +370,7 @@ def test_users_commands(personas, engine, capsys, monkeypatch):
     assert out.count("已吊销") == 2
 
     code, _, err = run(capsys, "users", "password", "jy", "--password", "1234567890")
-    assert code == 2 and "只由一类字符" in err
+    assert code == 1 and "只由一类字符" in err
     code, out, _ = run(capsys, "users", "password", "jy", "--password", "new-horse-42")
     assert code == 0 and "已修改" in out
     with Session(engine) as s:
@@ -381,7 +381,7 @@ def test_users_commands(personas, engine, capsys, monkeypatch):
     code, out, _ = run(capsys, "users", "list", "--format", "json")
     assert next(u for u in json.loads(out) if u["username"] == "jy")["active"] is False
     code, _, err = run(capsys, "users", "token", "jy")
-    assert code == 2 and "已停用" in err
+    assert code == 1 and "已停用" in err
     code, out, _ = run(capsys, "users", "enable", "jy")
     assert code == 0 and "已启用" in out
     code, out, _ = run(capsys, "users", "enable", "jy")
@@ -397,7 +397,7 @@ def test_users_commands(personas, engine, capsys, monkeypatch):
     assert {"token.add", "token.revoke", "user.password", "user.disable", "user.enable", "user.ics"} <= acts
 
     code, _, err = run(capsys, "users", "disable", "nobody")
-    assert code == 2 and "没有用户名为 nobody 的账号" in err
+    assert code == 1 and "没有用户名为 nobody 的账号" in err and "Traceback" not in err
 
 
 def test_tokens_and_sessions_tables_hold_only_hashes(app, engine, personas):
@@ -406,3 +406,24 @@ def test_tokens_and_sessions_tables_hold_only_hashes(app, engine, personas):
         hashes = s.scalars(sa.select(ApiToken.token_hash)).all() + s.scalars(sa.select(WebSession.key_hash)).all()
     assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes)
     assert personas.department.token not in hashes
+
+
+# ---------------------------------------------------------------- the migration
+
+def test_migration_gives_old_tokens_an_expiry_and_each_account_its_own_ics_salt(engine, personas, plans_loaded):
+    """A database from before sessions: its tokens keep working for 90 days from the upgrade,
+    then expire; every account gets an ICS salt of its own."""
+    from storage.db import migrate
+
+    migrate(engine, "0009", down=True)
+    assert "web_session" not in sa.inspect(engine).get_table_names()
+    migrate(engine)
+    upgraded = dt.datetime.now(dt.timezone.utc)
+    with Session(engine) as s:
+        tokens = s.scalars(sa.select(ApiToken)).all()
+        salts = s.scalars(sa.select(UserAccount.ics_salt)).all()
+    assert tokens and all(abs(t.expires_at - upgraded - dt.timedelta(days=90)) < dt.timedelta(minutes=5) for t in tokens)
+    assert len(set(salts)) == len(salts) == 4 and all(len(x) == 32 for x in salts)
+    app = make_app(plans_loaded, engine)
+    assert personas.department.api(app).get("/api/v1/me").status_code == 200
+    assert sign_in(app, "jy").get("/inbox").status_code == 200

@@ -298,13 +298,15 @@ def sign_in(session: Session, username: str, password: str, *, client: str, thro
                      jurisdiction_id=user.jurisdiction_id, after={"client": client, "session": row.id}, at=now)
         return SignedIn(user, key)
     reason = ("locked" if locked else "unknown" if user is None else "disabled" if not user.active
-              else "password" if not right else "?")
+              else "password")
     session.execute(delete(SignInFailure).where(SignInFailure.at <= now - dt.timedelta(minutes=throttle.minutes)))
     session.add(SignInFailure(at=now, username=name, client=client))
-    audit.record(session, actor=name or "?", action="user.sign_in_failed", object_type="user",
-                 object_id=user.id if user is not None else name,
+    # a name no account has is not written into the audit trail (every coordinator reads rows
+    # without a unit, and people type their password into the name field)
+    audit.record(session, actor=name if user is not None else "web", action="user.sign_in_failed",
+                 object_type="user", object_id=user.id if user is not None else "?",
                  jurisdiction_id=user.jurisdiction_id if user is not None else None,
-                 after={"username": name, "client": client, "reason": reason}, at=now)
+                 after={"username": name if user is not None else None, "client": client, "reason": reason}, at=now)
     return None
 
 

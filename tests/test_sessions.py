@@ -163,6 +163,9 @@ def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(app, engin
         reasons = [e.after["reason"] for e in s.scalars(sa.select(AuditEntry).where(
             AuditEntry.action == "user.sign_in_failed").order_by(AuditEntry.id))]
         assert reasons == ["password"] * 5 + ["locked", "unknown", "locked"]
+        unknown = s.scalar(sa.select(AuditEntry).where(AuditEntry.action == "user.sign_in_failed",
+                                                        AuditEntry.object_id == "?"))
+        assert unknown.after == {"username": None, "client": "testclient", "reason": "unknown"}     # no typed name
         assert s.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "user.sign_in")) == 2
         # old failures are pruned as new ones come in; nothing older than the window remains
         assert s.scalar(sa.select(sa.func.count()).select_from(SignInFailure)) <= 8

@@ -89,6 +89,15 @@ def test_sign_out_ends_the_session_a_copied_cookie_is_refused(app, engine):
         assert s.scalar(sa.select(AuditEntry).where(AuditEntry.action == "user.sign_out")) is not None
 
 
+def test_signing_in_again_ends_the_earlier_session(app, engine):
+    jy = sign_in(app, "jy")
+    earlier = copy_of(app, jy)
+    assert attempt(jy, "jy", PASSWORD).status_code == 303
+    assert jy.get("/inbox").status_code == 200 and earlier.get("/inbox").status_code == 303
+    with Session(engine) as s:
+        assert s.scalars(sa.select(WebSession.end_reason).order_by(WebSession.id)).all() == ["logout", None]
+
+
 def test_disabling_an_account_ends_its_sessions_and_its_tokens(app, engine, personas):
     jy, api = sign_in(app, "jy"), personas.department.api(app)
     assert jy.get("/inbox").status_code == 200 and api.get("/api/v1/me").status_code == 200

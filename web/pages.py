@@ -86,6 +86,8 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
     if signed is None:
         return render(request, "login.html", {"user": None, "next": _safe_next(next),
                                               "error": accounts.SIGN_IN_REFUSED}, status_code=401)
+    if isinstance(request.session.get("sid"), str):      # signing in again: the earlier session ends
+        accounts.sign_out(session, request.session["sid"])
     request.session.clear()
     request.session["sid"] = signed.key
     return _redirect(_safe_next(next))

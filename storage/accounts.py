@@ -290,6 +290,9 @@ def sign_in(session: Session, username: str, password: str, *, client: str, thro
     locked = is_locked(session, name, client, throttle, now)
     right = _verify(user.password_hash if user is not None else _dummy_hash(), password)
     if right and user is not None and user.active and not locked:
+        # the account's sessions past any absolute time (at most 30 days) are forgotten
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id,
+                                                 WebSession.created_at < now - dt.timedelta(days=31)))
         key = secrets.token_urlsafe(32)
         row = WebSession(key_hash=_sha256(key), user_id=user.id, client=client, created_at=now, last_seen_at=now)
         session.add(row)

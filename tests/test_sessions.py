@@ -143,6 +143,10 @@ def test_idle_and_absolute_timeouts(app, engine, clock):
     assert jy.get("/inbox").status_code == 303
     with Session(engine) as s:
         assert sorted(s.scalars(sa.select(WebSession.end_reason)).all()) == ["expired", "idle"]
+    clock.advance(days=31)
+    sign_in(app, "jy")                                          # a month on, the old rows are gone
+    with Session(engine) as s:
+        assert s.scalars(sa.select(WebSession.end_reason)).all() == [None]
 
 
 def test_session_times_come_from_config(plans_loaded, engine, personas, clock):

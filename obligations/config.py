@@ -164,6 +164,11 @@ class ReportConfig(_Section):
 
 class WebConfig(_Section):
     https_only: bool = False      # behind an HTTPS proxy: the session cookie only ever goes over HTTPS
+    session_idle_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)   # a session unused this long ends
+    session_hours: int = Field(default=12, ge=1, le=30 * 24)               # and every session ends after this
+    sign_in_failures: int = Field(default=5, ge=1, le=1000)        # failed sign-ins that lock an account …
+    sign_in_failures_per_address: int = Field(default=30, ge=1, le=100000)   # … or a client address …
+    sign_in_lock_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)      # … within this many minutes, for as long
 
 
 # -- the whole file -------------------------------------------------------------------------

@@ -13,7 +13,10 @@ ACTIONS = {"complete": "登记办理", "waive": "豁免", "extend": "延期", "r
            "approve": "批准申请", "reject": "驳回申请", "user.add": "新增账号", "user.update": "修改账号",
            "token.add": "新增接口令牌", "catalog.load": "加载计划目录", "link.use": "通过通知链接登记",
            "directory.import": "导入行政区划", "contacts.import": "导入通讯录",
-           "task.assign": "交办任务", "urge": "催办"}
+           "task.assign": "交办任务", "urge": "催办",
+           "user.sign_in": "登录", "user.sign_in_failed": "登录失败", "user.sign_out": "退出登录",
+           "user.disable": "停用账号", "user.enable": "启用账号", "user.password": "修改密码",
+           "user.ics": "更换日历订阅地址", "token.revoke": "吊销接口令牌"}
 
 
 def record(session: Session, *, actor: str, action: str, object_type: str, object_id: Any,

@@ -299,6 +299,7 @@ class UserAccount(SQLModel, table=True):
     director: str | None = Field(default=None, max_length=64)   # matches care_case.director
     active: bool = True
     created_at: dt.datetime
+    ics_salt: str | None = Field(default=None, max_length=32)   # in the account's ICS feed URL; new: the old URL stops
 
 
 class ApiToken(SQLModel, table=True):
@@ -311,6 +312,8 @@ class ApiToken(SQLModel, table=True):
     label: str | None = None
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None       # every token made since 0011 has one
+    last_used_at: dt.datetime | None = None
 
 
 class ItemRequest(SQLModel, table=True):
@@ -360,3 +363,32 @@ class HandReminder(SQLModel, table=True):
     actor: str
     at: dt.datetime
     note: str | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random key, the table its SHA-256. Ended at
+    sign-out, when the account is disabled or its password changed, after the idle timeout and
+    at the absolute timeout (``web.session_idle_minutes``, ``web.session_hours``)."""
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(unique=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    client: str | None = Field(default=None, max_length=64)
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    ended_at: dt.datetime | None = None
+    end_reason: str | None = Field(default=None, max_length=16)   # logout | idle | expired | disabled | password
+
+
+class SignInFailure(SQLModel, table=True):
+    """A refused sign-in (wrong password, unknown name, locked or disabled account), by the name
+    typed and the client address: the throttle counts these rows, so it holds across processes."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (sa.Index("ix_sign_in_failure_username_at", "username", "at"),
+                      sa.Index("ix_sign_in_failure_client_at", "client", "at"))
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(index=True)
+    username: str = Field(max_length=64)
+    client: str = Field(max_length=64)

@@ -39,7 +39,8 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     app.state.settings, app.state.engine, app.state.secret = settings, engine, secret
     app.state.today = today or settings.today
     app.add_middleware(SessionMiddleware, secret_key=secret.decode() + ":session", session_cookie="duban_session",
-                       same_site="lax", https_only=settings.web.https_only, max_age=12 * 3600)
+                       same_site="lax", https_only=settings.web.https_only,
+                       max_age=settings.web.session_hours * 3600)
     templates = make_templates(settings.timezone)
     app.state.templates = templates
 

@@ -1,5 +1,5 @@
 """Request plumbing: the database session (one transaction per request), who is signed in
-(cookie session or API token), CSRF."""
+(a server-side session named by the cookie, or an API token), CSRF."""
 from __future__ import annotations
 
 import secrets
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from fastapi import Depends, Form, HTTPException, Request
 from sqlmodel import Session
 
+from storage import accounts
 from storage.access import Principal
-from storage.accounts import user_for_token
 from storage.occurrences import OccurrenceError, resolve_jurisdiction
 from storage.tables import Jurisdiction, UserAccount
 
@@ -41,12 +41,20 @@ def principal_of(session: Session, user: UserAccount) -> Principal:
                      user.department_key, user.director)
 
 
+def client_address(request: Request) -> str:
+    """The address the sign-in throttle counts (behind a proxy, uvicorn's --proxy-headers gives
+    the client's own)."""
+    return request.client.host if request.client else "unknown"
+
+
 def signed_in(request: Request, session: Session = db) -> Principal | None:
-    uid = request.session.get("uid")
-    if not uid:
+    key = request.session.get("sid")
+    if not key or not isinstance(key, str):
         return None
-    user = session.get(UserAccount, uid)
-    if user is None or not user.active:
+    web = request.app.state.settings.web
+    user = accounts.session_user(session, key, idle_minutes=web.session_idle_minutes, hours=web.session_hours)
+    if user is None:
+        session.commit()        # a session ended here stays ended, though the route is refused
         request.session.clear()
         return None
     return principal_of(session, user)
@@ -64,9 +72,9 @@ def api_user(request: Request, session: Session = db) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "需要接口令牌（Authorization: Bearer …，由 duban users token 生成）",
                             headers={"WWW-Authenticate": "Bearer"})
-    user = user_for_token(session, token.strip())
+    user = accounts.user_for_token(session, token.strip())
     if user is None:
-        raise HTTPException(401, "接口令牌无效或已吊销", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "接口令牌无效、已过期或已吊销", headers={"WWW-Authenticate": "Bearer"})
     return principal_of(session, user)
 
 

@@ -23,14 +23,13 @@ from reports import charts
 from reports import render as report_render
 from reports import service as reports
 from reports.data import build as build_report
-from storage import audit, views, workflow
+from storage import accounts, audit, views, workflow
 from storage import evidence as evidence_files
 from storage import occurrences as occ
 from storage.access import Principal, occurrence_filter
-from storage.accounts import check_password
 from storage.evidence import Evidence
 from storage.occurrences import OccurrenceError
-from web.deps import check_csrf, db, page_user, signed_in, unit_in_area
+from web.deps import check_csrf, client_address, db, page_user, signed_in, unit_in_area
 from web.ics import feed_url
 from web.templating import render, today
 
@@ -82,17 +81,23 @@ def login_page(request: Request, next: str = "/"):
 @router.post("/login")
 def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/"),
           session: Session = db, _: None = Depends(check_csrf)):
-    user = views.user_by_name(session, username.strip())
-    if user is None or not user.active or not check_password(user, password):
+    signed = accounts.sign_in(session, username, password, client=client_address(request),
+                              throttle=accounts.Throttle.of(request.app.state.settings.web))
+    if signed is None:
         return render(request, "login.html", {"user": None, "next": _safe_next(next),
-                                              "error": "用户名或密码不正确"}, status_code=401)
+                                              "error": accounts.SIGN_IN_REFUSED}, status_code=401)
+    if isinstance(request.session.get("sid"), str):      # signing in again: the earlier session ends
+        accounts.sign_out(session, request.session["sid"])
     request.session.clear()
-    request.session["uid"] = user.id
+    request.session["sid"] = signed.key
     return _redirect(_safe_next(next))
 
 
 @router.post("/logout")
-def logout(request: Request, _: None = Depends(check_csrf)):
+def logout(request: Request, session: Session = db, _: None = Depends(check_csrf)):
+    key = request.session.get("sid")
+    if isinstance(key, str):
+        accounts.sign_out(session, key)
     request.session.clear()
     return _redirect("/login")
 
@@ -150,9 +155,7 @@ def inbox(request: Request, show: str = "open", ok: str = "", error: str = "", p
                                 statuses=statuses, where=occurrence_filter(p), limit=500)
     if show != "open":
         rows.sort(key=lambda r: r["due"], reverse=True)
-    ics = None
-    if p.role == "department":
-        ics = feed_url(request, p.jurisdiction_id, p.department_key)
+    ics = feed_url(request, session, p)
     return render(request, "inbox.html", {"user": p, "rows": rows, "show": show, "today": day, "ics": ics,
                                           "ok": ok, "error": error})
 

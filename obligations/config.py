@@ -163,6 +163,16 @@ class WebConfig(_Section):
     https_only: bool = False      # behind an HTTPS proxy: the session cookie only ever goes over HTTPS
 
 
+# -- database_pool --------------------------------------------------------------------------
+
+class DatabasePoolConfig(_Section):
+    """Connections each duban process keeps to the database (web, scheduler, CLI: each its own)."""
+    size: int = Field(default=10, ge=1)                  # kept open
+    max_overflow: int = Field(default=20, ge=0)          # opened beyond size when needed
+    timeout_seconds: int = Field(default=10, ge=1)       # wait at most this long for one (web: then 503)
+    scan_connections: int = Field(default=4, ge=0)       # at most this many for reports' parallel scans
+
+
 # -- the whole file -------------------------------------------------------------------------
 
 class ConfigDoc(_Section):
@@ -177,6 +187,7 @@ class ConfigDoc(_Section):
     service: ServiceConfig = ServiceConfig()
     report: ReportConfig = ReportConfig()
     web: WebConfig = WebConfig()
+    database_pool: DatabasePoolConfig = DatabasePoolConfig()
 
 
 def parse_config(text: str, filename: str) -> ConfigDoc:
@@ -237,4 +248,5 @@ def _section_keys(path: tuple) -> list[str]:
 
 
 __all__ = ["ConfigError", "ConfigDoc", "parse_config", "PolicyConfig", "ProgressReportConfig", "CalendarConfig",
-           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig"]
+           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig",
+           "DatabasePoolConfig"]

@@ -337,3 +337,13 @@ class AuditEntry(SQLModel, table=True):
     jurisdiction_id: int | None = Field(default=None, index=True)   # for coordinators' visibility
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class DataVersion(SQLModel, table=True):
+    """One row: a number every committed write advances (storage/versions.py), so that figures
+    computed from the data (the dashboard, the reports) can be cached until something changes,
+    across every process that writes (web, scheduler, CLI, workers)."""
+
+    __tablename__ = "data_version"
+    id: int = Field(default=1, primary_key=True)
+    v: int = Field(default=0, sa_column=Column(sa.BigInteger(), nullable=False, server_default="0"))

@@ -29,7 +29,7 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     """``today``: a function giving the app's date (tests freeze it); default the configured
     timezone's today."""
     if engine is None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool=settings.pool())
         ensure_schema(engine)
     app = FastAPI(title="督办 duban API", version="1", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/v1/openapi.json",

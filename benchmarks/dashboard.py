@@ -19,6 +19,7 @@ builds it.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import os
 import random
@@ -135,8 +136,11 @@ def rounds(clients, n: int, before_round=None) -> tuple[list[float], list[int]]:
     def one(c):
         barrier.wait()
         t = time.perf_counter()
-        r = c.get("/dashboard", params={"period": "2025"})
-        return time.perf_counter() - t, r.status_code
+        try:
+            status = c.get("/dashboard", params={"period": "2025"}).status_code
+        except httpx.HTTPError:
+            status = 0          # reset, refused or timed out
+        return time.perf_counter() - t, status
 
     with ThreadPoolExecutor(len(clients)) as pool:
         for i in range(n):
@@ -185,10 +189,12 @@ def measure(label: str, url: str, engine, n: int) -> dict:
         proc.terminate()
         proc.wait(20)
     errors = sum(1 for s in cold_status + warm_status if s != 200)
+    kinds = collections.Counter(s for s in cold_status + warm_status if s != 200)
     out = {"label": label, "items": items, "cold": cold, "warm": warm, "alone": alone, "errors": errors,
            "requests": len(cold_status) + len(warm_status)}
     print(f"  {label}: {items:,} items; {USERS} coordinators at once, {n} cold rounds, {2 * n} warm rounds; "
-          f"{errors} errors of {out['requests']} requests")
+          f"{errors} errors of {out['requests']} requests"
+          + (" (" + ", ".join(f"{k or 'no answer'}: {v}" for k, v in sorted(kinds.items())) + ")" if kinds else ""))
     print(f"    the top unit's dashboard alone, cold: {min(alone):6.2f} s (best of 3)")
     for kind in ("cold", "warm"):
         v = out[kind]

@@ -101,9 +101,11 @@ def figures(session: Session, *, start: dt.date, end: dt.date, today: dt.date, p
             clause: str | None = None) -> ReportData:
     """``reports.data.build`` with the same arguments, computed once per data version."""
     version = versions.current(session)
+    compute = lambda: build(  # noqa: E731
+        session, start=start, end=end, today=today, plan=plan, jurisdiction=jurisdiction, children=children,
+        soon_days=soon_days, with_previous=with_previous, top=top, department=department, clause=clause)
+    if version is None:
+        return compute()
     key = (version, start, end, today, plan, jurisdiction, children, soon_days, with_previous, top, department,
            clause)
-    return cache_of(session.get_bind()).get(key, lambda: build(
-        session, start=start, end=end, today=today, plan=plan, jurisdiction=jurisdiction, children=children,
-        soon_days=soon_days, with_previous=with_previous, top=top, department=department, clause=clause),
-        version=version)
+    return cache_of(session.get_bind()).get(key, compute, version=version)

@@ -94,6 +94,7 @@ def forget_schema(engine: Engine) -> None:
     _ready.pop(engine.pool, None)
 
 
-def current(conn) -> int:
-    """The data version (a Session or a Connection); 0 on a database without the table."""
-    return conn.execute(text("SELECT v FROM data_version WHERE id = 1")).scalar() or 0
+def current(conn) -> int | None:
+    """The data version (through a Session or a Connection); None when its row is missing (a
+    hand edit of the database), and then nothing may be cached."""
+    return conn.execute(text("SELECT v FROM data_version WHERE id = 1")).scalar()

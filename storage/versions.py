@@ -57,7 +57,10 @@ def track(engine: Engine) -> None:
     def _advance(conn: Connection):
         if not conn.info.pop(WROTE, False) or conn.info.get(UNTRACKED):
             return
-        cursor = conn.connection.dbapi_connection.cursor()
+        dbapi = conn.connection.dbapi_connection
+        if _aborted(conn, dbapi):
+            return          # PostgreSQL turns this COMMIT into a ROLLBACK: nothing was written
+        cursor = dbapi.cursor()
         try:
             if _has_table(conn, cursor):
                 cursor.execute("UPDATE data_version SET v = v + 1 WHERE id = 1")
@@ -71,6 +74,15 @@ def track(engine: Engine) -> None:
     @event.listens_for(engine, "reset")
     def _returned(dbapi_connection, record, reset_state):
         record.info.pop(WROTE, None)      # back in the pool: whatever was not committed is gone
+
+
+def _aborted(conn: Connection, dbapi) -> bool:
+    """A PostgreSQL transaction in which a statement failed (the caller swallowed the error)."""
+    if conn.dialect.name != "postgresql":
+        return False      # SQLite undoes only the failed statement; the others commit
+    from psycopg.pq import TransactionStatus
+
+    return dbapi.info.transaction_status == TransactionStatus.INERROR
 
 
 def _has_table(conn: Connection, cursor) -> bool:

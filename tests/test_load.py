@@ -71,6 +71,20 @@ def test_a_committed_write_advances_the_version_a_read_or_a_rollback_does_not(en
     assert version(engine) == v0 + 2
 
 
+def test_a_commit_after_a_swallowed_error_behaves_as_before(engine):
+    """PostgreSQL turns the COMMIT of a transaction with a failed statement into a ROLLBACK (and
+    the version stays); SQLite commits the statements that succeeded (and the version moves)."""
+    v0 = version(engine)
+    insert = sa.text("INSERT INTO department (key, kind, name, doc) VALUES ('x_dept', 'department', '某局', '{}')")
+    with engine.begin() as conn:
+        conn.execute(insert)
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(insert)
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT count(*) FROM department WHERE key = 'x_dept'")).scalar()
+    assert (kept, version(engine)) == ((1, v0 + 1) if engine.dialect.name == "sqlite" else (0, v0))
+
+
 def test_a_database_older_than_the_version_table_is_written_as_before(database_url):
     from storage.db import migrate
 

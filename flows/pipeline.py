@@ -38,7 +38,7 @@ def _database(config: str | None) -> Iterator[tuple[Settings, Engine]]:
     ``duban db upgrade`` do, once): a new database gets its schema, an out-of-date one stops
     the run with that advice."""
     settings = load_settings(config)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool=settings.pool())
     try:
         ensure_schema(engine)
         yield settings, engine

@@ -171,6 +171,16 @@ class WebConfig(_Section):
     sign_in_lock_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)      # … within this many minutes, for as long
 
 
+# -- database_pool --------------------------------------------------------------------------
+
+class DatabasePoolConfig(_Section):
+    """Connections each duban process keeps to the database (web, scheduler, CLI: each its own)."""
+    size: int = Field(default=10, ge=1)                  # kept open
+    max_overflow: int = Field(default=20, ge=0)          # opened beyond size when needed
+    timeout_seconds: int = Field(default=10, ge=1)       # wait at most this long for one (web: then 503)
+    scan_connections: int = Field(default=4, ge=0)       # at most this many for reports' parallel scans
+
+
 # -- the whole file -------------------------------------------------------------------------
 
 class ConfigDoc(_Section):
@@ -185,6 +195,7 @@ class ConfigDoc(_Section):
     service: ServiceConfig = ServiceConfig()
     report: ReportConfig = ReportConfig()
     web: WebConfig = WebConfig()
+    database_pool: DatabasePoolConfig = DatabasePoolConfig()
 
 
 def parse_config(text: str, filename: str) -> ConfigDoc:
@@ -245,4 +256,5 @@ def _section_keys(path: tuple) -> list[str]:
 
 
 __all__ = ["ConfigError", "ConfigDoc", "parse_config", "PolicyConfig", "ProgressReportConfig", "CalendarConfig",
-           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig"]
+           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig",
+           "DatabasePoolConfig"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from sqlmodel import Session
 
 from notifications.outbox import OutboxStatus
 from obligations.periods import previous_period
+from storage.db import scan_slots
 from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
 from storage.tables import Case, Clause, Department, Jurisdiction, Notice, Obligation, Occurrence, Outbox, Plan
 
@@ -144,25 +146,25 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
         select(Jurisdiction.id, Jurisdiction.path, Jurisdiction.name, Jurisdiction.code, Jurisdiction.level,
                Jurisdiction.parent_id))}
 
-    # The period is scanned in slices of months on parallel connections; the previous period,
-    # the overdue list and the notices run beside them. The database does the work and releases
-    # the interpreter meanwhile, so two cores halve the wall time.
-    engine = session.get_bind()
+    # The period is scanned in slices of months; the previous period, the overdue list and the
+    # notices run beside them. The database does the work and releases the interpreter meanwhile,
+    # so with connections to spare two cores halve the wall time; when the process's scan
+    # connections are taken (other reports are running), the parts run one after another on this
+    # session's own connection instead of waiting (see _run_parts).
     case_obligations = {oid: v[3] for oid, v in obligations.items() if v[2] == "case"}
     prev_start, prev_end = previous_period(start, end)
-    with ThreadPoolExecutor(max_workers=SCAN_SLICES + 3) as pool:
-        scans = [pool.submit(_on_connection, engine, _scan, scope, st, a, b, case_obligations)
-                 for a, b in _slices(start, end, SCAN_SLICES)]
-        side = {"overdue": pool.submit(_on_connection, engine, _overdue, st, scope, today, top),
-                "notices": pool.submit(_on_connection, engine, _notices, scope)}
-        if with_previous:
-            side["previous"] = pool.submit(_on_connection, engine, _previous_counts, scope,
-                                           status_counts(today, soon_days), prev_start, prev_end)
-        c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete = scans[0].result()
-        for more in scans[1:]:
-            for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete), more.result(), strict=True):
-                for k, v in theirs.items():
-                    mine[k] += v
+    slices = _slices(start, end, SCAN_SLICES)
+    parts = [(_scan, (scope, st, a, b, case_obligations)) for a, b in slices]
+    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,))]
+    if with_previous:
+        parts.append((_previous_counts, (scope, status_counts(today, soon_days), prev_start, prev_end)))
+    results = _run_parts(session, parts)
+    scans, (overdue_rows, notice_counts, *previous) = results[:len(slices)], results[len(slices):]
+    c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete = scans[0]
+    for more in scans[1:]:
+        for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete), more, strict=True):
+            for k, v in theirs.items():
+                mine[k] += v
 
     months = _months(start, end)
     month_text: dict[Any, str] = {}
@@ -197,10 +199,9 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     data = ReportData(plan, plan_row.title if plan_row else "全部计划", start, end, today,
                       unit.name if unit else None, children, rates(totals), by_department, by_clause, by_unit,
                       by_origin, months, heat_rows,
-                      side["overdue"].result(), totals["overdue"], case_coverage, case_coverage_units,
-                      side["notices"].result())
+                      overdue_rows, totals["overdue"], case_coverage, case_coverage_units, notice_counts)
     if with_previous:
-        _apply_previous(data, prev_start, prev_end, *side["previous"].result())
+        _apply_previous(data, prev_start, prev_end, *previous[0])
     return data
 
 
@@ -243,9 +244,49 @@ def _scan(conn, scope: _Scope, st, start: dt.date, end: dt.date, case_obligation
     return c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete
 
 
-def _on_connection(engine, fn, *args):
-    with engine.connect() as conn:
-        return fn(conn, *args)
+def _run_parts(session: Session, parts: list[tuple[Any, tuple]]) -> list:
+    """Run each part ``fn(conn, *args)``; the results in order. This thread works on the
+    session's own connection; up to len(parts) - 1 helper threads each open one more, as many
+    as the process-wide scan limit has free right now (``storage.db.scan_slots``: never waited
+    for, so reports cannot hold connections while they wait for more, and the pool is never
+    exhausted by reports). With none free the parts run one after another."""
+    slots = scan_slots(session.get_bind())
+    helpers = 0
+    while helpers < len(parts) - 1 and slots.acquire(blocking=False):
+        helpers += 1
+    results: list = [None] * len(parts)
+    todo = list(enumerate(parts))
+    lock = threading.Lock()
+
+    def work(conn) -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i, (fn, args) = todo.pop(0)
+            results[i] = fn(conn, *args)
+
+    def helper() -> None:
+        try:
+            with session.get_bind().connect() as conn:
+                work(conn)
+        finally:
+            slots.release()
+
+    if not helpers:
+        work(session.connection())
+        return results
+    with ThreadPoolExecutor(max_workers=helpers) as pool:
+        futures = [pool.submit(helper) for _ in range(helpers)]
+        try:
+            work(session.connection())
+        except BaseException:
+            with lock:
+                todo.clear()          # the helpers stop after their current part
+            raise
+        for f in futures:
+            f.result()
+    return results
 
 
 def _tune(conn) -> None:

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -15,13 +18,53 @@ from obligations.errors import DubanError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
-    """Create an engine. On PostgreSQL ``schema`` sets the search_path (tests isolate by schema)."""
+@dataclass(frozen=True)
+class PoolSettings:
+    """How many connections one process keeps to the database (config.yaml ``database_pool``).
+
+    ``size`` stay open, ``max_overflow`` more are opened when needed; a caller waits at most
+    ``timeout`` seconds for one. ``scan_connections`` of them at most, process-wide, run the
+    parallel parts of a report beside its own connection; that is kept below the pool's size,
+    so reports can never take every connection."""
+    size: int = 10
+    max_overflow: int = 20
+    timeout: float = 10.0
+    scan_connections: int = 4
+
+    @property
+    def scan_slots(self) -> int:
+        return max(0, min(self.scan_connections, self.size + self.max_overflow - 2))
+
+
+_scan_slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()    # engine → its BoundedSemaphore
+_slots_lock = threading.Lock()
+
+
+def scan_slots(engine: Engine) -> threading.BoundedSemaphore:
+    """The process-wide limit on the extra connections reports open for their parallel scans
+    through ``engine`` (``PoolSettings.scan_slots``)."""
+    engine = getattr(engine, "_proxied", engine)          # an engine with execution options
+    with _slots_lock:
+        slots = _scan_slots.get(engine)
+        if slots is None:
+            slots = _scan_slots[engine] = threading.BoundedSemaphore(PoolSettings().scan_slots)
+        return slots
+
+
+def make_engine(url: str, *, schema: str | None = None, echo: bool = False, pool: PoolSettings | None = None) -> Engine:
+    """Create an engine. On PostgreSQL ``schema`` sets the search_path (tests isolate by schema).
+    Every write committed through it advances the data version (storage.versions)."""
+    from storage import versions
+
+    pool = pool or PoolSettings()
+    sizes = dict(pool_size=pool.size, max_overflow=pool.max_overflow, pool_timeout=pool.timeout)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        else:
+            sizes = {}      # in memory: one connection shared by the threads (SQLAlchemy's own pool)
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **sizes)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -34,11 +77,14 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
             cur.execute("PRAGMA cache_size=-65536")     # 64 MiB page cache (default 2 MiB)
             cur.close()
 
-        return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+    else:
+        if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+        engine = create_engine(url, echo=echo, connect_args=connect_args, pool_pre_ping=True, **sizes)
+    versions.track(engine)
+    _scan_slots[engine] = threading.BoundedSemaphore(pool.scan_slots)
+    return engine
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -56,9 +102,12 @@ def migrate(engine: Engine, revision: str = "head", *, down: bool = False) -> No
     the foreign keys of the rows that point at it; SQLite's own procedure is followed: foreign
     keys off (outside the transaction, where the setting takes effect), the migration in one
     transaction, ``PRAGMA foreign_key_check`` before the commit, foreign keys on again."""
+    from storage import versions
+
     cfg = alembic_config(engine)
     step = command.downgrade if down else command.upgrade
     with engine.connect() as conn:
+        conn.info[versions.UNTRACKED] = True     # a schema change is not a change of the data
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
@@ -75,6 +124,8 @@ def migrate(engine: Engine, revision: str = "head", *, down: bool = False) -> No
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
+            conn.info.pop(versions.UNTRACKED, None)
+    versions.forget_schema(engine)
 
 
 class SchemaOutOfDate(DubanError):

@@ -13,6 +13,7 @@ from obligations.config import (
     CalendarConfig,
     ConfigDoc,
     ConfigError,
+    DatabasePoolConfig,
     NotifyConfig,
     PolicyConfig,
     ProgressReportConfig,
@@ -52,6 +53,14 @@ class Settings:
     report: ReportConfig = field(default_factory=ReportConfig)    # docx_template: an absolute path
     web: WebConfig = field(default_factory=WebConfig)
     as_of: dt.date | None = None
+    database_pool: DatabasePoolConfig = field(default_factory=DatabasePoolConfig)
+
+    def pool(self):
+        """The connection pool's settings (storage.db.PoolSettings) for make_engine."""
+        from storage.db import PoolSettings
+
+        p = self.database_pool
+        return PoolSettings(p.size, p.max_overflow, p.timeout_seconds, p.scan_connections)
 
     def notify_policy(self) -> NotifyPolicy:
         n = self.notify
@@ -102,7 +111,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify, service=doc.service,
         report=doc.report.model_copy(update={"docx_template": str((base / doc.report.docx_template).resolve())}
                                      if doc.report.docx_template else {}),
-        web=doc.web,
+        web=doc.web, database_pool=doc.database_pool,
     )
 
 
@@ -122,7 +131,8 @@ def config_doc(settings: Settings) -> ConfigDoc:
         schedule=ScheduleConfig(timezone=settings.timezone, start=settings.schedule_start,
                                 horizon_days=settings.horizon_days, due_soon_days=settings.due_soon_days,
                                 completion_grace_days=settings.completion_grace_days, as_of=settings.as_of),
-        notify=settings.notify, service=settings.service, report=settings.report, web=settings.web)
+        notify=settings.notify, service=settings.service, report=settings.report, web=settings.web,
+        database_pool=settings.database_pool)
 
 
 def config_document(settings: Settings) -> dict:

@@ -392,3 +392,13 @@ class SignInFailure(SQLModel, table=True):
     at: dt.datetime = Field(index=True)
     username: str = Field(max_length=64)
     client: str = Field(max_length=64)
+
+
+class DataVersion(SQLModel, table=True):
+    """One row: a number every committed write advances (storage/versions.py), so that figures
+    computed from the data (the dashboard, the reports) can be cached until something changes,
+    across every process that writes (web, scheduler, CLI, workers)."""
+
+    __tablename__ = "data_version"
+    id: int = Field(default=1, primary_key=True)
+    v: int = Field(default=0, sa_column=Column(sa.BigInteger(), nullable=False, server_default="0"))

@@ -97,7 +97,7 @@ def test_the_repository_config_parses_and_declares_every_key_it_uses():
 def test_every_section_forbids_unknown_keys():
     found = sections()
     assert {"", "policy", "policy.progress_report", "calendar", "schedule", "notify", "service", "report",
-            "web"} == set(found)
+            "web", "database_pool"} == set(found)
     assert {path: model.model_config.get("extra") for path, model in found.items()} == \
         {path: "forbid" for path in found}
 
@@ -128,6 +128,8 @@ WRONG = [   # (path, bad value, reason)
     (("report", "overdue_rows"), "-1", "数值过小"),
     (("web", "https_only"), "sometimes", "应为 true 或 false"),
     (("web",), "true", "应为映射"),
+    (("database_pool", "size"), "0", "数值过小"),
+    (("database_pool", "timeout_seconds"), "soon", "应为整数"),
 ]
 
 
@@ -187,6 +189,7 @@ UNKNOWN = [   # (path of the key renamed, the typo, the suggestion)
     (("report", "overdue_rows"), "overdue_row", "overdue_rows"),
     (("web", "https_only"), "http_only", "https_only"),
     (("web",), "webb", "web"),
+    (("database_pool", "max_overflow"), "max_overfow", "max_overflow"),
 ]
 
 

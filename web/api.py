@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from obligations.periods import PeriodSyntaxError, parse_period
 from obligations.status import STATUSES
-from reports.data import build as build_report
+from reports.cache import figures as build_report
 from storage import occurrences as occ
 from storage import views, workflow
 from storage.access import Principal, occurrence_filter

@@ -11,6 +11,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.sessions import SessionMiddleware
 
 from notifications.links import load_secret
@@ -22,14 +23,14 @@ from web.deps import LoginRequired
 from web.templating import make_templates
 
 TITLES = {403: "无权访问", 404: "未找到", 400: "请求有误", 409: "无法办理", 410: "链接已失效", 413: "文件过大",
-          422: "请求有误"}
+          422: "请求有误", 503: "系统繁忙"}
 
 
 def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     """``today``: a function giving the app's date (tests freeze it); default the configured
     timezone's today."""
     if engine is None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool=settings.pool())
         ensure_schema(engine)
     app = FastAPI(title="督办 duban API", version="1", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/v1/openapi.json",
@@ -65,6 +66,11 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     async def _bad_data(request: Request, exc: DataError):
         # values the database refuses (PostgreSQL: a NUL byte in text) are the client's error
         return await _http_error(request, HTTPException(400, "请求中含有无法处理的字符或数值"))
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout):
+        # every database connection stayed in use for database_pool.timeout_seconds: say so at once
+        return await _http_error(request, HTTPException(503, "系统繁忙，请稍后再试", headers={"Retry-After": "5"}))
 
     app.include_router(pages.router)
     app.include_router(api.router)

@@ -22,7 +22,7 @@ from obligations.words import period_words
 from reports import charts
 from reports import render as report_render
 from reports import service as reports
-from reports.data import build as build_report
+from reports.cache import figures as build_report
 from storage import accounts, audit, views, workflow
 from storage import evidence as evidence_files
 from storage import occurrences as occ

@@ -42,7 +42,7 @@ class CliContext:
         if self._engine is None:
             from storage.db import ensure_schema, make_engine
 
-            engine = make_engine(self.settings.database_url)
+            engine = make_engine(self.settings.database_url, pool=self.settings.pool())
             try:
                 ensure_schema(engine)
             except BaseException:
@@ -56,7 +56,7 @@ class CliContext:
         before and after. The engine is then this run's engine."""
         from storage.db import current_revision, make_engine, migrate
 
-        engine = self._engine or make_engine(self.settings.database_url)
+        engine = self._engine or make_engine(self.settings.database_url, pool=self.settings.pool())
         self._engine = engine
         before = current_revision(engine)
         migrate(engine)

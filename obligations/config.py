@@ -161,6 +161,10 @@ class ReportConfig(_Section):
 
 class WebConfig(_Section):
     https_only: bool = False      # behind an HTTPS proxy: the session cookie only ever goes over HTTPS
+    # request bodies larger than these are refused (413) before anything reads them: forms and
+    # JSON everywhere; the routes that take an evidence file (10 MB; Base64 in the API) get more
+    max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
+    max_upload_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
 
 
 # -- the whole file -------------------------------------------------------------------------

@@ -167,6 +167,24 @@ class WebConfig(_Section):
     max_upload_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
 
 
+# -- cases ----------------------------------------------------------------------------------
+
+def _regex(value: str) -> str:
+    import re
+
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"不是有效的正则表达式：{exc}") from None
+    return value
+
+
+class CasesConfig(_Section):
+    # the pseudonymous code of a key child (重点关爱服务对象) in the ledger; a run of letters that
+    # reads as a pinyin name is refused whatever the pattern allows
+    code_pattern: Annotated[str, AfterValidator(_regex)] = r"^[A-Z]{1,4}-?[0-9]{1,10}$"
+
+
 # -- the whole file -------------------------------------------------------------------------
 
 class ConfigDoc(_Section):
@@ -181,6 +199,7 @@ class ConfigDoc(_Section):
     service: ServiceConfig = ServiceConfig()
     report: ReportConfig = ReportConfig()
     web: WebConfig = WebConfig()
+    cases: CasesConfig = CasesConfig()
 
 
 def parse_config(text: str, filename: str) -> ConfigDoc:
@@ -241,4 +260,5 @@ def _section_keys(path: tuple) -> list[str]:
 
 
 __all__ = ["ConfigError", "ConfigDoc", "parse_config", "PolicyConfig", "ProgressReportConfig", "CalendarConfig",
-           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig"]
+           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig",
+           "CasesConfig"]

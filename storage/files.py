@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from obligations.catalog import Catalog, PolicyDefault, parse_catalog
 from obligations.config import (
     CalendarConfig,
+    CasesConfig,
     ConfigDoc,
     ConfigError,
     NotifyConfig,
@@ -50,6 +51,7 @@ class Settings:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     report: ReportConfig = field(default_factory=ReportConfig)    # docx_template: an absolute path
     web: WebConfig = field(default_factory=WebConfig)
+    cases: CasesConfig = field(default_factory=CasesConfig)
     as_of: dt.date | None = None
 
     def notify_policy(self) -> NotifyPolicy:
@@ -100,7 +102,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify, service=doc.service,
         report=doc.report.model_copy(update={"docx_template": str((base / doc.report.docx_template).resolve())}
                                      if doc.report.docx_template else {}),
-        web=doc.web,
+        web=doc.web, cases=doc.cases,
     )
 
 
@@ -120,7 +122,8 @@ def config_doc(settings: Settings) -> ConfigDoc:
         schedule=ScheduleConfig(timezone=settings.timezone, start=settings.schedule_start,
                                 horizon_days=settings.horizon_days, due_soon_days=settings.due_soon_days,
                                 as_of=settings.as_of),
-        notify=settings.notify, service=settings.service, report=settings.report, web=settings.web)
+        notify=settings.notify, service=settings.service, report=settings.report, web=settings.web,
+        cases=settings.cases)
 
 
 def config_document(settings: Settings) -> dict:

@@ -1,5 +1,6 @@
 """/api/docs: the API's interactive documentation from swagger-ui's files as the
-``swagger-ui-bundle`` package ships them, served under /static/swagger-ui — it works without
+``swagger-ui-py`` package ships them (swagger-ui 5, which reads FastAPI's OpenAPI 3.1), served
+under /static/swagger-ui — it works without
 internet access and needs no inline script (the page's one script is /static/swagger-init.js)."""
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 STATIC = Path(__file__).with_name("static")
-SWAGGER = Path(swagger_ui_path)
+SWAGGER = Path(SWAGGER_UI_PY_ROOT) / "static"
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,7 +22,6 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>督办 duban API 文档</title>
 <link rel="stylesheet" href="/static/swagger-ui/swagger-ui.css">
-<link rel="icon" type="image/png" href="/static/swagger-ui/favicon-32x32.png">
 </head>
 <body>
 <div id="swagger-ui"></div>

@@ -97,7 +97,7 @@ def test_the_repository_config_parses_and_declares_every_key_it_uses():
 def test_every_section_forbids_unknown_keys():
     found = sections()
     assert {"", "policy", "policy.progress_report", "calendar", "schedule", "notify", "service", "report",
-            "web"} == set(found)
+            "web", "cases"} == set(found)
     assert {path: model.model_config.get("extra") for path, model in found.items()} == \
         {path: "forbid" for path in found}
 
@@ -128,6 +128,8 @@ WRONG = [   # (path, bad value, reason)
     (("report", "overdue_rows"), "-1", "数值过小"),
     (("web", "https_only"), "sometimes", "应为 true 或 false"),
     (("web",), "true", "应为映射"),
+    (("web", "max_body_bytes"), "100", "数值过小"),
+    (("cases", "code_pattern"), '"[A-Z"', "不是有效的正则表达式"),
 ]
 
 
@@ -187,6 +189,7 @@ UNKNOWN = [   # (path of the key renamed, the typo, the suggestion)
     (("report", "overdue_rows"), "overdue_row", "overdue_rows"),
     (("web", "https_only"), "http_only", "https_only"),
     (("web",), "webb", "web"),
+    (("cases", "code_pattern"), "code_patern", "code_pattern"),
 ]
 
 
@@ -207,7 +210,7 @@ def test_an_unknown_key_with_no_near_match_lists_the_known_ones():
     at = line_of(TEXT, ("web", "https_only"))
     lines.insert(at, "  colour: red")
     message = refusal("\n".join(lines))
-    assert f"config.yaml:{at + 1}: web.colour: 不认识的配置项（可用：https_only）" in message
+    assert f"config.yaml:{at + 1}: web.colour: 不认识的配置项（可用：https_only、max_body_bytes、max_upload_bytes）" in message
 
 
 def test_a_repeated_key_and_a_key_that_is_not_text_are_refused_with_their_lines():
@@ -291,7 +294,8 @@ def test_a_config_written_from_the_settings_reads_the_same_anywhere(project, tmp
     settings = load_settings()
     assert settings.report.docx_template == str(project / "模板.docx")
     document = config_document(settings)
-    assert set(document) == set(ConfigDoc.model_fields) and document["web"] == {"https_only": False}
+    assert set(document) == set(ConfigDoc.model_fields)
+    assert document["web"] == {"https_only": False, "max_body_bytes": 1048576, "max_upload_bytes": 16777216}
     assert document["schedule"]["start"] == "2025-01-01" and document["service"]["deliver"] == {"minutes": 5}
     elsewhere = tmp_path / "elsewhere" / "config.yaml"
     elsewhere.parent.mkdir()

@@ -636,3 +636,35 @@ def test_a_case_items_notice_names_the_township_never_the_village(world):
     for body in (out.text, out.html, out.subject):
         assert "鼓东街道第一社区" not in body
     assert "FZ-1（鼓东街道）" in out.text and "鼓东街道" in out.html
+
+
+def test_report_downloads_leave_no_temporary_folder(world, clients, tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    page, _, _ = clients("coordinator")
+    for fmt in ("html", "pdf", "xlsx", "docx"):
+        r = page.get("/reports/download", params={"period": "2025Q1", "format": fmt})
+        assert r.status_code == 200 and len(r.content) > 500, fmt
+        assert "filename*=utf-8''" in r.headers["content-disposition"] and r.headers["cache-control"] == "no-store"
+    assert page.get("/reports/download", params={"period": "2025Q1", "format": "exe"}).status_code == 400
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("duban-report-")] == []
+
+
+def test_a_report_that_fails_to_render_leaves_no_temporary_folder(world, personas, tmp_path, monkeypatch):
+    import tempfile
+
+    app, engine, settings = world
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    broken = tmp_path / "模板.docx"
+    broken.write_text("not a word document", encoding="utf-8")
+    settings = dataclasses.replace(settings, report=settings.report.model_copy(update={"docx_template": str(broken)}))
+    page = TestClient(create_app(settings, engine, today=lambda: TODAY), raise_server_exceptions=False)
+    page.post("/login", data={"username": "mz", "password": PASSWORD, "csrf": csrf_of(page, "/login")})
+    r = page.get("/reports/download", params={"period": "2025Q1", "format": "docx"})
+    assert r.status_code == 500          # the installation's template is broken: the server's fault
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("duban-report-")] == []

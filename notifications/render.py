@@ -80,6 +80,11 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
     if not rows:
         return None
     expires = day + dt.timedelta(days=link_days)
+    # a digest about key children addresses its reader by the township: the village's name beside
+    # a child's code could point to the child
+    for village, township in {r.unit: r.township for r in rows if r.case_code and r.township}.items():
+        if village != township:
+            recipient = recipient.replace(village, township)
     plans: dict[str, dict] = {}
     for r in rows:
         kind = stage_kind(r.stage)

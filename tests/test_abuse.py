@@ -631,11 +631,12 @@ def test_a_case_items_notice_names_the_township_never_the_village(world):
         s.add(n)
         s.commit()
         rows = item_rows(s, [424242])[424242]
-    out = compose(rows, recipient="张主任", supervisor=False, day=TODAY, secret=b"s" * 32,
+    out = compose(rows, recipient="鼓东街道第一社区儿童主任", supervisor=False, day=TODAY, secret=b"s" * 32,
                   base_url="http://127.0.0.1:8000", link_days=30)
     for body in (out.text, out.html, out.subject):
         assert "鼓东街道第一社区" not in body
     assert "FZ-1（鼓东街道）" in out.text and "鼓东街道" in out.html
+    assert out.text.startswith("鼓东街道儿童主任：") and "鼓东街道儿童主任" in out.subject
 
 
 def test_report_downloads_leave_no_temporary_folder(world, clients, tmp_path, monkeypatch):

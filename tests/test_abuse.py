@@ -669,3 +669,27 @@ def test_a_report_that_fails_to_render_leaves_no_temporary_folder(world, persona
     r = page.get("/reports/download", params={"period": "2025Q1", "format": "docx"})
     assert r.status_code == 500          # the installation's template is broken: the server's fault
     assert [p.name for p in scratch.iterdir() if p.name.startswith("duban-report-")] == []
+
+
+def test_a_digest_that_cannot_be_rendered_fails_on_its_row_and_the_batch_goes_on(year_2025, engine, smtp_sink,
+                                                                                  tmp_path):
+    now = dt.datetime(2025, 4, 10, 2, 0, tzinfo=dt.UTC)
+    with Session(engine) as s, s.begin():
+        oid = s.scalar(sa.select(Occurrence.id).where(Occurrence.done_count < Occurrence.required).limit(1))
+        common = dict(recipient_kind="contact", day=D(2025, 4, 10), channel="email", items=1,
+                      next_attempt_at=now - dt.timedelta(minutes=1), created_at=now)
+        broken = Outbox(key="broken", recipient_id=1, address="a@fuzhou.example.org", recipient_name="甲", **common)
+        good = Outbox(key="good", recipient_id=2, address="b@fuzhou.example.org", recipient_name="乙", subject="督办提醒",
+                      text_body="正文", html_body="<p>正文</p>", **common)
+        s.add_all([broken, good])
+        s.flush()
+        # a notice whose stage this version does not know (written by another one, or by hand)
+        s.add(Notice(occurrence_id=oid, stage="future-1", kind="future", swept_on=D(2025, 4, 10), workdays=1,
+                     recipient_kind="contact", recipient_id=1, digest_id=broken.id))
+    report = deliver(engine, Channels(tmp_path / "outbox", "督办系统 <duban@example.org>", smtp_url=smtp_sink.url),
+                     DeliverySettings(secret=b"s" * 32, base_url="http://127.0.0.1:8000"), now=now, force=True)
+    with Session(engine) as s:
+        status = {r.key: (r.status, r.last_error) for r in s.scalars(sa.select(Outbox))}
+    assert status["good"][0] == "sent" and status["broken"][0] == "dead"
+    assert "无法生成通知内容" in status["broken"][1]
+    assert report.sent == 1 and report.dead == 1 and len(smtp_sink.messages) == 1

@@ -20,12 +20,14 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from email.header import Header
+from email.headerregistry import Address
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
 
 import httpx
 
+from obligations.mailbox import mailbox
 from storage.atomic import write_atomic
 
 WECOM_LIMIT = 4096  # bytes of markdown content a WeCom robot accepts
@@ -56,27 +58,52 @@ def message_id(key: str, sender: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
+def recipient(msg: Message) -> Address:
+    """The recipient as the email library's Address. The address must be one mailbox, else a
+    permanent failure of this message (recorded on its outbox row); a display name that is not
+    plain text (an address, a comma, a line break — see obligations.mailbox) is left out rather
+    than let it add a recipient or a header."""
+    try:
+        return mailbox(msg.name, msg.address)
+    except ValueError:
+        pass
+    try:
+        return mailbox(None, msg.address)
+    except ValueError as exc:
+        raise SendError(f"收件地址无效：{exc}", permanent=True) from None
+
+
+def sender_address(sender: str) -> Address:
+    """notify.sender (``督办系统 <duban@example.org>`` or a bare address) as an Address."""
+    name, addr = email.utils.parseaddr(sender)
+    try:
+        return mailbox(name or None, addr)
+    except ValueError as exc:
+        raise SendError(f"发件人 notify.sender 无效：{exc}", permanent=True) from None
+
+
+def formatted(address: Address) -> str:
+    """An Address as a header value: the name quoted, or RFC 2047 UTF-8 when not ASCII."""
+    return email.utils.formataddr((address.display_name, address.addr_spec), charset="utf-8") \
+        if address.display_name else address.addr_spec
+
+
 def build_email(msg: Message, sender: str) -> MIMEMultipart:
     """A multipart/alternative (text + HTML) message with RFC 2047 UTF-8 headers. Built with the
-    compat32 MIME classes: the default policy's header folding costs more than sending."""
+    compat32 MIME classes: the default policy's header folding costs more than sending. From and
+    To are the email library's Address objects, formatted by it — never concatenated text."""
     # a boundary from the key: the same bytes on a resend, and no random pick plus search of the
     # body for it ("_" is not a base64 character, so no encoded line can equal it)
     out = MIMEMultipart("alternative", boundary="=_duban_" + hashlib.sha256(msg.key.encode()).hexdigest()[:24])
     out["Subject"] = Header(msg.subject, "utf-8")
-    out["From"] = _address(sender)
-    out["To"] = _address(f"{msg.name} <{msg.address}>" if msg.name else msg.address)
+    out["From"] = formatted(sender_address(sender))
+    out["To"] = formatted(recipient(msg))
     out["Date"] = email.utils.formatdate(localtime=False)
     out["Message-ID"] = message_id(msg.key, sender)
     out["X-Duban-Key"] = msg.key
     out.attach(MIMEText(msg.text, "plain", "utf-8"))
     out.attach(MIMEText(msg.html, "html", "utf-8"))
     return out
-
-
-def _address(text: str) -> str:
-    name, addr = email.utils.parseaddr(text)
-    return email.utils.formataddr((str(Header(name, "utf-8")) if name and not name.isascii() else name, addr)) \
-        if name else addr
 
 
 class FileSink:
@@ -154,7 +181,9 @@ class Smtp:
         for attempt in (1, 2):
             self.open()
             try:
-                self._conn.send_message(data)
+                # the envelope names the one checked recipient, not whatever the headers parse to
+                self._conn.send_message(data, from_addr=sender_address(self.sender).addr_spec,
+                                        to_addrs=[recipient(msg).addr_spec])
                 return data["Message-ID"]
             except smtplib.SMTPServerDisconnected as exc:
                 self._conn = None           # a reused connection went stale: reconnect once

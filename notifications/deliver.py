@@ -111,15 +111,19 @@ def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report:
     batch) and return what to send."""
     if not ids:
         return []
-    out, skipped = [], []
+    out, skipped, broken = [], [], []
     with Session(engine) as session, session.begin():
         rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id)).all()
         items = item_rows(session, [r.id for r in rows if r.subject is None])
         for row in rows:
             if row.subject is None:
-                rendered = compose(items[row.id], recipient=row.recipient_name or "", day=row.day,
-                                   supervisor=row.recipient_kind == "supervisor", secret=settings.secret,
-                                   base_url=settings.base_url, link_days=settings.link_days)
+                try:
+                    rendered = compose(items[row.id], recipient=row.recipient_name or "", day=row.day,
+                                       supervisor=row.recipient_kind == "supervisor", secret=settings.secret,
+                                       base_url=settings.base_url, link_days=settings.link_days)
+                except Exception as exc:  # noqa: BLE001 - recorded on its own row, the batch goes on
+                    broken.append((row.id, f"无法生成通知内容（{type(exc).__name__}：{exc}）"))
+                    continue
                 if rendered is None:   # everything in it was completed or waived since the sweep
                     skipped.append(row.id)
                     continue
@@ -128,6 +132,11 @@ def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report:
             out.append((Message(row.key, row.address or "", row.recipient_name, row.subject, row.text_body,
                                 row.html_body), row.channel, row.attempts, row.id))
         report.skipped += mark_skipped(session, skipped)
+    with engine.connect() as conn:
+        for oid, error in broken:
+            mark_failed(conn, oid, error, dead=True, retry_at=dt.datetime.now(dt.UTC))
+            report.dead += 1
+            report.errors.append(f"{oid}: {error}")
     return out
 
 
@@ -139,7 +148,9 @@ def _send_one(conn, channels: Channels, settings: DeliverySettings, oid: int, ms
         if adapter is None:
             raise SendError(f"不支持的渠道 {channel}", permanent=True)
         mid = adapter.send(msg)
-    except SendError as exc:
+    except Exception as exc:  # noqa: BLE001 - one message's failure is recorded on its row; the rest go on
+        if not isinstance(exc, SendError):
+            exc = SendError(f"无法发送此消息（{type(exc).__name__}：{exc}）", permanent=True)
         dead = exc.permanent or attempts >= settings.max_attempts
         mark_failed(conn, oid, str(exc), dead=dead, retry_at=now + backoff(attempts))
         report.dead += dead

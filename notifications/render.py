@@ -83,6 +83,11 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
     if not rows:
         return None
     expires = day + dt.timedelta(days=link_days)
+    # a digest about key children addresses its reader by the township: the village's name beside
+    # a child's code could point to the child
+    for village, township in {r.unit: r.township for r in rows if r.case_code and r.township}.items():
+        if village != township:
+            recipient = recipient.replace(village, township)
     plans: dict[str, dict] = {}
     for r in rows:
         kind = stage_kind(r.stage)
@@ -100,12 +105,14 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         else:
             timing = f"已逾期 {r.workdays} 个工作日"
         token = make_token(secret, notice_id=r.notice_id, occurrence_id=r.occurrence_id, expires=expires)
+        # a key child's item names the township only: not the village (with the code, it could
+        # point to the child) nor a contact named after it
+        assignee = f"{r.township}{r.dept}" if r.case_code else (r.contact_name or f"{r.unit}{r.dept}")
         group["entries"].append(Entry(
             clause=clause_label(r.clause), clause_title=r.clause_title or "", what=r.what,
-            assignee=r.contact_name or f"{r.unit}{r.dept}",
+            assignee=assignee,
             case=f"{r.case_code}（{r.township}）" if r.case_code else None,
-            who_line=f"责任单位：{r.contact_name or r.unit + r.dept}"
-                     + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
+            who_line=f"责任单位：{assignee}" + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
             period=period_label(r.period_key), due=date_with_weekday(due), timing=timing,
             done=r.done_count, required=r.required,
             link=f"{base_url.rstrip('/')}/{'v' if supervisor else 'c'}/{token}",

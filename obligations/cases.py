@@ -1,10 +1,13 @@
 """Key-child cases (重点关爱服务对象, 一人一档): the ledger's layout and row validation. Pure.
 
-Cases are pseudonymous: the ledger carries a code, never a name; a code with Chinese characters
-is refused so that a name cannot slip in by mistake."""
+Cases are pseudonymous: the ledger carries a code, never a name. A code must match the configured
+pattern (cases.code_pattern; default a prefix of one to four capital letters and a number, such
+as FJ-0001), and a run of five or more letters that reads as pinyin syllables (ZhangXiaoMing,
+WANGFANG) is refused as a name whatever the pattern allows."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -12,7 +15,51 @@ RISK_CATEGORIES = ("家庭生活困难", "自身残疾", "监护缺失", "流浪
 HEADERS = ("编号", "乡镇（街道）", "村（社区）", "风险类别", "儿童主任", "建档日期", "结案日期", "备注")
 OPTIONAL_HEADERS = ("区划代码",)
 REQUIRED_HEADERS = ("编号", "乡镇（街道）", "风险类别", "建档日期")
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$")
+CODE_PATTERN = r"^[A-Z]{1,4}-?[0-9]{1,10}$"
+CODE = re.compile(CODE_PATTERN)
+NAME_LETTERS = 5     # a shorter run of letters is an abbreviation (FJ, DEMO), not a name
+
+
+@functools.cache
+def _syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable with a vowel (pypinyin's dictionary; not m, n, ng, hm)."""
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out = set()
+    for readings in pinyin_dict.values():
+        for reading in readings.split(","):
+            syllable = to_normal(reading).replace("ü", "v")
+            if syllable.isascii() and syllable.isalpha() and re.search(r"[aeiouv]", syllable):
+                out.add(syllable)
+    return frozenset(out)
+
+
+def reads_as_pinyin(letters: str) -> bool:
+    """True when ``letters`` splits wholly into two or more pinyin syllables (zhangxiaoming)."""
+    text, known = letters.lower(), _syllables()
+    ends = {0: 0}                      # position → fewest syllables to reach it
+    for i in range(len(text)):
+        if i not in ends:
+            continue
+        for j in range(i + 1, min(len(text), i + 6) + 1):
+            if text[i:j] in known and ends.get(j, 99) > ends[i] + 1:
+                ends[j] = ends[i] + 1
+    return ends.get(len(text), 0) >= 2
+
+
+def code_problem(code: str, pattern: re.Pattern = CODE) -> str | None:
+    """Why ``code`` is not a pseudonymous case code, or None when it is."""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in code):
+        return f"{code!r} 含有汉字：编号不得填写姓名"
+    for run in re.findall(r"[A-Za-z]+", code):
+        if len(run) >= NAME_LETTERS and reads_as_pinyin(run):
+            return f"{code!r} 中的 {run} 像是拼音姓名：编号不得填写姓名（可用：字母前缀加数字，如 FJ-0001）"
+    if not pattern.fullmatch(code):
+        shape = "1–4 个大写字母加数字，如 FJ-0001" if pattern.pattern == CODE_PATTERN \
+            else f"按 config.yaml 的 cases.code_pattern：{pattern.pattern}"
+        return f"{code!r} 不是化名编号（应为{shape}；不得填写姓名）"
+    return None
 
 
 @dataclass(frozen=True)
@@ -52,14 +99,14 @@ def _date(value) -> dt.date | None:
     return dt.date.fromisoformat(text)
 
 
-def validate_row(values: dict[str, object]) -> tuple[CaseRow | None, list[tuple[str, str]]]:
+def validate_row(values: dict[str, object], pattern: re.Pattern = CODE) -> tuple[CaseRow | None, list[tuple[str, str]]]:
     """Check one ledger row; return the row or a list of (column, reason)."""
     errors: list[tuple[str, str]] = []
     code = _text(values.get("编号"))
     if not code:
         errors.append(("编号", "不能为空"))
-    elif not CODE.match(code):
-        errors.append(("编号", f"{code!r} 不是化名编号（只用字母、数字、-、_，2–40 位；不得填写姓名）"))
+    elif problem := code_problem(code, pattern):
+        errors.append(("编号", problem))
     township = _text(values.get("乡镇（街道）"))
     if not township:
         errors.append(("乡镇（街道）", "不能为空"))

@@ -170,6 +170,11 @@ class WebConfig(_Section):
     sign_in_failures_per_address: int = Field(default=30, ge=1, le=100000)   # … or a client address …
     sign_in_lock_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)      # … within this many minutes, for as long
 
+    # request bodies larger than these are refused (413) before anything reads them: forms and
+    # JSON everywhere; the routes that take an evidence file (10 MB; Base64 in the API) get more
+    max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
+    max_upload_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
+
 
 # -- database_pool --------------------------------------------------------------------------
 
@@ -179,6 +184,24 @@ class DatabasePoolConfig(_Section):
     max_overflow: int = Field(default=20, ge=0)          # opened beyond size when needed
     timeout_seconds: int = Field(default=10, ge=1)       # wait at most this long for one (web: then 503)
     scan_connections: int = Field(default=4, ge=0)       # at most this many for reports' parallel scans
+
+
+# -- cases ----------------------------------------------------------------------------------
+
+def _regex(value: str) -> str:
+    import re
+
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"不是有效的正则表达式：{exc}") from None
+    return value
+
+
+class CasesConfig(_Section):
+    # the pseudonymous code of a key child (重点关爱服务对象) in the ledger; a run of letters that
+    # reads as a pinyin name is refused whatever the pattern allows
+    code_pattern: Annotated[str, AfterValidator(_regex)] = r"^[A-Z]{1,4}-?[0-9]{1,10}$"
 
 
 # -- the whole file -------------------------------------------------------------------------
@@ -196,6 +219,7 @@ class ConfigDoc(_Section):
     report: ReportConfig = ReportConfig()
     web: WebConfig = WebConfig()
     database_pool: DatabasePoolConfig = DatabasePoolConfig()
+    cases: CasesConfig = CasesConfig()
 
 
 def parse_config(text: str, filename: str) -> ConfigDoc:
@@ -257,4 +281,4 @@ def _section_keys(path: tuple) -> list[str]:
 
 __all__ = ["ConfigError", "ConfigDoc", "parse_config", "PolicyConfig", "ProgressReportConfig", "CalendarConfig",
            "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig",
-           "DatabasePoolConfig"]
+           "DatabasePoolConfig", "CasesConfig"]

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from obligations.errors import ProblemsError
+from obligations.mailbox import check_email, check_name
 from obligations.problems import from_validation_error
 from obligations.yamlsource import Problem, YamlSyntaxError, format_path, parse
 
@@ -46,18 +47,23 @@ class RoleDef(BaseModel):
     aliases: list[str] = []
 
 
+# names and addresses that end up in mail headers: checked here, where they are entered
+MailName = Annotated[str, AfterValidator(lambda v: check_name(v, "名称"))]
+MailAddress = Annotated[str, AfterValidator(check_email)]
+
+
 class ContactDef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    email: str | None = None
+    name: MailName | None = None
+    email: MailAddress | None = None
     webhook: str | None = None
     channel: str | None = None
 
 
 class SupervisorDef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    email: str | None = None
+    name: Annotated[MailName, Field(min_length=1)]
+    email: MailAddress | None = None
     webhook: str | None = None
 
 

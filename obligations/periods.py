@@ -14,8 +14,23 @@ class PeriodSyntaxError(DubanError, ValueError):
     pass
 
 
+# the years a period may lie in: plans, items and reports of this century; a period outside is a
+# typo (9999, 0001-01-01..9999-12-31), refused on every door before any date arithmetic
+YEAR_MIN, YEAR_MAX = 2000, 2100
+MAX_TEXT = 40
+
+
 def parse_period(text: str) -> tuple[dt.date, dt.date]:
-    """Return (first day, last day) of the period ``text`` names."""
+    """Return (first day, last day) of the period ``text`` names, within YEAR_MIN–YEAR_MAX."""
+    if len(text) > MAX_TEXT:
+        raise PeriodSyntaxError(f"期间过长（{len(text)} 个字符；示例：2025、2025H1、2025-01-01..2025-06-30）")
+    start, end = _parse(text)
+    if start.year < YEAR_MIN or end.year > YEAR_MAX:
+        raise PeriodSyntaxError(f"期间 {text.strip()!r} 超出可用范围：只能是 {YEAR_MIN} 年至 {YEAR_MAX} 年之间的期间")
+    return start, end
+
+
+def _parse(text: str) -> tuple[dt.date, dt.date]:
     t = text.strip().upper()
     if ".." in t:
         a, b = t.split("..", 1)

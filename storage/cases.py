@@ -5,6 +5,7 @@ nothing is written unless every row is good. Rows are matched by their code: a k
 updated in place, a new one added."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from obligations.cases import HEADERS, OPTIONAL_HEADERS, REQUIRED_HEADERS, CaseRow, validate_row
+from obligations.cases import CODE, HEADERS, OPTIONAL_HEADERS, REQUIRED_HEADERS, CaseRow, validate_row
 from obligations.errors import ProblemsError
 from storage.tables import Case, Jurisdiction
 
@@ -55,16 +56,18 @@ def read_ledger(path: Path) -> list[tuple[str, int, dict[str, Any]]]:
     return out
 
 
-def import_ledger(session: Session, path: Path) -> ImportReport:
+def import_ledger(session: Session, path: Path, code_pattern: str | None = None) -> ImportReport:
     """Validate every row, resolve its township/village, then upsert. The caller owns the
-    transaction; nothing is written when a LedgerError is raised."""
+    transaction; nothing is written when a LedgerError is raised. ``code_pattern``: the
+    configured case-code pattern (cases.code_pattern), default obligations.cases.CODE."""
+    pattern = re.compile(code_pattern) if code_pattern else CODE
     problems: list[str] = []
     good: list[tuple[CaseRow, int]] = []
     seen: dict[str, str] = {}
     units = _unit_index(session)
     for sheet, number, values in read_ledger(path):
         where = f"{sheet}!{number}"
-        row, errors = validate_row(values)
+        row, errors = validate_row(values, pattern)
         problems += [f"{where}: {col}: {reason}" for col, reason in errors]
         if row is None:
             continue

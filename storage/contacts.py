@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
@@ -23,6 +21,7 @@ from sqlmodel import Session
 
 from obligations.directory import normalize_name
 from obligations.errors import ProblemsError
+from obligations.mailbox import check_email, check_name
 from storage import audit
 from storage.atomic import atomic_path
 from storage.tables import Contact, Department, Jurisdiction
@@ -37,7 +36,6 @@ MAX_ROWS = 500_000
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_BAD_IN_NAME = re.compile(r"[\r\n\t\x00-\x1f\x7f,，;；<>@\"]")
 
 
 class ContactsError(ProblemsError, ValueError):
@@ -68,40 +66,12 @@ class _Row:
 
 # ---------------------------------------------------------------- checks (pure)
 
-def check_name(value: str | None, column: str) -> str | None:
-    """A person's name or title: plain text, no address, comma, angle bracket or line break."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    if len(text) > 40:
-        raise ValueError(f"{column}过长（{len(text)} 个字，最多 40 个）")
-    if _BAD_IN_NAME.search(text):
-        raise ValueError(f"{column}中不能有逗号、分号、尖括号、引号、@ 或换行：{text!r}")
-    return text
-
-
 def check_mobile(value: str | None) -> str | None:
     text = re.sub(r"[\s-]", "", str(value or "")).removeprefix("+86")
     if not text:
         return None
     if not _MOBILE.match(text):
         raise ValueError(f"{value!r} 不是 11 位手机号码")
-    return text
-
-
-def check_email(value: str | None) -> str | None:
-    """One mailbox (addr-spec), as the email library reads it; nothing around it."""
-    text = str(value or "").strip()
-    if not text:
-        return None
-    if any(ch in text for ch in "\r\n,;<>\"() ") or text.count("@") != 1:
-        raise ValueError(f"{text!r} 不是一个邮箱地址（只写一个地址，不带姓名或括号）")
-    try:
-        address = Address(addr_spec=text)
-    except (HeaderParseError, ValueError, IndexError):
-        raise ValueError(f"{text!r} 不是有效的邮箱地址") from None
-    if "." not in address.domain or address.addr_spec != text:
-        raise ValueError(f"{text!r} 不是有效的邮箱地址")
     return text
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from obligations.catalog import Catalog, PolicyDefault, parse_catalog
 from obligations.config import (
     CalendarConfig,
+    CasesConfig,
     ConfigDoc,
     ConfigError,
     DatabasePoolConfig,
@@ -52,6 +53,7 @@ class Settings:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     report: ReportConfig = field(default_factory=ReportConfig)    # docx_template: an absolute path
     web: WebConfig = field(default_factory=WebConfig)
+    cases: CasesConfig = field(default_factory=CasesConfig)
     as_of: dt.date | None = None
     database_pool: DatabasePoolConfig = field(default_factory=DatabasePoolConfig)
 
@@ -111,7 +113,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         extra_workdays=tuple(doc.calendar.workdays), notify=doc.notify, service=doc.service,
         report=doc.report.model_copy(update={"docx_template": str((base / doc.report.docx_template).resolve())}
                                      if doc.report.docx_template else {}),
-        web=doc.web, database_pool=doc.database_pool,
+        web=doc.web, database_pool=doc.database_pool, cases=doc.cases,
     )
 
 
@@ -132,7 +134,7 @@ def config_doc(settings: Settings) -> ConfigDoc:
                                 horizon_days=settings.horizon_days, due_soon_days=settings.due_soon_days,
                                 completion_grace_days=settings.completion_grace_days, as_of=settings.as_of),
         notify=settings.notify, service=settings.service, report=settings.report, web=settings.web,
-        database_pool=settings.database_pool)
+        database_pool=settings.database_pool, cases=settings.cases)
 
 
 def config_document(settings: Settings) -> dict:

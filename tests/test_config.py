@@ -97,7 +97,7 @@ def test_the_repository_config_parses_and_declares_every_key_it_uses():
 def test_every_section_forbids_unknown_keys():
     found = sections()
     assert {"", "policy", "policy.progress_report", "calendar", "schedule", "notify", "service", "report",
-            "web", "database_pool"} == set(found)
+            "web", "database_pool", "cases"} == set(found)
     assert {path: model.model_config.get("extra") for path, model in found.items()} == \
         {path: "forbid" for path in found}
 
@@ -130,6 +130,8 @@ WRONG = [   # (path, bad value, reason)
     (("web",), "true", "应为映射"),
     (("database_pool", "size"), "0", "数值过小"),
     (("database_pool", "timeout_seconds"), "soon", "应为整数"),
+    (("web", "max_body_bytes"), "100", "数值过小"),
+    (("cases", "code_pattern"), '"[A-Z"', "不是有效的正则表达式"),
 ]
 
 
@@ -190,6 +192,7 @@ UNKNOWN = [   # (path of the key renamed, the typo, the suggestion)
     (("web", "https_only"), "http_only", "https_only"),
     (("web",), "webb", "web"),
     (("database_pool", "max_overflow"), "max_overfow", "max_overflow"),
+    (("cases", "code_pattern"), "code_patern", "code_pattern"),
 ]
 
 
@@ -211,7 +214,7 @@ def test_an_unknown_key_with_no_near_match_lists_the_known_ones():
     lines.insert(at, "  colour: red")
     message = refusal("\n".join(lines))
     known = "、".join(WebConfig.model_fields)        # https_only、session_idle_minutes …
-    assert known.startswith("https_only、")
+    assert known.startswith("https_only、") and "max_body_bytes" in known
     assert f"config.yaml:{at + 1}: web.colour: 不认识的配置项（可用：{known}）" in message
 
 
@@ -297,6 +300,7 @@ def test_a_config_written_from_the_settings_reads_the_same_anywhere(project, tmp
     assert settings.report.docx_template == str(project / "模板.docx")
     document = config_document(settings)
     assert set(document) == set(ConfigDoc.model_fields) and document["web"] == WebConfig().model_dump()
+    assert document["web"]["max_body_bytes"] == 1048576 and document["web"]["max_upload_bytes"] == 16777216
     assert document["schedule"]["start"] == "2025-01-01" and document["service"]["deliver"] == {"minutes": 5}
     elsewhere = tmp_path / "elsewhere" / "config.yaml"
     elsewhere.parent.mkdir()

@@ -124,7 +124,7 @@ def test_bad_ledger_rows_are_located_and_nothing_is_imported(loaded, engine, tmp
     with pytest.raises(LedgerError) as info, Session(engine) as s, s.begin():
         import_ledger(s, ledger)
     assert info.value.problems == [
-        "台账!3: 编号: '张三' 不是化名编号（只用字母、数字、-、_，2–40 位；不得填写姓名）",
+        "台账!3: 编号: '张三' 含有汉字：编号不得填写姓名",
         "台账!4: 乡镇（街道）: 不存在街道 不在行政区划中",
         "台账!5: 风险类别: 未知类别 贫困（可用：家庭生活困难、自身残疾、监护缺失、流浪、心理和行为异常、主动求助）",
         "台账!5: 建档日期: '2025-02-30' 不是日期（示例：2025-03-01）",

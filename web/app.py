@@ -18,8 +18,9 @@ from notifications.links import load_secret
 from obligations.errors import DubanError
 from storage.db import ensure_schema, make_engine
 from storage.files import Settings
-from web import api, ics, pages
+from web import api, docs, ics, pages
 from web.deps import LoginRequired
+from web.guard import BodyLimit, SecurityHeaders
 from web.templating import make_templates
 
 TITLES = {403: "无权访问", 404: "未找到", 400: "请求有误", 409: "无法办理", 410: "链接已失效", 413: "文件过大",
@@ -32,7 +33,7 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     if engine is None:
         engine = make_engine(settings.database_url, pool=settings.pool())
         ensure_schema(engine)
-    app = FastAPI(title="督办 duban API", version="1", docs_url="/api/docs", redoc_url=None,
+    app = FastAPI(title="督办 duban API", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json",
                   description="督办事项、办结登记、计划、部门与报告数据。每个部门以接口令牌访问（duban users token），"
                               "与网页相同的权限规则。")
@@ -44,6 +45,15 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
                        max_age=settings.web.session_hours * 3600)
     templates = make_templates(settings.timezone)
     app.state.templates = templates
+
+    def _refusal_page(scope, status: int, title: str, message: str) -> str:
+        return templates.get_template("message.html").render(
+            {"request": Request(scope), "title": title, "message": message, "user": None})
+
+    # outermost last: the headers go on every response, the 413 included
+    app.add_middleware(BodyLimit, max_body=settings.web.max_body_bytes, max_upload=settings.web.max_upload_bytes,
+                       render=_refusal_page)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
@@ -75,4 +85,6 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(ics.router)
+    app.include_router(docs.router)
+    docs.mount(app)
     return app

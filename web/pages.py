@@ -5,15 +5,15 @@ only turns a refusal into a message on the same page."""
 from __future__ import annotations
 
 import datetime as dt
+import mimetypes
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session
-from starlette.background import BackgroundTask
 
 from notifications.links import LinkError, read_token
 from obligations.errors import DubanError
@@ -323,16 +323,14 @@ def report_download(request: Request, period: str, format: str = "pdf", plan: st
                             jurisdiction=unit.code, soon_days=settings.due_soon_days, top=settings.report.overdue_rows)
     except OccurrenceError as exc:
         raise HTTPException(400, str(exc)) from None
-    folder = Path(tempfile.mkdtemp(prefix="duban-report-"))
     name = reports.default_name(data, format)
-    path = report_render.write(data, format, folder / name, reports.options(settings))
-    return FileResponse(path, filename=name, background=BackgroundTask(_remove, folder))
-
-
-def _remove(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
+    # rendered in a temporary folder removed before the response goes out (the bytes are sent
+    # from memory): nothing is left behind, whether rendering fails or the client goes away
+    with tempfile.TemporaryDirectory(prefix="duban-report-") as folder:
+        content = report_render.write(data, format, Path(folder) / name, reports.options(settings)).read_bytes()
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(content, media_type=kind,
+                    headers={"Content-Disposition": f"attachment; filename*=utf-8''{quote(name)}"})
 
 
 @router.get("/audit")

@@ -175,7 +175,7 @@ def cases_import(ctx: typer.Context, ledger: Path = typer.Argument(..., help="�
     """导入重点关爱服务对象台账（任何一行有误则全部不导入）/ import the ledger (all or nothing)."""
     run = cli(ctx)
     with run.session() as session, session.begin():
-        report = cases_repo.import_ledger(session, ledger)
+        report = cases_repo.import_ledger(session, ledger, run.settings.cases.code_pattern)
     run.out.print(f"已导入 {ledger}：新增 {report.added} 人，更新 {report.updated} 人，无变化 {report.unchanged} 人。"
                   "运行 duban materialize 生成对应的走访、联系事项。")
 

@@ -58,6 +58,7 @@ class ReportData:
     previous_start: dt.date | None = None
     previous_end: dt.date | None = None
     trend: dict[str, Any] = field(default_factory=dict)
+    by_level: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # when asked: every unit, per level
 
 
 def empty_row(**labels: Any) -> dict[str, Any]:
@@ -119,8 +120,8 @@ class _Scope:
 
 def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, plan: str | None = None,
           jurisdiction: str | None = None, children: bool = True, soon_days: int = 7,
-          with_previous: bool = True, top: int = 50, department: str | None = None,
-          clause: str | None = None) -> ReportData:
+          with_previous: bool = True, top: int | None = 50, department: str | None = None,
+          clause: str | None = None, levels: bool = False) -> ReportData:
     plan_row = session.get(Plan, plan) if plan else None
     if plan and plan_row is None:
         raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
@@ -201,7 +202,36 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                       side["notices"].result())
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *side["previous"].result())
+    if levels:
+        data.by_level = _by_level(per_unit, units)
     return data
+
+
+def _by_level(per_unit: dict, units: dict) -> dict[str, list[dict[str, Any]]]:
+    """Every unit that holds items or contains units that do, rolled up, per level (province
+    first): each unit's counts are its own items and those of every unit below it."""
+    by_path = {v[0]: jid for jid, v in units.items()}
+    out: dict[int, dict] = {}
+    for jid, counts in per_unit.items():
+        path = units[jid][0]
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            anc = by_path.get("/".join(parts[:depth]) + "/") if not path.startswith("/") else \
+                by_path.get("/" + "/".join(parts[:depth]) + "/")
+            if anc is None:
+                continue
+            row = out.get(anc)
+            if row is None:
+                _, name, code, level, parent = units[anc]
+                row = out[anc] = empty_row(unit=name, code=code, level=level,
+                                           parent=units[parent][1] if parent in units else "")
+            for k in (*COUNTS, "total"):
+                row[k] += counts[k]
+    levels: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(out.values(), key=lambda r: (len(r["code"]), r["code"])):
+        levels.setdefault(row["level"], []).append(rates(row))
+    order = ("province", "city", "county", "township", "village")
+    return {k: levels[k] for k in sorted(levels, key=lambda lv: order.index(lv) if lv in order else 9)}
 
 
 SCAN_SLICES = 2
@@ -361,16 +391,17 @@ def _delta(now: float | None, before: float | None) -> float | None:
     return None if now is None or before is None else round(now - before, 4)
 
 
-def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int) -> list[dict[str, Any]]:
-    """The longest-overdue items first, with days late and the highest escalation sent."""
-    if not top:
+def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int | None) -> list[dict[str, Any]]:
+    """The longest-overdue items first, with days late and the highest escalation sent: the
+    first ``top`` of them, or every one (``top=None``, the workbook's ledger)."""
+    if top == 0:
         return []
     unit = sa.orm.aliased(Jurisdiction)
     escalation = (select(func.max(Notice.stage)).where(Notice.occurrence_id == Occurrence.id,
                                                        Notice.kind == "escalate").scalar_subquery())
     q = (select(Occurrence.id, Occurrence.plan_id, Clause.code, Obligation.what, unit.name, Department.name,
                 Occurrence.period_key, Occurrence.due, Occurrence.done_count, Occurrence.required, Case.code,
-                escalation)
+                escalation, Clause.title)
          .select_from(Occurrence).join(Obligation, Obligation.id == Occurrence.obligation_id)
          .join(Clause, Clause.id == Obligation.clause_id).join(Department, Department.key == Occurrence.party_key)
          .join(unit, unit.id == Occurrence.jurisdiction_id).outerjoin(Case, Case.id == Occurrence.case_id)
@@ -380,7 +411,8 @@ def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int) -> list[dict[str
                                 Occurrence.jurisdiction_id, Occurrence.id).limit(top)
     return [{"id": r[0], "plan": r[1], "clause": r[2], "what": r[3], "unit": r[4], "department": r[5],
              "period": r[6], "due": _date(r[7]).isoformat(), "days_late": (as_of - _date(r[7])).days, "done": r[8],
-             "required": r[9], "case": r[10], "escalation": int(r[11].rsplit("-", 1)[1]) if r[11] else 0}
+             "required": r[9], "case": r[10], "escalation": int(r[11].rsplit("-", 1)[1]) if r[11] else 0,
+             "clause_title": r[12] or ""}
             for r in conn.execute(q).fetchall()]
 
 

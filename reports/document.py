@@ -8,7 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from obligations.words import NOTICE_KIND_NAMES, UNIT_LEVEL_NAMES, date_words, numeral, period_label, period_words
+from obligations.words import (
+    NOTICE_KIND_NAMES,
+    UNIT_LEVEL_NAMES,
+    clause_label,
+    date_words,
+    numeral,
+    period_label,
+    period_words,
+)
 from reports.data import ReportData
 
 ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务"}
@@ -31,8 +39,13 @@ def int_text(v: int | None) -> str:
     return "—" if v is None else f"{v:,}"
 
 
+def date_text(v: dt.date | str | None) -> str:
+    return "—" if v is None else (v.isoformat() if isinstance(v, dt.date) else str(v))
+
+
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "text": lambda v: "" if v is None else str(v), "int": int_text, "rate": rate_text, "delta": delta_text,
+    "date": date_text,
 }
 
 
@@ -40,7 +53,7 @@ FORMATTERS: dict[str, Callable[[Any], str]] = {
 class Column:
     key: str
     label: str
-    kind: str = "text"           # text | int | rate | delta
+    kind: str = "text"           # text | int | rate | delta | date
     width: int = 10              # a spreadsheet column width in characters (CJK count double)
 
 
@@ -51,9 +64,15 @@ class Table:
     columns: list[Column]
     rows: list[dict[str, Any]]
     note: str = ""
+    printed_rows: int | None = None   # the printed formats (HTML, PDF, Word) show this many; the workbook all
+    more_note: str = ""               # what the printed formats say about the rows they leave out
 
     def text(self, row: dict[str, Any], col: Column) -> str:
         return FORMATTERS[col.kind](row.get(col.key))
+
+    @property
+    def printed(self) -> list[dict[str, Any]]:
+        return self.rows if self.printed_rows is None else self.rows[:self.printed_rows]
 
 
 @dataclass
@@ -78,10 +97,33 @@ class Document:
     addressee: str = "各有关单位"
     requirements: list[str] = field(default_factory=list)
     detail_tables: list[Table] = field(default_factory=list)   # too long to print: the workbook only
+    series: str = "督查通报"             # the name of the series the issue number counts in
+    issue_no: int | None = None         # 期号: counted per year and issuer (storage/report_issues.py)
+    cc: list[str] = field(default_factory=list)       # 抄送
+    printer: str = ""                   # 印发机关 (default: the issuer)
 
     @property
     def issued_text(self) -> str:
         return date_words(self.issued_on)
+
+    @property
+    def issue_text(self) -> str:
+        """督查通报〔2025〕第12期, or nothing for a report not issued (a draft)."""
+        return f"{self.series}〔{self.issued_on.year}〕第{self.issue_no}期" if self.issue_no else ""
+
+    @property
+    def intro(self) -> str:
+        return (f"为推动{self.data.plan_title if self.data.plan else '流动儿童关爱保护各项任务'}落到实处，"
+                f"现将{self.period}{self.scope}任务落实情况通报如下。")
+
+    @property
+    def cc_text(self) -> str:
+        return "，".join(self.cc)
+
+    @property
+    def printed_text(self) -> str:
+        """The 版记's last line: 印发机关 and 印发日期."""
+        return f"{self.printer or self.issuer}　　{date_words(self.issued_on)}印发"
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
@@ -131,9 +173,11 @@ def summary_text(data: ReportData) -> str:
 
 def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number: str = "",
                    requirements: list[str] | None = None, overdue_rows: int = 50,
-                   detail_rows: int = 60) -> Document:
+                   detail_rows: int = 60, issue_no: int | None = None, series: str = "督查通报",
+                   cc: list[str] | None = None, printer: str = "") -> Document:
     """``detail_rows``: a township table longer than this is left to the workbook (a province
-    has a thousand townships); the other formats show it rolled up by unit."""
+    has a thousand townships); the other formats show it rolled up by unit. ``overdue_rows``:
+    the printed formats list this many overdue items, the workbook every one the data holds."""
     period = period_words(data.start, data.end)
     sections: list[Section] = []
     detail: list[Table] = []
@@ -183,25 +227,32 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
     origin_rows = [_count_row(r, origin=ORIGIN_NAMES.get(r["origin"], r["origin"])) for r in data.by_origin]
     add("各项任务落实情况", tables=[
         Table("clauses", "分条款落实情况", clause_cols,
-              [_count_row(r, plan_title=r["plan_title"], clause=r["clause"], title=r["title"] or "") for r in data.by_clause]),
+              [_count_row(r, plan_title=r["plan_title"], clause=clause_label(r["clause"]), title=r["title"] or "")
+               for r in data.by_clause]),
         Table("origins", "原文规定周期与统一要求报送的任务", [Column("origin", "任务类别", "text", 34), *COUNT_COLUMNS],
               origin_rows)])
 
     overdue_cols = [Column("rank", "序号", "int", 6), Column("unit", "地区", "text", 14),
-                    Column("department", "责任部门", "text", 18), Column("clause", "条款", "text", 8),
+                    Column("department", "责任部门", "text", 18), Column("clause", "条款", "text", 14),
                     Column("what", "事项", "text", 30), Column("period", "期间", "text", 12),
-                    Column("due", "应办日期", "text", 12), Column("days_late", "逾期天数", "int", 9),
+                    Column("due", "应办日期", "date", 12), Column("days_late", "逾期天数", "int", 9),
                     Column("progress", "进度", "text", 8), Column("escalation", "督办级别", "text", 10),
                     Column("case", "关爱对象", "text", 12)]
-    shown = data.overdue_items[:overdue_rows]
-    add("逾期未办事项", paragraphs=[
-        f"截至{date_words(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项"
-        + (f"，下表按逾期时间由长到短列出前 {len(shown)} 项。" if data.overdue_total > len(shown) else "，逐项列出如下。")
-        if data.overdue_total else f"截至{date_words(data.as_of)}，无逾期未办事项。"],
-        tables=[Table("overdue", "逾期未办事项", overdue_cols,
-                      [{**r, "rank": i + 1, "progress": f"{r['done']}/{r['required']}", "period": period_label(r["period"]),
-                        "escalation": "—" if not r["escalation"] else f"{numeral(r['escalation'])}级督办",
-                        "case": r["case"] or ""} for i, r in enumerate(shown)])] if shown else [])
+    rows = [{**r, "rank": i + 1, "clause": clause_label(r["clause"]), "due": dt.date.fromisoformat(r["due"]),
+             "progress": f"{r['done']}/{r['required']}", "period": period_label(r["period"]),
+             "escalation": "—" if not r["escalation"] else f"{numeral(r['escalation'])}级督办",
+             "case": r["case"] or ""} for i, r in enumerate(data.overdue_items)]
+    printed = min(len(rows), overdue_rows)
+    left_out = data.overdue_total - printed
+    more = f"另有 {left_out:,} 项未列出，见 Excel 台账（“逾期事项”工作表）。" if left_out > 0 else ""
+    if not data.overdue_total:
+        words = f"截至{date_words(data.as_of)}，无逾期未办事项。"
+    elif left_out > 0:
+        words = f"截至{date_words(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项，下表按逾期时间由长到短列出前 {printed:,} 项，{more}"
+    else:
+        words = f"截至{date_words(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项，逐项列出如下。"
+    add("逾期未办事项", paragraphs=[words], tables=[Table(
+        "overdue", "逾期未办事项", overdue_cols, rows, printed_rows=printed, more_note=more)] if rows else [])
 
     if data.case_coverage:
         def cov_cols(first: Column) -> list[Column]:
@@ -221,18 +272,32 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
             detail.append(towns)
         add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
 
-    n = data.notices
-    notice_rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n[k], "sent": n[f"{k}_sent"]} for k in ("remind", "due", "overdue", "escalate")]
-    add("提醒催办情况", tables=[Table("notices", "提醒、催办与督办通知", [
-        Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
-        Column("sent", "已送达（项次）", "int", 14)], notice_rows)])
+    add("提醒催办情况", **notice_section(data))
 
     add("下一步工作要求", paragraphs=[f"（{numeral(i + 1)}）{t}" for i, t in enumerate(requirements or DEFAULT_REQUIREMENTS)])
     plan_part = data.plan_title if data.plan else "流动儿童关爱保护工作"
     return Document(title=f"关于{period}{plan_part}落实情况的督查通报", issuer=issuer, number=number,
                     issued_on=issued_on, period=period, scope=scope_text(data), summary=summary_text(data),
                     sections=sections, data=data, requirements=requirements or DEFAULT_REQUIREMENTS,
-                    detail_tables=detail)
+                    detail_tables=detail, series=series, issue_no=issue_no, cc=list(cc or []), printer=printer)
+
+
+def notice_section(data: ReportData) -> dict[str, list]:
+    """The notice section's paragraphs and tables. Each figure about notices is one more
+    paragraph or table appended here; every format renders the section whatever it holds."""
+    n = data.notices
+    rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n[k], "sent": n[f"{k}_sent"]} for k in ("remind", "due", "overdue", "escalate")]
+    return {"paragraphs": [notice_words(data)], "tables": [Table("notices", "提醒、催办与督办通知", [
+        Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
+        Column("sent", "已送达（项次）", "int", 14)], rows)]}
+
+
+def notice_words(data: ReportData) -> str:
+    n = data.notices
+    if not n["total"]:
+        return "本期未发出提醒、催办或督办通知。"
+    return (f"本期督办系统共发出到期提醒 {n['remind'] + n['due']:,} 项次、逾期催办 {n['overdue']:,} 项次、"
+            f"逾期督办 {n['escalate']:,} 项次，已送达 {n['sent']:,} 项次。")
 
 
 def _department_words(data: ReportData) -> str:

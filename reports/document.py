@@ -4,6 +4,7 @@ a number reads the same in all of them; cells keep the raw value and its text si
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -312,3 +313,56 @@ def _department_words(data: ReportData) -> str:
             f"最低的是{worst['name']}（{rate_text(worst['on_time_rate'])}")
     text += f"，逾期未办 {worst['overdue']:,} 项）。" if worst["overdue"] else "）。"
     return text
+
+
+def display_width(text: str) -> int:
+    """Width in half-em units: a CJK character counts 2, a Latin letter or digit 1."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def column_widths(table: Table, total: float, *, padding: int = 2) -> list[float]:
+    """Column widths for a printed table ``total`` half-ems wide: numbers, rates and dates get
+    what their longest cell needs (they never wrap); a header may wrap onto two lines; the text
+    columns share the rest in proportion to what they would need on one line."""
+    rows = table.printed
+    need, fixed = [], []
+    for c in table.columns:
+        cells = max((display_width(table.text(r, c)) for r in rows), default=0)
+        head = -(-display_width(c.label) // 2)                    # the header on two lines
+        if c.kind == "text":
+            need.append(max(cells, head, 4) + padding)
+            fixed.append(False)
+        else:
+            need.append(max(cells, head) + padding)
+            fixed.append(True)
+    numbers = sum(n for n, f in zip(need, fixed, strict=True) if f)
+    text = sum(n for n, f in zip(need, fixed, strict=True) if not f)
+    if numbers + text <= total:
+        spare = total - numbers - text            # to the text columns, or to all when there are none
+        share = [n if not f else 0 for n, f in zip(need, fixed, strict=True)] if text else need
+        return [n + spare * s / sum(share) for n, s in zip(need, share, strict=True)]
+    if numbers >= total * 0.8 or not text:         # too many numbers: scale everything
+        return [n * total / (numbers + text) for n in need]
+    room = total - numbers          # the text columns share what is left: the short ones whole, the long ones wrap
+    out = list(need)
+    waiting = sorted((n, j) for j, (n, f) in enumerate(zip(need, fixed, strict=True)) if not f)
+    while waiting:
+        fair = room / len(waiting)
+        n, j = waiting[0]
+        if n <= fair:
+            out[j], room = n, room - n
+            waiting.pop(0)
+        else:
+            for _, k in waiting:
+                out[k] = fair
+            break
+    return out
+
+
+_LOOSE = re.compile(r"(?<=[\u2e80-\uffef]) (?=\S)|(?<=\S) (?=[\u2e80-\uffef])")
+
+
+def tight(text: str) -> str:
+    """Printed Chinese takes no space between a character and a number (“应办事项 2,168 项” reads
+    “应办事项2,168项” in a 公文); a justified line would stretch those spaces."""
+    return _LOOSE.sub("", text)

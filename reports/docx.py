@@ -28,7 +28,7 @@ from docxtpl import DocxTemplate
 
 from obligations.words import numeral
 from reports import charts
-from reports.document import Document, Table
+from reports.document import Document, Table, column_widths, tight
 
 TITLE_FONT, HEAD_FONT, SUBHEAD_FONT, BODY_FONT = "方正小标宋简体", "黑体", "楷体_GB2312", "仿宋_GB2312"
 LATIN_FONT = "Times New Roman"
@@ -88,6 +88,8 @@ def _para(doc, text: str = "", *, font=BODY_FONT, size=16, bold=False, colour=No
     fmt.widow_control = True
     if indent:
         fmt.first_line_indent = Pt(size * 2)
+    if line != LINE:
+        _off_grid(p)
     if text:
         _font(p.add_run(text), font, size, bold, colour, latin)
     return p
@@ -99,7 +101,9 @@ def _border(paragraph, side: str, *, size: int = 8, colour: str = "000000") -> N
     borders = ppr.find(qn("w:pBdr"))
     if borders is None:
         borders = OxmlElement("w:pBdr")
-        ppr.append(borders)
+        ppr.insert_element_before(borders, "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap",
+                                  "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi",
+                                  "w:adjustRightInd", "w:snapToGrid", *_AFTER_SNAP)
     edge = OxmlElement(f"w:{side}")
     for k, v in (("w:val", "single"), ("w:sz", str(size)), ("w:space", "1"), ("w:color", colour)):
         edge.set(qn(k), v)
@@ -140,9 +144,8 @@ def _page(doc) -> None:
         if grid is None:
             grid = OxmlElement("w:docGrid")
             section._sectPr.append(grid)
-        grid.set(qn("w:type"), "linesAndChars")
-        grid.set(qn("w:linePitch"), "579")        # 28.95 pt: 22 lines
-        grid.set(qn("w:charSpace"), "-842")       # 28 characters of 三号 on 156 mm
+        grid.set(qn("w:type"), "lines")           # 22 lines of 28.95 pt; 三号 fills a 156 mm line with 28 characters
+        grid.set(qn("w:linePitch"), "579")
         doc.settings.odd_and_even_pages_header_footer = True
         for footer, align in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT), (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT)):
             p = footer.paragraphs[0]
@@ -209,6 +212,13 @@ def _printed(doc, *, top: int) -> None:
 
 def _table_borders(table) -> None:
     tblpr = table._tbl.tblPr
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        e = OxmlElement(f"w:{side}")
+        e.set(qn("w:w"), "57")          # 1 mm
+        e.set(qn("w:type"), "dxa")
+        margins.append(e)
+    tblpr.append(margins)
     borders = OxmlElement("w:tblBorders")
     for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
         e = OxmlElement(f"w:{side}")
@@ -227,7 +237,23 @@ def _cell_text(cell, text: str, *, header: bool, numeric: bool, size: float) -> 
     fmt.space_after = fmt.space_before = Pt(0)
     fmt.line_spacing = 1.0
     fmt.first_line_indent = Pt(0)
+    _off_grid(p)
     _font(p.add_run(text), HEAD_FONT if header else BODY_FONT, size)
+
+
+_AFTER_SNAP = ("w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+               "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle",
+               "w:rPr", "w:sectPr", "w:pPrChange")     # what follows w:snapToGrid in a w:pPr (the schema's order)
+
+
+def _off_grid(paragraph) -> None:
+    """Small print (tables, notes, pictures) keeps its own line height, not the page's 28.95 pt grid."""
+    ppr = paragraph._p.get_or_add_pPr()
+    if ppr.find(qn("w:snapToGrid")) is not None:
+        return
+    snap = OxmlElement("w:snapToGrid")
+    snap.set(qn("w:val"), "0")
+    ppr.insert_element_before(snap, *_AFTER_SNAP)
 
 
 def _word_table(sd, table: Table) -> None:
@@ -238,8 +264,8 @@ def _word_table(sd, table: Table) -> None:
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
     t.autofit = False
     _table_borders(t)
-    total = sum(c.width for c in cols)
-    widths = [Mm(TEXT_WIDTH_MM * c.width / total) for c in cols]
+    units = column_widths(table, TEXT_WIDTH_MM / 25.4 * 72 / (size / 2), padding=4)   # half-ems across the block
+    widths = [Mm(TEXT_WIDTH_MM * u / sum(units)) for u in units]
     for j in range(len(cols)):
         t.columns[j].width = widths[j]
     rows = t.rows
@@ -264,6 +290,7 @@ def _picture(sd, png: bytes, width_mm: float) -> None:
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     p.paragraph_format.first_line_indent = Pt(0)
     p.paragraph_format.line_spacing = 1.0
+    _off_grid(p)
     p.add_run().add_picture(io.BytesIO(png), width=Mm(width_mm))
 
 
@@ -297,7 +324,7 @@ def insert_body(word, doc: Document) -> bool:
     for section in doc.sections:
         _para(sd, f"{section.number}、{section.title}", font=HEAD_FONT, keep_next=True)
         for text in section.paragraphs:
-            last = _para(sd, text)
+            last = _para(sd, tight(text))
         sub = 0
         for table in section.tables:
             if table.key == "summary":
@@ -313,7 +340,7 @@ def insert_body(word, doc: Document) -> bool:
                 _para(sd, f"（{numeral(sub)}）{table.title}", font=SUBHEAD_FONT, keep_next=True)
             _word_table(sd, table)
             if table.more_note:
-                _para(sd, table.more_note, size=14)
+                _para(sd, tight(table.more_note), size=14)
             if table.note:
                 _para(sd, f"注：{table.note}", size=12, line=Pt(20))
             if table.key == "departments" and pictures.get("departments"):
@@ -337,7 +364,7 @@ def context(doc: Document) -> dict:
     ctx = {
         "issuer": doc.issuer, "number": doc.number, "issue_text": doc.issue_text, "title": doc.title,
         "addressee": doc.addressee, "period": doc.period, "scope": doc.scope, "summary": doc.summary,
-        "issued_text": doc.issued_text, "intro": doc.intro,
+        "issued_text": doc.issued_text, "intro": tight(doc.intro),
         "department_words": first_paragraph("各部门落实情况"),
         "overdue_words": first_paragraph("逾期未办事项"),
         "coverage_words": _coverage_words(doc, tables),

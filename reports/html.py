@@ -9,12 +9,13 @@ from markupsafe import Markup
 
 from obligations.templating import environment
 from reports import charts
-from reports.document import Document
+from reports.document import Document, column_widths, tight
 
 TEMPLATES = Path(__file__).parent / "templates"
 FONT_STACK = "'WenQuanYi Zen Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
 
 _env = environment(TEMPLATES)
+_env.filters["tight"] = tight
 
 
 def role_stacks(font: str | None = None) -> dict[str, Markup]:
@@ -43,4 +44,4 @@ def render_html(doc: Document, *, font: str | None = None) -> str:
     chart_svgs = {"departments": charts.department_bars(doc.data.by_department),
                   "heat": charts.heat_map(doc.data.heat, doc.data.months)}
     return _env.get_template("report.html.j2").render(doc=doc, charts=chart_svgs, font_stack=stack,
-                                                      fonts=role_stacks(font))
+                                                      fonts=role_stacks(font), column_widths=column_widths)

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from reports import render
 from reports.data import build
-from reports.document import Table
+from reports.document import Table, tight
 
 D = dt.date
 
@@ -200,7 +200,7 @@ def test_the_year_report_prints_fifty_and_the_workbook_every_overdue_item(year_r
     assert table.more_note == f"另有 {left:,} 项未列出，见 Excel 台账（“逾期事项”工作表）。"
     word = "\n".join(p.text for p in WordDocument(str(paths["docx"])).paragraphs)
     for text in (paths["html"].read_text(encoding="utf-8"), word):
-        assert f"另有 {left:,} 项未列出" in text
+        assert f"另有{left:,}项未列出，见Excel台账" in text
     clauses = {r[3] for r in expected(table)[1:]}
     assert all(re.fullmatch(r"第[\d.]+条|基础清单第\d+项|工作要求第\d+段", c) for c in clauses), clauses
 
@@ -212,7 +212,7 @@ def test_word_is_laid_out_as_a_gongwen(city_quarter):
     assert [round(v.mm) for v in (sec.page_width, sec.page_height)] == [210, 297]
     assert [round(v.mm) for v in (sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin)] == [37, 35, 28, 26]
     grid = sec._sectPr.find(qn("w:docGrid"))
-    assert grid.get(qn("w:type")) == "linesAndChars" and grid.get(qn("w:linePitch")) == "579"
+    assert grid.get(qn("w:type")) == "lines" and grid.get(qn("w:linePitch")) == "579"
 
     def east_asia(p):
         return {r.element.rPr.rFonts.get(qn("w:eastAsia")) for r in p.runs if r.text.strip()}
@@ -224,10 +224,11 @@ def test_word_is_laid_out_as_a_gongwen(city_quarter):
     assert paras[1].text == "督查通报〔2025〕第12期" and paras[2].text == "平民督〔2025〕3号"
     assert 'w:color="C00000"' in paras[3]._p.xml and "w:bottom" in paras[3]._p.xml       # the red rule
     title = next(p for p in paras if p.text == doc.title)
+    assert paras[1].runs[0].font.size.pt == 16 and masthead.runs[0].font.size.pt == 30
     assert east_asia(title) == {"方正小标宋简体"}
     assert east_asia(next(p for p in paras if p.text == "一、总体情况")) == {"黑体"}
     assert east_asia(next(p for p in paras if p.text.startswith("（一）"))) == {"楷体_GB2312"}
-    assert east_asia(next(p for p in paras if p.text == doc.summary)) == {"仿宋_GB2312"}
+    assert east_asia(next(p for p in paras if p.text == tight(doc.summary))) == {"仿宋_GB2312"}
     texts = [p.text for p in paras]
     assert texts[-2:] == ["抄送：市委督查室，市政府督查室。", f"{doc.issuer}\t{doc.issued_text}印发"]
     sign = texts.index(doc.issuer, 5)

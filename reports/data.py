@@ -138,7 +138,9 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     obligations = {oid: (clause_id, origin, scope_, what) for oid, clause_id, origin, scope_, what in session.execute(
         select(Obligation.id, Obligation.clause_id, Obligation.origin, Obligation.scope, Obligation.what))}
     plan_titles = dict(session.execute(select(Plan.id, Plan.title)).all())
-    clauses = {cid: (pid, plan_titles.get(pid, pid), code, title, pos) for cid, pid, code, title, pos in session.execute(
+    plan_places = dict(session.execute(select(Plan.id, Plan.locality)).all())
+    clauses = {cid: (pid, plan_titles.get(pid, pid), plan_places.get(pid) or plan_titles.get(pid, pid), code, title, pos)
+               for cid, pid, code, title, pos in session.execute(
         select(Clause.id, Clause.plan_id, Clause.code, Clause.title, Clause.position))}
     dept_names = dict(session.execute(select(Department.key, Department.name)).all())
     units = {jid: (path, name, code, level, parent) for jid, path, name, code, level, parent in session.execute(
@@ -185,7 +187,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     by_department = sorted((rates(r) for r in dept.values()),
                            key=lambda r: (r["on_time_rate"] is None, r["on_time_rate"] or 0, r["department"]))
     by_clause = sorted((rates(r) for r in _collect(c_clause, lambda cid: dict(zip(
-        ("plan", "plan_title", "clause", "title", "position"), clauses[cid], strict=True))).values()), key=lambda r: (r["plan"], r["position"]))
+        ("plan", "plan_title", "plan_place", "clause", "title", "position"), clauses[cid], strict=True))).values()),
+        key=lambda r: (r["plan"], r["position"]))
     by_origin = [rates(r) for r in sorted(_collect(c_origin, lambda o: {"origin": o}).values(), key=lambda r: r["origin"])]
     per_unit = _collect(c_unit, lambda jid: {})
     head = _unit_heads(per_unit, units, unit)

@@ -224,11 +224,12 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
     clause_cols = [Column("clause", "条款", "text", 10), Column("title", "任务", "text", 36), *COUNT_COLUMNS]
     multi_plan = data.plan is None and len({r["plan"] for r in data.by_clause}) > 1
     if multi_plan:
-        clause_cols.insert(0, Column("plan_title", "计划", "text", 24))
+        clause_cols.insert(0, Column("plan_place", "计划（地方）", "text", 12))
     origin_rows = [_count_row(r, origin=ORIGIN_NAMES.get(r["origin"], r["origin"])) for r in data.by_origin]
     add("各项任务落实情况", tables=[
         Table("clauses", "分条款落实情况", clause_cols,
-              [_count_row(r, plan_title=r["plan_title"], clause=clause_label(r["clause"]), title=r["title"] or "")
+              [_count_row(r, plan_title=r["plan_title"], plan_place=r["plan_place"], clause=clause_label(r["clause"]),
+                          title=r["title"] or "")
                for r in data.by_clause]),
         Table("origins", "原文规定周期与统一要求报送的任务", [Column("origin", "任务类别", "text", 34), *COUNT_COLUMNS],
               origin_rows)])

@@ -353,9 +353,10 @@ def column_widths(table: Table, total: float, *, padding: int = 2) -> list[float
         if n <= fair:
             out[j], room = n, room - n
             waiting.pop(0)
-        else:
-            for _, k in waiting:
-                out[k] = fair
+        else:                       # the long ones in proportion to their length
+            rest = sum(m for m, _ in waiting)
+            for m, k in waiting:
+                out[k] = room * m / rest
             break
     return out
 

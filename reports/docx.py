@@ -259,7 +259,7 @@ def _off_grid(paragraph) -> None:
 def _word_table(sd, table: Table) -> None:
     """One of the report's tables, as it prints: header row repeated on each page, the printed rows."""
     cols = table.columns
-    size = 10.5 if len(cols) <= 7 else 9
+    size = 10.5 if len(cols) <= 7 else 9 if len(cols) <= 10 else 8
     t = sd.add_table(rows=1 + len(table.printed), cols=len(cols))
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
     t.autofit = False

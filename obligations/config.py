@@ -149,7 +149,10 @@ class ServiceConfig(_Section):
 
 class ReportConfig(_Section):
     issuer: str = "流动儿童关爱保护工作督查室"
-    number: str = ""
+    number: str = ""                  # 文号 (e.g. 平民督〔2025〕3号), printed under the masthead when set
+    series: str = Field(default="督查通报", min_length=1, max_length=32)   # the 期号 counts in it: 督查通报〔2025〕第12期
+    cc: list[str] = []                # 抄送, in the 版记
+    printer: str = ""                 # 印发机关 in the 版记 (default: the issuer)
     font: str = "WenQuanYi Zen Hei"
     docx_template: str | None = None
     period: Literal["month", "quarter", "half", "year"] = "month"

@@ -94,3 +94,96 @@ def heat_map(heat: list[dict[str, Any]], months: list[str], *, width: int = 640)
                            f'fill="{colour}">{round(rate * 100)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+# ---------------------------------------------------------------- the same charts as pictures (Word)
+
+def _pil_font(size: int):
+    """A CJK font for Pillow (the installed 黑体-like face), or None where none is installed."""
+    from PIL import ImageFont
+
+    from reports.pdf import ReportFontError, font_file, role_fonts
+
+    try:
+        return ImageFont.truetype(str(font_file(role_fonts()["heading"])), size)
+    except (ReportFontError, OSError):
+        return None
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def department_bars_png(rows: list[dict[str, Any]], *, scale: int = 3) -> bytes | None:
+    """The department bars as a PNG (Word cannot show inline SVG everywhere); None without a font."""
+    from PIL import Image, ImageDraw
+
+    rows = [r for r in rows if r.get("on_time_rate") is not None]
+    font = _pil_font(11 * scale)
+    if not rows or font is None:
+        return None
+    s = scale
+    bar, gap, width = 16 * s, 6 * s, 640 * s
+    label_w = min(max(font.getlength(r["name"]) for r in rows) + 10 * s, 200 * s)
+    value_w, top, axis_h = 52 * s, 6 * s, 20 * s
+    plot_w = width - label_w - value_w
+    height = top + len(rows) * (bar + gap) + axis_h
+    img = Image.new("RGB", (int(width), int(height)), "white")
+    d = ImageDraw.Draw(img)
+    for tick in (0, 0.2, 0.4, 0.6, 0.8, 1.0):
+        x = label_w + plot_w * tick
+        d.line([(x, top - 2 * s), (x, height - axis_h)], fill=(221, 221, 221), width=max(1, s // 2))
+        d.text((x, height - 3 * s), f"{int(tick * 100)}%", font=font, fill=(102, 102, 102), anchor="ms")
+    for i, r in enumerate(rows):
+        y = top + i * (bar + gap)
+        w = plot_w * r["on_time_rate"]
+        d.text((label_w - 6 * s, y + bar / 2), r["name"], font=font, fill="black", anchor="rm")
+        d.rectangle([label_w, y, label_w + max(w, 1), y + bar], fill=_rgb(rate_colour(r["on_time_rate"])))
+        d.text((label_w + w + 4 * s, y + bar / 2), rate_text(r["on_time_rate"]), font=font, fill="black", anchor="lm")
+    return _png(img)
+
+
+def heat_map_png(heat: list[dict[str, Any]], months: list[str], *, scale: int = 3) -> bytes | None:
+    """The department × month heat map as a PNG; None without a font."""
+    from PIL import Image, ImageDraw
+
+    rows = [h for h in heat if h["months"]]
+    font = _pil_font(10 * scale)
+    if not rows or not months or font is None:
+        return None
+    s = scale
+    label_w = min(max(font.getlength(h["name"]) for h in rows) + 10 * s, 200 * s)
+    cell_w, cell_h, head = 40 * s, 20 * s, 20 * s
+    width, height = int(label_w + cell_w * len(months) + 2 * s), int(head + cell_h * len(rows) + 2 * s)
+    img = Image.new("RGB", (width, height), "white")
+    d = ImageDraw.Draw(img)
+    same_year = len({m[:4] for m in months}) == 1
+    for j, m in enumerate(months):
+        label = f"{int(m[5:])}月" if same_year else f"{m[2:4]}年{int(m[5:])}月"
+        d.text((label_w + j * cell_w + cell_w / 2, head / 2), label, font=font, fill=(68, 68, 68), anchor="mm")
+    for i, h in enumerate(rows):
+        y = head + i * cell_h
+        d.text((label_w - 6 * s, y + cell_h / 2), h["name"], font=font, fill="black", anchor="rm")
+        for j, m in enumerate(months):
+            cell = h["months"].get(m)
+            rate = cell["on_time_rate"] if cell else None
+            x = label_w + j * cell_w
+            d.rectangle([x, y, x + cell_w - s, y + cell_h - s], fill=_rgb(rate_colour(rate)))
+            if rate is not None:
+                colour = "white" if rate < 0.6 or rate >= 0.9 else (34, 34, 34)
+                d.text((x + cell_w / 2, y + cell_h / 2), str(round(rate * 100)), font=font, fill=colour, anchor="mm")
+    return _png(img)
+
+
+def _png(img) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    img.save(out, "PNG", optimize=True, dpi=(288, 288))
+    return out.getvalue()
+
+
+def png_charts(data) -> dict[str, bytes]:
+    """The report's charts as PNGs by table key (those that can be drawn)."""
+    out = {"departments": department_bars_png(data.by_department), "heat": heat_map_png(data.heat, data.months)}
+    return {k: v for k, v in out.items() if v}

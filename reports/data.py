@@ -60,6 +60,7 @@ class ReportData:
     previous_start: dt.date | None = None
     previous_end: dt.date | None = None
     trend: dict[str, Any] = field(default_factory=dict)
+    by_level: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # when asked: every unit, per level
 
 
 def empty_row(**labels: Any) -> dict[str, Any]:
@@ -121,8 +122,8 @@ class _Scope:
 
 def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, plan: str | None = None,
           jurisdiction: str | None = None, children: bool = True, soon_days: int = 7,
-          with_previous: bool = True, top: int = 50, department: str | None = None,
-          clause: str | None = None) -> ReportData:
+          with_previous: bool = True, top: int | None = 50, department: str | None = None,
+          clause: str | None = None, levels: bool = False) -> ReportData:
     plan_row = session.get(Plan, plan) if plan else None
     if plan and plan_row is None:
         raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
@@ -139,7 +140,9 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     obligations = {oid: (clause_id, origin, scope_, what) for oid, clause_id, origin, scope_, what in session.execute(
         select(Obligation.id, Obligation.clause_id, Obligation.origin, Obligation.scope, Obligation.what))}
     plan_titles = dict(session.execute(select(Plan.id, Plan.title)).all())
-    clauses = {cid: (pid, plan_titles.get(pid, pid), code, title, pos) for cid, pid, code, title, pos in session.execute(
+    plan_places = dict(session.execute(select(Plan.id, Plan.locality)).all())
+    clauses = {cid: (pid, plan_titles.get(pid, pid), plan_places.get(pid) or plan_titles.get(pid, pid), code, title, pos)
+               for cid, pid, code, title, pos in session.execute(
         select(Clause.id, Clause.plan_id, Clause.code, Clause.title, Clause.position))}
     dept_names = dict(session.execute(select(Department.key, Department.name)).all())
     units = {jid: (path, name, code, level, parent) for jid, path, name, code, level, parent in session.execute(
@@ -186,7 +189,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     by_department = sorted((rates(r) for r in dept.values()),
                            key=lambda r: (r["on_time_rate"] is None, r["on_time_rate"] or 0, r["department"]))
     by_clause = sorted((rates(r) for r in _collect(c_clause, lambda cid: dict(zip(
-        ("plan", "plan_title", "clause", "title", "position"), clauses[cid], strict=True))).values()), key=lambda r: (r["plan"], r["position"]))
+        ("plan", "plan_title", "plan_place", "clause", "title", "position"), clauses[cid], strict=True))).values()),
+        key=lambda r: (r["plan"], r["position"]))
     by_origin = [rates(r) for r in sorted(_collect(c_origin, lambda o: {"origin": o}).values(), key=lambda r: r["origin"])]
     per_unit = _collect(c_unit, lambda jid: {})
     head = _unit_heads(per_unit, units, unit)
@@ -202,7 +206,36 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                       overdue_rows, totals["overdue"], case_coverage, case_coverage_units, notice_counts)
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *previous[0])
+    if levels:
+        data.by_level = _by_level(per_unit, units)
     return data
+
+
+def _by_level(per_unit: dict, units: dict) -> dict[str, list[dict[str, Any]]]:
+    """Every unit that holds items or contains units that do, rolled up, per level (province
+    first): each unit's counts are its own items and those of every unit below it."""
+    by_path = {v[0]: jid for jid, v in units.items()}
+    out: dict[int, dict] = {}
+    for jid, counts in per_unit.items():
+        path = units[jid][0]
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            anc = by_path.get("/".join(parts[:depth]) + "/") if not path.startswith("/") else \
+                by_path.get("/" + "/".join(parts[:depth]) + "/")
+            if anc is None:
+                continue
+            row = out.get(anc)
+            if row is None:
+                _, name, code, level, parent = units[anc]
+                row = out[anc] = empty_row(unit=name, code=code, level=level,
+                                           parent=units[parent][1] if parent in units else "")
+            for k in (*COUNTS, "total"):
+                row[k] += counts[k]
+    levels: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(out.values(), key=lambda r: (len(r["code"]), r["code"])):
+        levels.setdefault(row["level"], []).append(rates(row))
+    order = ("province", "city", "county", "township", "village")
+    return {k: levels[k] for k in sorted(levels, key=lambda lv: order.index(lv) if lv in order else 9)}
 
 
 SCAN_SLICES = 2
@@ -402,16 +435,17 @@ def _delta(now: float | None, before: float | None) -> float | None:
     return None if now is None or before is None else round(now - before, 4)
 
 
-def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int) -> list[dict[str, Any]]:
-    """The longest-overdue items first, with days late and the highest escalation sent."""
-    if not top:
+def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int | None) -> list[dict[str, Any]]:
+    """The longest-overdue items first, with days late and the highest escalation sent: the
+    first ``top`` of them, or every one (``top=None``, the workbook's ledger)."""
+    if top == 0:
         return []
     unit = sa.orm.aliased(Jurisdiction)
     escalation = (select(func.max(Notice.stage)).where(Notice.occurrence_id == Occurrence.id,
                                                        Notice.kind == "escalate").scalar_subquery())
     q = (select(Occurrence.id, Occurrence.plan_id, Clause.code, Obligation.what, unit.name, Department.name,
                 Occurrence.period_key, Occurrence.due, Occurrence.done_count, Occurrence.required, Case.code,
-                escalation, Occurrence.original_due)
+                escalation, Occurrence.original_due, Clause.title)
          .select_from(Occurrence).join(Obligation, Obligation.id == Occurrence.obligation_id)
          .join(Clause, Clause.id == Obligation.clause_id).join(Department, Department.key == Occurrence.party_key)
          .join(unit, unit.id == Occurrence.jurisdiction_id).outerjoin(Case, Case.id == Occurrence.case_id)
@@ -422,7 +456,7 @@ def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int) -> list[dict[str
     return [{"id": r[0], "plan": r[1], "clause": r[2], "what": r[3], "unit": r[4], "department": r[5],
              "period": r[6], "due": _date(r[7]).isoformat(), "days_late": (as_of - _date(r[7])).days, "done": r[8],
              "required": r[9], "case": r[10], "escalation": int(r[11].rsplit("-", 1)[1]) if r[11] else 0,
-             "original_due": _date(r[12]).isoformat() if r[12] else None}
+             "original_due": _date(r[12]).isoformat() if r[12] else None, "clause_title": r[13] or ""}
             for r in conn.execute(q).fetchall()]
 
 

@@ -4,12 +4,21 @@ a number reads the same in all of them; cells keep the raw value and its text si
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from obligations.timeliness import GRACE_DAYS, rules_text
-from obligations.words import NOTICE_KIND_NAMES, UNIT_LEVEL_NAMES, date_words, numeral, period_label, period_words
+from obligations.words import (
+    NOTICE_KIND_NAMES,
+    UNIT_LEVEL_NAMES,
+    clause_label,
+    date_words,
+    numeral,
+    period_label,
+    period_words,
+)
 from reports.data import ReportData
 
 ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务",
@@ -33,8 +42,13 @@ def int_text(v: int | None) -> str:
     return "—" if v is None else f"{v:,}"
 
 
+def date_text(v: dt.date | str | None) -> str:
+    return "—" if v is None else (v.isoformat() if isinstance(v, dt.date) else str(v))
+
+
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "text": lambda v: "" if v is None else str(v), "int": int_text, "rate": rate_text, "delta": delta_text,
+    "date": date_text,
 }
 
 
@@ -42,7 +56,7 @@ FORMATTERS: dict[str, Callable[[Any], str]] = {
 class Column:
     key: str
     label: str
-    kind: str = "text"           # text | int | rate | delta
+    kind: str = "text"           # text | int | rate | delta | date
     width: int = 10              # a spreadsheet column width in characters (CJK count double)
 
 
@@ -53,9 +67,15 @@ class Table:
     columns: list[Column]
     rows: list[dict[str, Any]]
     note: str = ""
+    printed_rows: int | None = None   # the printed formats (HTML, PDF, Word) show this many; the workbook all
+    more_note: str = ""               # what the printed formats say about the rows they leave out
 
     def text(self, row: dict[str, Any], col: Column) -> str:
         return FORMATTERS[col.kind](row.get(col.key))
+
+    @property
+    def printed(self) -> list[dict[str, Any]]:
+        return self.rows if self.printed_rows is None else self.rows[:self.printed_rows]
 
 
 @dataclass
@@ -80,6 +100,10 @@ class Document:
     addressee: str = "各有关单位"
     requirements: list[str] = field(default_factory=list)
     detail_tables: list[Table] = field(default_factory=list)   # too long to print: the workbook only
+    series: str = "督查通报"             # the name of the series the issue number counts in
+    issue_no: int | None = None         # 期号: counted per year and issuer (storage/report_issues.py)
+    cc: list[str] = field(default_factory=list)       # 抄送
+    printer: str = ""                   # 印发机关 (default: the issuer)
     method: list[str] = field(default_factory=list)            # how on time is judged (obligations.timeliness)
 
     @property
@@ -89,6 +113,25 @@ class Document:
     @property
     def issued_text(self) -> str:
         return date_words(self.issued_on)
+
+    @property
+    def issue_text(self) -> str:
+        """督查通报〔2025〕第12期, or nothing for a report not issued (a draft)."""
+        return f"{self.series}〔{self.issued_on.year}〕第{self.issue_no}期" if self.issue_no else ""
+
+    @property
+    def intro(self) -> str:
+        return (f"为推动{self.data.plan_title if self.data.plan else '流动儿童关爱保护各项任务'}落到实处，"
+                f"现将{self.period}{self.scope}任务落实情况通报如下。")
+
+    @property
+    def cc_text(self) -> str:
+        return "，".join(self.cc)
+
+    @property
+    def printed_text(self) -> str:
+        """The 版记's last line: 印发机关 and 印发日期."""
+        return f"{self.printer or self.issuer}　　{date_words(self.issued_on)}印发"
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
@@ -138,9 +181,11 @@ def summary_text(data: ReportData) -> str:
 
 def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number: str = "",
                    requirements: list[str] | None = None, overdue_rows: int = 50,
-                   detail_rows: int = 60, grace_days: int = GRACE_DAYS) -> Document:
+                   detail_rows: int = 60, issue_no: int | None = None, series: str = "督查通报",
+                   cc: list[str] | None = None, printer: str = "", grace_days: int = GRACE_DAYS) -> Document:
     """``detail_rows``: a township table longer than this is left to the workbook (a province
-    has a thousand townships); the other formats show it rolled up by unit."""
+    has a thousand townships); the other formats show it rolled up by unit. ``overdue_rows``:
+    the printed formats list this many overdue items, the workbook every one the data holds."""
     period = period_words(data.start, data.end)
     sections: list[Section] = []
     detail: list[Table] = []
@@ -187,31 +232,40 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
     clause_cols = [Column("clause", "条款", "text", 10), Column("title", "任务", "text", 36), *COUNT_COLUMNS]
     multi_plan = data.plan is None and len({r["plan"] for r in data.by_clause}) > 1
     if multi_plan:
-        clause_cols.insert(0, Column("plan_title", "计划", "text", 24))
+        clause_cols.insert(0, Column("plan_place", "计划（地方）", "text", 12))
     origin_rows = [_count_row(r, origin=ORIGIN_NAMES.get(r["origin"], r["origin"])) for r in data.by_origin]
     add("各项任务落实情况", tables=[
         Table("clauses", "分条款落实情况", clause_cols,
-              [_count_row(r, plan_title=r["plan_title"], clause="交办" if r["clause"] == "assigned" else r["clause"],
-                          title=r["title"] or "") for r in data.by_clause]),
+              [_count_row(r, plan_title=r["plan_title"], plan_place=r["plan_place"],
+                          clause="交办" if r["clause"] == "assigned" else clause_label(r["clause"]),
+                          title=r["title"] or "")
+               for r in data.by_clause]),
         Table("origins", "原文规定周期与统一要求报送的任务", [Column("origin", "任务类别", "text", 34), *COUNT_COLUMNS],
               origin_rows)])
 
     overdue_cols = [Column("rank", "序号", "int", 6), Column("unit", "地区", "text", 14),
-                    Column("department", "责任部门", "text", 18), Column("clause", "条款", "text", 8),
+                    Column("department", "责任部门", "text", 18), Column("clause", "条款", "text", 14),
                     Column("what", "事项", "text", 30), Column("period", "期间", "text", 12),
-                    Column("due", "应办日期", "text", 12), Column("days_late", "逾期天数", "int", 9),
+                    Column("due", "应办日期", "date", 12), Column("days_late", "逾期天数", "int", 9),
                     Column("progress", "进度", "text", 8), Column("escalation", "督办级别", "text", 10),
                     Column("case", "关爱对象", "text", 12)]
-    shown = data.overdue_items[:overdue_rows]
-    add("逾期未办事项", paragraphs=[
-        f"截至{date_words(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项"
-        + (f"，下表按逾期时间由长到短列出前 {len(shown)} 项。" if data.overdue_total > len(shown) else "，逐项列出如下。")
-        if data.overdue_total else f"截至{date_words(data.as_of)}，无逾期未办事项。"],
-        tables=[Table("overdue", "逾期未办事项", overdue_cols,
-                      [{**r, "rank": i + 1, "progress": f"{r['done']}/{r['required']}", "period": period_label(r["period"]),
-                        "due": r["due"] + (f"（原 {r['original_due']}，已延期）" if r.get("original_due") else ""),
-                        "escalation": "—" if not r["escalation"] else f"{numeral(r['escalation'])}级督办",
-                        "case": r["case"] or ""} for i, r in enumerate(shown)])] if shown else [])
+    rows = [{**r, "rank": i + 1, "clause": clause_label(r["clause"]), "due": dt.date.fromisoformat(r["due"]),
+             "progress": f"{r['done']}/{r['required']}",
+             "period": period_label(r["period"]) + (f"（已延期，原应办日期 {r['original_due']}）"
+                                                    if r.get("original_due") else ""),
+             "escalation": "—" if not r["escalation"] else f"{numeral(r['escalation'])}级督办",
+             "case": r["case"] or ""} for i, r in enumerate(data.overdue_items)]
+    printed = min(len(rows), overdue_rows)
+    left_out = data.overdue_total - printed
+    more = f"另有 {left_out:,} 项未列出，见 Excel 台账（“逾期事项”工作表）。" if left_out > 0 else ""
+    if not data.overdue_total:
+        words = f"截至{date_words(data.as_of)}，无逾期未办事项。"
+    elif left_out > 0:
+        words = f"截至{date_words(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项，下表按逾期时间由长到短列出前 {printed:,} 项，{more}"
+    else:
+        words = f"截至{date_words(data.as_of)}，逾期未办事项共 {data.overdue_total:,} 项，逐项列出如下。"
+    add("逾期未办事项", paragraphs=[words], tables=[Table(
+        "overdue", "逾期未办事项", overdue_cols, rows, printed_rows=printed, more_note=more)] if rows else [])
 
     if data.case_coverage:
         def cov_cols(first: Column) -> list[Column]:
@@ -231,18 +285,35 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
             detail.append(towns)
         add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
 
-    n = data.notices
-    notice_rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n.get(k, 0), "sent": n.get(f"{k}_sent", 0)} for k in ("remind", "due", "overdue", "escalate", "urge")]
-    add("提醒催办情况", tables=[Table("notices", "提醒、催办与督办通知", [
-        Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
-        Column("sent", "已送达（项次）", "int", 14)], notice_rows)])
+    add("提醒催办情况", **notice_section(data))
 
     add("下一步工作要求", paragraphs=[f"（{numeral(i + 1)}）{t}" for i, t in enumerate(requirements or DEFAULT_REQUIREMENTS)])
     plan_part = data.plan_title if data.plan else "流动儿童关爱保护工作"
     return Document(title=f"关于{period}{plan_part}落实情况的督查通报", issuer=issuer, number=number,
                     issued_on=issued_on, period=period, scope=scope_text(data), summary=summary_text(data),
                     sections=sections, data=data, requirements=requirements or DEFAULT_REQUIREMENTS,
-                    detail_tables=detail, method=rules_text(grace_days))
+                    detail_tables=detail, series=series, issue_no=issue_no, cc=list(cc or []), printer=printer,
+                    method=rules_text(grace_days))
+
+
+def notice_section(data: ReportData) -> dict[str, list]:
+    """The notice section's paragraphs and tables. Each figure about notices is one more
+    paragraph or table appended here; every format renders the section whatever it holds."""
+    n = data.notices
+    rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n.get(k, 0), "sent": n.get(f"{k}_sent", 0)}
+            for k in ("remind", "due", "overdue", "escalate", "urge")]
+    return {"paragraphs": [notice_words(data)], "tables": [Table("notices", "提醒、催办与督办通知", [
+        Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
+        Column("sent", "已送达（项次）", "int", 14)], rows)]}
+
+
+def notice_words(data: ReportData) -> str:
+    n = data.notices
+    if not n["total"]:
+        return "本期未发出提醒、催办或督办通知。"
+    urged = f"协调员催办 {n['urge']:,} 项次、" if n.get("urge") else ""
+    return (f"本期督办系统共发出到期提醒 {n['remind'] + n['due']:,} 项次、逾期催办 {n['overdue']:,} 项次、"
+            f"逾期督办 {n['escalate']:,} 项次，{urged}已送达 {n['sent']:,} 项次。")
 
 
 def _department_words(data: ReportData) -> str:
@@ -257,3 +328,57 @@ def _department_words(data: ReportData) -> str:
             f"最低的是{worst['name']}（{rate_text(worst['on_time_rate'])}")
     text += f"，逾期未办 {worst['overdue']:,} 项）。" if worst["overdue"] else "）。"
     return text
+
+
+def display_width(text: str) -> int:
+    """Width in half-em units: a CJK character counts 2, a Latin letter or digit 1."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def column_widths(table: Table, total: float, *, padding: int = 2) -> list[float]:
+    """Column widths for a printed table ``total`` half-ems wide: numbers, rates and dates get
+    what their longest cell needs (they never wrap); a header may wrap onto two lines; the text
+    columns share the rest in proportion to what they would need on one line."""
+    rows = table.printed
+    need, fixed = [], []
+    for c in table.columns:
+        cells = max((display_width(table.text(r, c)) for r in rows), default=0)
+        head = -(-display_width(c.label) // 2)                    # the header on two lines
+        if c.kind == "text":
+            need.append(max(cells, head, 4) + padding)
+            fixed.append(False)
+        else:
+            need.append(max(cells, head) + padding)
+            fixed.append(True)
+    numbers = sum(n for n, f in zip(need, fixed, strict=True) if f)
+    text = sum(n for n, f in zip(need, fixed, strict=True) if not f)
+    if numbers + text <= total:
+        spare = total - numbers - text            # to the text columns, or to all when there are none
+        share = [n if not f else 0 for n, f in zip(need, fixed, strict=True)] if text else need
+        return [n + spare * s / sum(share) for n, s in zip(need, share, strict=True)]
+    if numbers >= total * 0.8 or not text:         # too many numbers: scale everything
+        return [n * total / (numbers + text) for n in need]
+    room = total - numbers          # the text columns share what is left: the short ones whole, the long ones wrap
+    out = list(need)
+    waiting = sorted((n, j) for j, (n, f) in enumerate(zip(need, fixed, strict=True)) if not f)
+    while waiting:
+        fair = room / len(waiting)
+        n, j = waiting[0]
+        if n <= fair:
+            out[j], room = n, room - n
+            waiting.pop(0)
+        else:                       # the long ones in proportion to their length
+            rest = sum(m for m, _ in waiting)
+            for m, k in waiting:
+                out[k] = room * m / rest
+            break
+    return out
+
+
+_LOOSE = re.compile(r"(?<=[\u2e80-\uffef]) (?=\S)|(?<=\S) (?=[\u2e80-\uffef])")
+
+
+def tight(text: str) -> str:
+    """Printed Chinese takes no space between a character and a number (“应办事项 2,168 项” reads
+    “应办事项2,168项” in a 公文); a justified line would stretch those spaces."""
+    return _LOOSE.sub("", text)

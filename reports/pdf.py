@@ -33,6 +33,8 @@ def _fc(*args: str) -> str:
 @functools.lru_cache(maxsize=8)
 def font_file(family: str) -> Path:
     """The file of an installed font family (fontconfig), or a clear error."""
+    if not re.fullmatch(r"[\w .-]+", family):
+        raise ReportFontError(f"字体名称 {family!r} 含有不允许的字符")
     for line in _fc("fc-list", f":family={family}", "file").splitlines():
         path = Path(line.strip().rstrip(":"))
         if path.is_file():
@@ -66,6 +68,34 @@ def check_glyphs(html: str, family: str = DEFAULT_FONT) -> None:
         shown = "、".join(f"“{ch}”(U+{ord(ch):04X})" for ch in lacking[:10])
         raise ReportFontError(f"已安装的字体中没有以下字符，PDF 中会显示为空框：{shown}"
                               f"{' 等' if len(lacking) > 10 else ''}；请安装包含这些字符的字体（如 fonts-noto-cjk-extra）。")
+
+
+# The faces a 公文 prints in (GB/T 9704-2012), by role, each followed by the installed fonts that
+# come closest on Debian: fonts-arphic-gbsn00lp (AR PL SungtiL GB, a 宋), fonts-arphic-gkai00mp
+# (AR PL KaitiM GB, a 楷), fonts-wqy-zenhei (a 黑), fonts-noto-cjk (Noto Serif/Sans CJK SC).
+# The first installed one wins; the configured font (report.font) is the last resort of each.
+ROLE_FONTS: dict[str, tuple[str, ...]] = {
+    "title": ("方正小标宋简体", "FZXiaoBiaoSong-B05S", "AR PL SungtiL GB", "Noto Serif CJK SC"),
+    "heading": ("黑体", "SimHei", "WenQuanYi Zen Hei", "Noto Sans CJK SC"),
+    "subheading": ("楷体_GB2312", "KaiTi_GB2312", "楷体", "KaiTi", "AR PL KaitiM GB"),
+    "body": ("仿宋_GB2312", "FangSong_GB2312", "仿宋", "FangSong", "AR PL SungtiL GB", "Noto Serif CJK SC"),
+}
+ROLE_PACKAGES = "fonts-arphic-gbsn00lp fonts-arphic-gkai00mp fonts-wqy-zenhei"
+
+
+def installed(family: str) -> bool:
+    try:
+        font_file(family)
+    except ReportFontError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=8)
+def role_fonts(base: str = DEFAULT_FONT) -> dict[str, str]:
+    """The installed family for each role (title, heading, subheading, body); ``base`` where
+    none of a role's faces is installed."""
+    return {role: next((f for f in faces if installed(f)), base) for role, faces in ROLE_FONTS.items()}
 
 
 def write_pdf(html: str, path: Path, *, font: str = DEFAULT_FONT) -> None:

@@ -22,12 +22,19 @@ class ReportOptions:
     requirements: tuple[str, ...] = field(default_factory=tuple)
     overdue_rows: int = 50
     grace_days: int = 3                       # schedule.completion_grace_days: stated in the method note
+    series: str = "督查通报"
+    issue_no: int | None = None               # 期号, allotted by storage.report_issues.issue (none: a draft)
+    cc: tuple[str, ...] = field(default_factory=tuple)
+    printer: str = ""
+    unit_sheets: bool = False                 # the workbook: one more sheet per unit level
 
 
 def document(data: ReportData, options: ReportOptions = ReportOptions()) -> Document:
     return build_document(data, issuer=options.issuer, issued_on=options.issued_on or data.as_of,
                           number=options.number, requirements=list(options.requirements) or None,
-                          overdue_rows=options.overdue_rows, grace_days=options.grace_days)
+                          overdue_rows=options.overdue_rows, grace_days=options.grace_days,
+                          issue_no=options.issue_no, series=options.series, cc=list(options.cc),
+                          printer=options.printer)
 
 
 def write_json(data: ReportData, path: Path) -> Path:
@@ -57,7 +64,7 @@ def write(data: ReportData, fmt: str, path: Path, options: ReportOptions = Repor
         elif fmt == "xlsx":
             from reports.xlsx import write_xlsx
 
-            write_xlsx(doc, tmp)
+            write_xlsx(doc, tmp, unit_sheets=options.unit_sheets)
         else:
             from reports.docx import write_docx
 

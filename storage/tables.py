@@ -402,3 +402,25 @@ class DataVersion(SQLModel, table=True):
     __tablename__ = "data_version"
     id: int = Field(default=1, primary_key=True)
     v: int = Field(default=0, sa_column=Column(sa.BigInteger(), nullable=False, server_default="0"))
+class IssuedReport(SQLModel, table=True):
+    """A 督查通报 as issued: its number (期号) counted per issuer and year, the period and scope it
+    covers, when and by whom. Writing the same report again (another format, a corrected copy)
+    keeps its number; the scope key tells one report from another."""
+
+    __tablename__ = "issued_report"
+    __table_args__ = (UniqueConstraint("issuer", "year", "number", name="uq_issued_report_number"),
+                      UniqueConstraint("issuer", "year", "scope_key", name="uq_issued_report_scope"))
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=200)
+    year: int
+    number: int
+    series: str = Field(max_length=32)
+    scope_key: str = Field(max_length=300)       # period key | plan | jurisdiction | children
+    period_start: dt.date
+    period_end: dt.date
+    plan_id: str | None = Field(default=None, max_length=64)
+    jurisdiction: str | None = Field(default=None, max_length=200)
+    issued_on: dt.date
+    issued_at: dt.datetime
+    issued_by: str = Field(max_length=200)
+    cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -215,7 +215,8 @@ def test_an_approved_extension_keeps_the_original_due_date(world):
     assert row["original_due"] == old_due
     doc = build_document(data, issuer="督查室", issued_on=D(2025, 9, 1))
     table = next(t for t in doc.tables() if t.key == "overdue")
-    assert any(r["due"] == f"{later}（原 {old_due}，已延期）" for r in table.rows)
+    assert any(r["due"] == dt.date.fromisoformat(later) and f"已延期，原应办日期 {old_due}" in r["period"]
+               for r in table.rows)
 
 
 def test_the_method_note_states_the_rules(world):

@@ -279,8 +279,20 @@ def test_dashboard_and_reports_for_the_coordinator(world, personas):
     assert page.status_code == 200 and "各部门按期办结率" in page.text and "<svg" in page.text
     assert mz.get("/dashboard", params={"period": "2025Q1", "jurisdiction": "福州市"}).status_code == 403
     assert jy.get("/dashboard").status_code == 403
-    r = mz.get("/reports/download", params={"period": "2025Q1", "format": "xlsx"})
+    r = mz.get("/reports/download", params={"period": "2025Q1", "format": "xlsx"})     # a draft: no number
     assert r.status_code == 200 and r.content[:2] == b"PK"
+    token = csrf_of(mz, "/reports")
+    form = {"period": "2025Q1", "format": "html", "csrf": token, "cc": "市委督查室、市政府督查室",
+            "issued_on": "2025-04-12", "issue_no": ""}
+    r = mz.post("/reports/download", data=form)
+    assert r.status_code == 200 and "督查通报〔2025〕第1期" in r.text and "抄送：市委督查室，市政府督查室。" in r.text
+    assert "2025年4月12日印发" in r.text
+    assert "第1期" in mz.post("/reports/download", data=form).text          # the same report keeps its number
+    r = mz.post("/reports/download", data={**form, "period": "2025Q2", "issue_no": "1"})
+    assert r.status_code == 400 and "第1期已用于" in r.text
+    assert mz.post("/reports/download", data={**form, "issue_no": "x"}).status_code == 400
+    assert mz.post("/reports/download", data={**form, "issued_on": "昨天"}).status_code == 400
+    assert mz.post("/reports/download", data={**form, "csrf": "forged"}).status_code in (400, 403)
     assert personas.supervisor.client(app).get("/reports").status_code == 200
     assert jy.get("/reports").status_code == 403
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import mimetypes
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,7 +24,7 @@ from reports import charts
 from reports import render as report_render
 from reports import service as reports
 from reports.cache import figures as build_report
-from storage import accounts, audit, views, workflow
+from storage import accounts, audit, report_issues, views, workflow
 from storage import evidence as evidence_files
 from storage import occurrences as occ
 from storage.access import Principal, occurrence_filter
@@ -301,33 +302,61 @@ async def link_complete(request: Request, token: str, count: int = Form(1), note
 def reports_page(request: Request, p: Principal = Depends(page_user), session: Session = db):
     if not p.can_report:
         raise HTTPException(403, "报告仅供协调员和督查人员使用")
+    r = request.app.state.settings.report
     return render(request, "reports.html", {"user": p, "plans": views.plan_choices(session),
-                                            "formats": report_render.FORMATS, "year": today(request).year})
+                                            "formats": report_render.FORMATS, "year": today(request).year,
+                                            "series": r.series, "cc": "、".join(r.cc)})
 
 
 @router.get("/reports/download")
 def report_download(request: Request, period: str, format: str = "pdf", plan: str = "", jurisdiction: str = "",
                     p: Principal = Depends(page_user), session: Session = db):
+    """A draft: the report without a number (nothing recorded)."""
+    return _report_file(request, p, session, period=period, fmt=format, plan=plan, jurisdiction=jurisdiction)
+
+
+@router.post("/reports/download")
+def report_issue(request: Request, period: str = Form(...), format: str = Form("pdf"), plan: str = Form(""),
+                 jurisdiction: str = Form(""), issue_no: str = Form(""), issued_on: str = Form(""), cc: str = Form(""),
+                 draft: str = Form(""), p: Principal = Depends(page_user), session: Session = db,
+                 _: None = Depends(check_csrf)):
+    """The form: the report issued (its 期号 allotted or the one typed, 抄送, the date of issue)."""
+    return _report_file(request, p, session, period=period, fmt=format, plan=plan, jurisdiction=jurisdiction,
+                        issue=not draft, issue_no=issue_no, issued_on=issued_on, cc=cc)
+
+
+def _report_file(request: Request, p: Principal, session: Session, *, period: str, fmt: str, plan: str,
+                 jurisdiction: str, issue: bool = False, issue_no: str = "", issued_on: str = "", cc: str = ""):
     if not p.can_report:
         raise HTTPException(403, "报告仅供协调员和督查人员使用")
-    if format not in report_render.FORMATS:
-        raise HTTPException(400, f"未知的格式 {format}")
+    if fmt not in report_render.FORMATS:
+        raise HTTPException(400, f"未知的格式 {fmt}")
     try:
         start, end = parse_period(period)
+        day = dt.date.fromisoformat(issued_on) if issued_on.strip() else None
     except PeriodSyntaxError as exc:
         raise HTTPException(400, str(exc)) from None
+    except ValueError:
+        raise HTTPException(400, f"印发日期“{issued_on[:20]}”不是日期（如 2025-04-10）") from None
     unit = unit_in_area(session, p, jurisdiction)
     settings = request.app.state.settings
     try:
         data = build_report(session, start=start, end=end, today=today(request), plan=plan or None,
-                            jurisdiction=unit.code, soon_days=settings.due_soon_days, top=settings.report.overdue_rows)
-    except OccurrenceError as exc:
+                            jurisdiction=unit.code, soon_days=settings.due_soon_days,
+                            top=None if fmt == "xlsx" else settings.report.overdue_rows)
+        opts = reports.options(settings)
+        if issue:
+            opts = reports.issue(session, data, opts, actor=p.username, issue_no=issue_no,
+                                 cc=report_issues.parse_cc(cc) if cc.strip() else None, issued_on=day)
+        elif day:
+            opts = replace(opts, issued_on=day)
+    except (OccurrenceError, report_issues.ReportIssueError) as exc:
         raise HTTPException(400, str(exc)) from None
-    name = reports.default_name(data, format)
+    name = reports.default_name(data, fmt)
     # rendered in a temporary folder removed before the response goes out (the bytes are sent
     # from memory): nothing is left behind, whether rendering fails or the client goes away
     with tempfile.TemporaryDirectory(prefix="duban-report-") as folder:
-        content = report_render.write(data, format, Path(folder) / name, reports.options(settings)).read_bytes()
+        content = report_render.write(data, fmt, Path(folder) / name, opts).read_bytes()
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return Response(content, media_type=kind,
                     headers={"Content-Disposition": f"attachment; filename*=utf-8''{quote(name)}"})

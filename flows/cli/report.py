@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from flows.cli.context import cli
+from flows.cli.context import cli, parse_date
 from obligations.periods import parse_period
 from obligations.words import period_words
 from reports import render
 from reports import service as reports
+from storage.report_issues import issue_text, parse_cc
 
 app = typer.Typer()   # its commands sit at the top level
 
@@ -26,7 +28,13 @@ def report_cmd(
     fmt: Optional[str] = typer.Option(None, "--format", help="html | pdf | xlsx | docx | json（默认按 -o 的扩展名，否则 pdf）"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（默认写入数据目录 reports/）/ output file"),
     today: Optional[str] = typer.Option(None, "--today", help="办理状态截至此日（默认今天）/ status as of"),
-    number: Optional[str] = typer.Option(None, "--number", help="文号，如 督查通报〔2025〕第3期 / document number"),
+    number: Optional[str] = typer.Option(None, "--number", help="文号，如 平民督〔2025〕3号（默认 config.yaml 的 report.number）/ document number"),
+    issue_no: Optional[int] = typer.Option(None, "--issue", help="期号（默认按发文单位和年份顺延）/ issue number"),
+    cc: Optional[str] = typer.Option(None, "--cc", help="抄送单位，以顿号分隔（默认 report.cc）/ copies to"),
+    issued_on: Optional[str] = typer.Option(None, "--issued-on", help="印发日期（默认状态截至日）/ date of issue"),
+    by: str = typer.Option("命令行用户", "--by", help="印发人 / who issues"),
+    draft: bool = typer.Option(False, "--draft", help="草稿：不编期号、不登记印发 / draft, no number"),
+    unit_sheets: bool = typer.Option(False, "--unit-sheets", help="Excel 中按地区层级各加一张工作表 / a sheet per unit level"),
 ):
     """生成督查通报：各部门、各条款、各地的按期办结情况，逾期事项，关爱覆盖和与上期对比 / inspection report."""
     fmt = (fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "pdf")).lower()
@@ -37,16 +45,25 @@ def report_cmd(
     day = run.today(today)
     s = run.settings
     started = time.perf_counter()
-    data = reports.report_data(run.engine, s, reports.ReportRequest(start, end, day, plan, jurisdiction, not own_only))
+    data = reports.report_data(run.engine, s, reports.ReportRequest(start, end, day, plan, jurisdiction, not own_only),
+                               every_overdue=fmt in ("xlsx", "json"), levels=unit_sheets and fmt == "xlsx")
     path = output or s.data_dir / "reports" / reports.default_name(data, fmt)
     if fmt == "json":
         render.write_json(data, path)
     else:
-        render.write(data, fmt, path, reports.options(s, number=number))
+        opts = replace(reports.options(s, number=number), unit_sheets=unit_sheets,
+                       issued_on=parse_date(issued_on, "--issued-on"))
+        if not draft:
+            with run.session() as session, session.begin():
+                opts = reports.issue(session, data, opts, actor=by, issue_no=issue_no,
+                                     cc=parse_cc(cc) if cc is not None else None)
+        render.write(data, fmt, path, opts)
     t = data.totals
     rate = "—" if t["on_time_rate"] is None else f"{t['on_time_rate'] * 100:.1f}%"
     run.out.print(f"{period_words(start, end)}（{data.jurisdiction or '全部地区'}，{data.plan_title}）：应办 {t['total']:,} 项，"
                   f"按期办结 {t['done']:,}，逾期办结 {t['done_late']:,}，逾期未办 {t['overdue']:,}，按期办结率 {rate}。")
+    if fmt != "json" and opts.issue_no:
+        run.out.print(f"期号：{issue_text(opts.series, opts.issued_on.year, opts.issue_no)}")
     run.out.print(f"已生成 {fmt.upper()}：{path}（用时 {time.perf_counter() - started:.1f} 秒）", soft_wrap=True)
 
 

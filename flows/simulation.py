@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from notifications import service as notices
 from obligations.cases import RISK_CATEGORIES
+from obligations.config import DingTalkAppConfig, SmsConfig, WeComAppConfig
 from storage import workflow
 from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
@@ -35,8 +36,20 @@ class DemoWorld:
 
 
 def demo_settings(base: Settings, folder: Path) -> Settings:
+    """The demo's folder and database; DingTalk, WeCom and SMS set up with made-up ids and no
+    secrets, so their notices go to the file sink (outbox/*.dingtalk.json …) as they would to
+    the providers."""
     folder = folder.resolve()
-    return replace(base, database_url=f"sqlite:///{folder / 'duban.db'}", data_dir=folder)
+    n = base.notify
+    notify = n.model_copy(update={
+        "dingtalk": n.dingtalk if n.dingtalk.app_key else DingTalkAppConfig(
+            app_key="dingdemoappkey", agent_id=100000001, secret_env="DUBAN_DEMO_DINGTALK_APP_SECRET"),
+        "wecom": n.wecom if n.wecom.corp_id else WeComAppConfig(
+            corp_id="wwdemocorpid", agent_id=1000002, secret_env="DUBAN_DEMO_WECOM_APP_SECRET"),
+        "sms": n.sms if n.sms.provider != "none" else SmsConfig(
+            provider="aliyun", sign_name="督办演示", template_code="SMS_000000000",
+            key_id_env="DUBAN_DEMO_SMS_KEY_ID", key_secret_env="DUBAN_DEMO_SMS_KEY_SECRET")})
+    return replace(base, database_url=f"sqlite:///{folder / 'duban.db'}", data_dir=folder, notify=notify)
 
 
 def prepare(settings: Settings, seed: int, cases: int = 60) -> DemoWorld:

@@ -105,7 +105,7 @@ _check(TRANSITIONS)
 # the messages a person reads in `duban outbox list` (last_error)
 STALE_ERROR = "发送中断（进程退出），重新排队"
 SKIPPED_REASON = "所列事项均已办结或豁免，无需发送"
-NO_ADDRESS_ERROR = "无联系方式：部门目录中没有该单位的邮箱或机器人地址"
+NO_ADDRESS_ERROR = "无联系方式：部门目录和通讯录中没有该单位的邮箱、机器人地址、钉钉/企业微信账号或手机"
 
 outbox = Outbox.__table__
 _c = outbox.c
@@ -183,7 +183,7 @@ def mark_failed(conn: Connection, oid: int, error: str, *, dead: bool, retry_at:
                 code: str | None = None) -> bool:
     """A failed send, in its own commit: back to pending until ``retry_at`` (the backoff), or
     dead (a permanent error, or the last attempt); ``code``: the provider's error code."""
-    extra = {"error_code": code[:40]} if code else {}
+    extra = {"error_code": code[:80]} if code else {}
     return _commit_mark(conn, _move(FAIL if dead else RETRY, _c.id == oid, last_error=error[:500],
                                     next_attempt_at=retry_at, **extra))
 

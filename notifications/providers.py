@@ -116,6 +116,13 @@ class Pacer:
             times.popleft()
         times.append(self.clock())
 
+    def done(self, recipient: str) -> None:
+        """The send has been answered: count it from now (the provider saw it between the two
+        moments; counting from the later one keeps the window on the safe side)."""
+        times = self._sent.get(recipient)
+        if times:
+            times[-1] = self.clock()
+
 
 @dataclass
 class HttpApi:
@@ -160,23 +167,23 @@ class HttpApi:
 
 class ProviderSink:
     """Stands in for a provider whose secret is not set (the demo, a machine offline): writes the
-    request the adapter would send to ``<folder>/<channel>/<key>.json``, once per key."""
+    request the adapter would send to ``<folder>/<key>.<channel>.json``, once per key."""
 
     name = "file"
 
     def __init__(self, folder: Path, channel: str, render: Callable[[Message, str, Context], dict]):
-        self.folder, self.channel, self.render = folder / channel, channel, render
+        self.folder, self.channel, self.render = folder, channel, render
 
     def send(self, msg: Message, to: str, ctx: Context) -> str:
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in msg.key)
-        target = self.folder / f"{safe}.json"
+        target = self.folder / f"{safe}.{self.channel}.json"
         body = {"channel": self.channel, "to": to, "request": self.render(msg, to, ctx)}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             write_atomic(target, json.dumps(body, ensure_ascii=False, indent=2).encode())
         except OSError as exc:
             raise ProviderError(f"写入 {target} 失败：{exc}", code="file") from exc
-        return f"file:{safe}"
+        return f"file:{safe}.{self.channel}"
 
     def close(self) -> None:
         pass

@@ -71,7 +71,7 @@ class AliyunSms:
             status = (getattr(exc, "data", None) or {}).get("statusCode") if isinstance(getattr(exc, "data", None), dict) else None
             permanent = bool(status and 400 <= int(status) < 500 and status != 429 and code not in ALIYUN_TRANSIENT)
             unreachable = status is None and "connect" in str(exc).lower()
-            raise ProviderError(f"阿里云短信接口调用失败：{code} {getattr(exc, 'message', exc)}"[:400], code=str(code)[:40],
+            raise ProviderError(f"阿里云短信接口调用失败：{code} {getattr(exc, 'message', exc)}"[:400], code=str(code)[:80],
                                 permanent=permanent, unreachable=unreachable) from exc
         if body.code != "OK":
             raise ProviderError(f"阿里云短信发送失败：{body.code} {body.message or ''}（RequestId {body.request_id}）",
@@ -117,7 +117,7 @@ class TencentSms:
         except TencentCloudSDKException as exc:
             code = exc.get_code() or "TencentCloudSDKException"
             raise ProviderError(f"腾讯云短信接口调用失败：{code} {exc.get_message()}（RequestId {exc.get_request_id()}）"[:400],
-                                code=code[:40], permanent=not code.startswith(TENCENT_TRANSIENT_PREFIXES),
+                                code=code[:80], permanent=not code.startswith(TENCENT_TRANSIENT_PREFIXES),
                                 unreachable=code == "ClientNetworkError") from exc
         except Exception as exc:  # noqa: BLE001 - a transport error below the SDK's own
             raise ProviderError(f"腾讯云短信接口无法访问：{exc}"[:400], code="network", unreachable=True) from exc
@@ -126,7 +126,7 @@ class TencentSms:
             raise ProviderError(f"腾讯云短信没有返回发送状态（RequestId {resp.RequestId}）", code="empty")
         if status.Code != "Ok":
             raise ProviderError(f"腾讯云短信发送失败：{status.Code} {status.Message}（RequestId {resp.RequestId}）",
-                                code=status.Code[:40], permanent=not status.Code.startswith(TENCENT_TRANSIENT_PREFIXES))
+                                code=status.Code[:80], permanent=not status.Code.startswith(TENCENT_TRANSIENT_PREFIXES))
         return f"{resp.RequestId}/serial:{status.SerialNo}"
 
     def close(self) -> None:

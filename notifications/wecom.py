@@ -46,13 +46,17 @@ class WeComApp:
 
     def send(self, msg: Message, to: str, ctx: Context) -> str:
         body = textcard(msg, self.agent_id, to)
+        token = self.tokens.get()
         self.pacer.wait(to)
         for attempt in (1, 2):
-            data = self.http.call("POST", "/cgi-bin/message/send", params={"access_token": self.tokens.get()},
-                                  body=body)
+            try:
+                data = self.http.call("POST", "/cgi-bin/message/send", params={"access_token": token}, body=body)
+            finally:
+                self.pacer.done(to)
             code = data.get("errcode", 0)
             if code in TOKEN_ERRORS and attempt == 1:
                 self.tokens.drop()
+                token = self.tokens.get()
                 continue
             break
         if code != 0:

@@ -284,7 +284,7 @@ class Outbox(SQLModel, table=True):
     # the channels to try, in order, fixed when the digest is rendered (JSON, notifications.routing);
     # the provider's error code of the last failure (a dead letter keeps it)
     route: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
-    error_code: str | None = Field(default=None, max_length=40)
+    error_code: str | None = Field(default=None, max_length=80)
 
 
 class UserAccount(SQLModel, table=True):

@@ -28,7 +28,7 @@ def upgrade() -> None:
             batch.add_column(sa.Column(f'supervisor_{name}', sa.String(length=size), nullable=True))
     with op.batch_alter_table('outbox') as batch:
         batch.add_column(sa.Column('route', sa.Text(), nullable=True))
-        batch.add_column(sa.Column('error_code', sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column('error_code', sa.String(length=80), nullable=True))
     op.create_table(
         'channel_send',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), primary_key=True, autoincrement=True),

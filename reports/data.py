@@ -55,6 +55,10 @@ class ReportData:
     case_coverage_units: list[dict[str, Any]]  # by the units of by_unit
     notices: dict[str, int]
     previous: dict[str, Any] | None = None
+    # delivery by channel (邮件, 钉钉, 企业微信, 短信): per channel the digests and the notice
+    # stages (项次) in them, sent / failed for good / waiting; the channel is the one that
+    # delivered a sent digest, the planned one otherwise
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
     previous_start: dt.date | None = None
     previous_end: dt.date | None = None
     trend: dict[str, Any] = field(default_factory=dict)
@@ -154,7 +158,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
         scans = [pool.submit(_on_connection, engine, _scan, scope, st, a, b, case_obligations)
                  for a, b in _slices(start, end, SCAN_SLICES)]
         side = {"overdue": pool.submit(_on_connection, engine, _overdue, st, scope, today, top),
-                "notices": pool.submit(_on_connection, engine, _notices, scope)}
+                "notices": pool.submit(_on_connection, engine, _notices, scope),
+                "deliveries": pool.submit(_on_connection, engine, _deliveries, scope)}
         if with_previous:
             side["previous"] = pool.submit(_on_connection, engine, _previous_counts, scope,
                                            status_counts(today, soon_days), prev_start, prev_end)
@@ -199,6 +204,7 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                       by_origin, months, heat_rows,
                       side["overdue"].result(), totals["overdue"], case_coverage, case_coverage_units,
                       side["notices"].result())
+    data.deliveries = side["deliveries"].result()
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *side["previous"].result())
     return data
@@ -402,3 +408,34 @@ def _notices(conn, scope: _Scope) -> dict[str, int]:
     out["total"] = sum(out[k] for k in NOTICE_KINDS)
     out["sent"] = sum(out[f"{k}_sent"] for k in NOTICE_KINDS)
     return out
+
+
+CHANNEL_ORDER = ("email", "dingtalk", "wecom", "sms", "im", "none")
+
+
+def _deliveries(conn, scope: _Scope) -> list[dict[str, Any]]:
+    """The period's notice stages of the scope's items by the channel of their digest: one
+    grouped query."""
+    from obligations.channels import CHANNEL_NAMES
+
+    q = (select(Outbox.channel, Outbox.status, func.count(func.distinct(Outbox.id)), func.count())
+         .select_from(Notice).join(Occurrence, Occurrence.id == Notice.occurrence_id)
+         .join(Outbox, Outbox.id == Notice.digest_id)
+         .where(Notice.swept_on >= scope.start, Notice.swept_on <= scope.end, *scope.conditions())
+         .group_by(Outbox.channel, Outbox.status))
+    rows: dict[str, dict[str, Any]] = {}
+    for channel, status, digests, notices in conn.execute(q).fetchall():
+        row = rows.setdefault(channel, {"channel": channel, "name": CHANNEL_NAMES.get(channel, "即时通讯" if channel == "im" else channel),
+                                        "digests": 0, "notices": 0, "sent": 0, "sent_digests": 0, "dead": 0,
+                                        "waiting": 0})
+        row["digests"] += digests
+        row["notices"] += notices
+        if status == OutboxStatus.SENT:
+            row["sent"] += notices
+            row["sent_digests"] += digests
+        elif status == OutboxStatus.DEAD:
+            row["dead"] += notices
+        elif status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+            row["waiting"] += notices
+    order = {c: i for i, c in enumerate(CHANNEL_ORDER)}
+    return sorted(rows.values(), key=lambda r: (order.get(r["channel"], 99), r["channel"]))

@@ -363,3 +363,25 @@ def test_dingtalk_quiet_hours_of_the_person_and_own_digest_time(world, engine, p
     assert r.next_attempt_at.replace(tzinfo=dt.UTC) == dt.datetime(2025, 4, 28, 4, 0, tzinfo=dt.UTC)   # 12:00
     deliver(engine, _chans(world, provider), dsettings(), now=dt.datetime(2025, 4, 28, 4, 0, tzinfo=dt.UTC), force=True)
     assert _row(engine, a.id).status == "sent" and provider.ding_delivered[0]["userid"] == "ding-q"
+
+
+def test_dingtalk_wecom_and_email_deliveries_by_channel_in_the_report(world, engine, provider):  # noqa: F811 (the fixture)
+    from reports import render
+    from reports.html import render_html
+    from reports.service import ReportRequest, report_data
+
+    do_sweep(engine, world, D(2025, 4, 28))
+    a, b, c = _digests(engine)[:3]
+    _only(engine, a.id, b.id)
+    provider.wecom_members.add("wx-b")
+    _set(engine, "contact", a.recipient_id, im_account="ding-a", channels="dingtalk")
+    _set(engine, "contact", b.recipient_id, im_account="wx-b", channels="wecom")
+    deliver(engine, _chans(world, provider), dsettings(), now=NOW, force=True)
+    data = report_data(engine, world, ReportRequest(D(2025, 4, 1), D(2025, 4, 30), D(2025, 4, 30)))
+    by = {d["channel"]: d for d in data.deliveries}
+    assert by["dingtalk"]["sent_digests"] == 1 and by["dingtalk"]["sent"] == _row(engine, a.id).items
+    assert by["wecom"]["sent_digests"] == 1 and by["wecom"]["name"] == "企业微信"
+    assert by["email"]["sent"] == 0 and by["email"]["waiting"] > 0          # the others wait (not due)
+    assert sum(d["notices"] for d in data.deliveries) == data.notices["total"]
+    html = render_html(render.document(data))
+    assert "各渠道送达情况" in html and "<td>钉钉</td>" in html and "<td>企业微信</td>" in html

@@ -385,3 +385,68 @@ def test_dingtalk_wecom_and_email_deliveries_by_channel_in_the_report(world, eng
     assert sum(d["notices"] for d in data.deliveries) == data.notices["total"]
     html = render_html(render.document(data))
     assert "各渠道送达情况" in html and "<td>钉钉</td>" in html and "<td>企业微信</td>" in html
+
+
+def test_dingtalk_preferences_round_trip_through_the_contacts_workbook(project, database_url, tmp_path, capsys):
+    """通知渠道, 通知时间 and 免打扰时段 go xlsx → database → xlsx; a bad value is named by row and
+    column with nothing written; a workbook without the three columns leaves them alone."""
+    from openpyxl import load_workbook
+
+    from flows.cli import main
+    from storage.contacts import HEADERS, SHEET
+    from storage.db import make_engine
+    from storage.tables import Contact, Jurisdiction
+    from tests.test_locality import _sheet_rows
+
+    assert main(["plans", "load", "--all"]) == 0
+    first, second = tmp_path / "1.xlsx", tmp_path / "2.xlsx"
+    assert main(["contacts", "export", str(first)]) == 0
+    assert list(HEADERS[-3:]) == ["通知渠道", "通知时间", "免打扰时段"]
+    rows = _sheet_rows(first)
+    # the demo directory's own preferences come out in the workbook's words
+    mz = next(i for i, r in enumerate(rows, start=1) if r[0] == "350100" and r[2] == "民政局")
+    assert rows[mz - 1][7:10] == ("fz-mz-chen", "否", "钉钉、邮件")
+    edu = next(i for i, r in enumerate(rows, start=1) if r[0] == "350102" and r[2] == "教育局")
+    sup = next(i for i, r in enumerate(rows, start=1) if r[0] == "350102" and r[8] == "是")
+    book = load_workbook(first)
+    ws = book[SHEET]
+    ws[f"H{edu}"], ws[f"J{edu}"], ws[f"K{edu}"], ws[f"L{edu}"] = "gl-jy-wu", "企业微信，短信、邮件", "8:30", "22:00-07:00"
+    ws[f"J{sup}"], ws[f"L{sup}"] = "短信、钉钉", "12:00~13:30"
+    book.save(first)
+    assert main(["contacts", "import", str(first)]) == 0
+    engine = make_engine(database_url)
+    with Session(engine) as s:
+        c = s.scalars(select(Contact).join(Jurisdiction, Jurisdiction.id == Contact.jurisdiction_id)
+                      .where(Jurisdiction.code == "350102", Contact.department_key == "education")).one()
+        assert (c.channels, c.digest_time, c.quiet_hours, c.im_account) == ("wecom,sms,email", "08:30",
+                                                                            "22:00-07:00", "gl-jy-wu")
+        u = s.scalars(select(Jurisdiction).where(Jurisdiction.code == "350102")).one()
+        assert (u.supervisor_channels, u.supervisor_quiet_hours) == ("sms,dingtalk", "12:00-13:30")
+    assert main(["contacts", "export", str(second)]) == 0
+    again = _sheet_rows(second)
+    assert again[edu - 1][9:12] == ("企业微信、短信、邮件", "08:30", "22:00-07:00")
+    assert main(["contacts", "import", str(second)]) == 0
+    capsys.readouterr()
+    assert main(["contacts", "import", str(second)]) == 0
+    assert "新增 0、修改 0、删除 0，督查联系人更新 0" in capsys.readouterr().out
+    # bad values: named, nothing written
+    book = load_workbook(second)
+    ws = book[SHEET]
+    ws[f"J{edu}"], ws[f"K{edu}"], ws[f"L{sup}"] = "飞书", "25:00", "9点以后"
+    book.save(second)
+    capsys.readouterr()
+    assert main(["contacts", "import", str(second)]) == 1
+    err = capsys.readouterr().err
+    assert f"通讯录!{edu}: 通知渠道: 不认识的通知渠道 '飞书'" in err and f"通讯录!{edu}: 通知时间: '25:00' 不是时间" in err
+    assert f"通讯录!{sup}: 免打扰时段: '9点以后' 不是时段" in err
+    # an older workbook (no preference columns) imports and keeps the preferences
+    book = load_workbook(first)
+    ws = book[SHEET]
+    ws.delete_cols(10, 3)
+    ws[f"D{edu}"] = "吴老师"
+    book.save(first)
+    assert main(["contacts", "import", str(first)]) == 0
+    with Session(engine) as s:
+        c = s.get(Contact, c.id)
+        assert (c.person, c.channels, c.quiet_hours) == ("吴老师", "wecom,sms,email", "22:00-07:00")
+    engine.dispose()

@@ -12,7 +12,8 @@ CHANNEL_WORDS = {"邮件": "email", "邮箱": "email", "电子邮件": "email", 
                  "钉钉": "dingtalk", "钉钉工作通知": "dingtalk", "dingtalk": "dingtalk",
                  "企业微信": "wecom", "企微": "wecom", "wecom": "wecom",
                  "短信": "sms", "sms": "sms"}
-CHANNEL_NAMES = {"email": "邮件", "dingtalk": "钉钉", "wecom": "企业微信", "sms": "短信", "none": "无"}
+CHANNEL_NAMES = {"email": "邮件", "dingtalk": "钉钉", "wecom": "企业微信", "sms": "短信", "im": "钉钉/企业微信",
+                 "none": "无"}
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
 
 

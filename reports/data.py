@@ -425,7 +425,7 @@ def _deliveries(conn, scope: _Scope) -> list[dict[str, Any]]:
          .group_by(Outbox.channel, Outbox.status))
     rows: dict[str, dict[str, Any]] = {}
     for channel, status, digests, notices in conn.execute(q).fetchall():
-        row = rows.setdefault(channel, {"channel": channel, "name": CHANNEL_NAMES.get(channel, "即时通讯" if channel == "im" else channel),
+        row = rows.setdefault(channel, {"channel": channel, "name": CHANNEL_NAMES.get(channel, channel),
                                         "digests": 0, "notices": 0, "sent": 0, "sent_digests": 0, "dead": 0,
                                         "waiting": 0})
         row["digests"] += digests

@@ -25,6 +25,7 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from notifications.outbox import OutboxStatus
+from obligations.channels import CHANNEL_NAMES
 from obligations.periods import previous_period
 from storage.occurrences import OccurrenceError, resolve_jurisdiction, status_counts, status_sql
 from storage.tables import Case, Clause, Department, Jurisdiction, Notice, Obligation, Occurrence, Outbox, Plan
@@ -416,8 +417,6 @@ CHANNEL_ORDER = ("email", "dingtalk", "wecom", "sms", "im", "none")
 def _deliveries(conn, scope: _Scope) -> list[dict[str, Any]]:
     """The period's notice stages of the scope's items by the channel of their digest: one
     grouped query."""
-    from obligations.channels import CHANNEL_NAMES
-
     q = (select(Outbox.channel, Outbox.status, func.count(func.distinct(Outbox.id)), func.count())
          .select_from(Notice).join(Occurrence, Occurrence.id == Notice.occurrence_id)
          .join(Outbox, Outbox.id == Notice.digest_id)

@@ -450,3 +450,20 @@ def test_dingtalk_preferences_round_trip_through_the_contacts_workbook(project, 
         c = s.get(Contact, c.id)
         assert (c.person, c.channels, c.quiet_hours) == ("吴老师", "wecom,sms,email", "22:00-07:00")
     engine.dispose()
+
+
+def test_dingtalk_deliveries_by_channel_on_the_dashboard(world, engine, provider, personas):  # noqa: F811 (the fixture)
+    from web.app import create_app
+
+    do_sweep(engine, world, D(2025, 4, 28))
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE contact SET im_account = 'xh-' || id, channels = 'dingtalk,email' WHERE jurisdiction_id IN "
+            "(SELECT id FROM jurisdiction WHERE path LIKE (SELECT path FROM jurisdiction WHERE name = '新华区') || '%')"))
+    report = deliver(engine, _chans(world, provider), dsettings(), now=NOW, force=True)
+    assert report.sent > 0 and provider.ding_delivered
+    app = create_app(world, engine, today=lambda: D(2025, 4, 30))
+    page = personas.coordinator.client(app).get("/dashboard", params={"period": "2025Q2"})
+    assert page.status_code == 200 and "通知送达情况（按渠道）" in page.text
+    # 新华区's departments took DingTalk; their escalations went to the supervisors by e-mail
+    assert "<td>钉钉</td>" in page.text and "<td>邮件</td>" in page.text

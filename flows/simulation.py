@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from notifications import service as notices
+from notifications.outbox import OutboxStatus
 from obligations.cases import RISK_CATEGORIES
 from obligations.config import DingTalkAppConfig, SmsConfig, WeComAppConfig
 from storage import workflow
@@ -152,10 +153,13 @@ def summary(settings: Settings) -> dict:
             departments = status_summary(s, today=YEAR_END, soon_days=settings.due_soon_days)
             kinds = dict(s.execute(select(Notice.kind, func.count()).group_by(Notice.kind)).all())
             outbox = dict(s.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
+            channels = dict(s.execute(select(Outbox.channel, func.count()).where(Outbox.status == OutboxStatus.SENT)
+                                      .group_by(Outbox.channel)).all())
             total = s.scalar(select(func.count()).select_from(Occurrence))
             cases = s.scalar(select(func.count()).select_from(Case))
     finally:
         engine.dispose()
-    return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox}
+    return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox,
+            "channels": channels}
 
 

@@ -32,7 +32,9 @@ def action_card(msg: Message, agent_id: int, userid: str) -> dict:
     text = msg.text
     for link in links:
         text = text.replace(link, f"[办理]({link})")
-    markdown = cut(f"### {msg.subject}\n\n" + text.replace("\n", "\n\n"), MARKDOWN_LIMIT,
+    # one paragraph a line, no indentation (four spaces would make a code block)
+    body = "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
+    markdown = cut(f"### {msg.subject}\n\n" + body, MARKDOWN_LIMIT,
                    "\n\n……内容过长，其余事项请登录督办系统查看。")
     card = {"title": cut(msg.subject, 64), "markdown": markdown}
     if links:

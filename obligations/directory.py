@@ -47,9 +47,10 @@ class RoleDef(BaseModel):
     aliases: list[str] = []
 
 
-def _channels(value: list[str] | None) -> str | None:
-    """[钉钉, 邮件] → the stored form ``dingtalk,email``."""
-    return parse_channels("、".join(value)) if value else None
+def _channels(value: list[str] | None) -> list[str] | None:
+    """[钉钉, 邮件] → [dingtalk, email] (a dumped directory reads back the same)."""
+    stored = parse_channels("、".join(value)) if value else None
+    return stored.split(",") if stored else None
 
 
 class ContactDef(BaseModel):
@@ -209,13 +210,13 @@ class Directory:
                 name = explicit.name or (unit.name + (local or suffix))
                 email = explicit.email or (f"{key}@{domain}" if domain else None)
                 contacts.append(ContactRow(key, name, email, explicit.webhook, explicit.mobile, explicit.im_account,
-                                           explicit.channels))
+                                           ",".join(explicit.channels) if explicit.channels else None))
             sup = unit.supervisor
             row = UnitRow(
                 unit.code, unit.name, unit.level, parent.code if parent else None, path,
                 sup.name if sup else None, sup.email if sup else None, sup.webhook if sup else None,
                 tuple(contacts), sup.mobile if sup else None, sup.im_account if sup else None,
-                sup.channels if sup else None,
+                ",".join(sup.channels) if sup and sup.channels else None,
             )
             rows.append(row)
             for child in unit.children:

@@ -467,3 +467,22 @@ def test_dingtalk_deliveries_by_channel_on_the_dashboard(world, engine, provider
     assert page.status_code == 200 and "通知送达情况（按渠道）" in page.text
     # 新华区's departments took DingTalk; their escalations went to the supervisors by e-mail
     assert "<td>钉钉</td>" in page.text and "<td>邮件</td>" in page.text
+
+
+def test_dingtalk_wecom_sms_ids_and_channels_in_the_directory_file():
+    from pathlib import Path
+
+    from obligations.directory import DirectoryError, dump_directory, parse_directory
+
+    text = Path("plans/directory.yaml").read_text(encoding="utf-8")
+    directory = parse_directory(text, "directory.yaml")
+    fz = next(u for u in directory.units() if u.code == "350100")
+    mz = next(c for c in fz.contacts if c.department_key == "civil_affairs")
+    assert (mz.im_account, mz.mobile, mz.channels) == ("fz-mz-chen", "13800591002", "dingtalk,email")
+    assert (fz.supervisor_mobile, fz.supervisor_channels) == ("13800591001", "dingtalk,sms,email")
+    again = parse_directory(dump_directory(directory.doc), "directory.yaml")     # a dump reads back the same
+    assert next(u for u in again.units() if u.code == "350100") == fz
+    bad = text.replace("channels: [钉钉, 邮件]", "channels: [飞书]", 1)
+    with pytest.raises(DirectoryError) as info:
+        parse_directory(bad, "directory.yaml")
+    assert "contacts.civil_affairs.channels" in str(info.value) and "不认识的通知渠道 '飞书'" in str(info.value)

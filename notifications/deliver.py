@@ -181,8 +181,7 @@ def _send_routed(conn, channels: Channels, settings: DeliverySettings, oid: int,
         report.waiting += 1
         return False
     except SendError as exc:
-        # an outage (every channel unreachable) never makes a dead letter: it waits for the provider
-        dead = exc.permanent or (attempts >= settings.max_attempts and not exc.unreachable)
+        dead = exc.permanent or attempts >= settings.max_attempts
         mark_failed(conn, oid, str(exc), dead=dead, retry_at=now + backoff(attempts), code=getattr(exc, "code", None))
         report.dead += dead
         report.retried += not dead

@@ -292,21 +292,24 @@ def test_dingtalk_daily_limit_falls_back_then_waits_for_tomorrow(world, engine, 
 
 def test_dingtalk_outage_then_recovery_loses_nothing(world, engine, provider):  # noqa: F811 (the fixture)
     do_sweep(engine, world, D(2025, 4, 28))
-    a = _digests(engine)[0]
-    _only(engine, a.id)
+    a, b = _digests(engine)[:2]
+    _only(engine, a.id, b.id)
     _set(engine, "contact", a.recipient_id, email=None, webhook=None, im_account="ding-a", channels="dingtalk")
+    _set(engine, "contact", b.recipient_id, email=None, webhook=None, im_account="ding-b", channels="dingtalk")
     provider.stop()
     now = NOW
-    for _ in range(12):      # more runs than max_attempts: an outage never makes a dead letter
-        deliver(engine, _chans(world, provider), dsettings(max_attempts=3), now=now, force=True)
-        r = _row(engine, a.id)
-        assert r.status == "pending" and r.error_code == "connect"
-        now = r.next_attempt_at.replace(tzinfo=dt.UTC)
+    for run in range(1, 6):      # DingTalk refuses connections for five runs (1 + 2 + 4 + 8 minutes)
+        deliver(engine, _chans(world, provider), dsettings(), now=now, force=True)
+        ra, rb = _row(engine, a.id), _row(engine, b.id)
+        # the first waits for its retry; the one behind it is not tried while DingTalk is down
+        assert (ra.status, ra.attempts, ra.error_code) == ("pending", run, "connect")
+        assert (rb.status, rb.attempts) == ("pending", 0)
+        now = ra.next_attempt_at.replace(tzinfo=dt.UTC)
     provider.start()
-    deliver(engine, _chans(world, provider), dsettings(max_attempts=3), now=now, force=True)
-    r = _row(engine, a.id)
-    assert (r.status, r.channel, r.error_code) == ("sent", "dingtalk", None)
-    assert [d["userid"] for d in provider.ding_delivered] == ["ding-a"]
+    deliver(engine, _chans(world, provider), dsettings(), now=now, force=True)
+    ra, rb = _row(engine, a.id), _row(engine, b.id)
+    assert (ra.status, ra.channel, ra.error_code) == ("sent", "dingtalk", None) and rb.status == "sent"
+    assert sorted(d["userid"] for d in provider.ding_delivered) == ["ding-a", "ding-b"]
 
 
 def test_wecom_rate_limit_answer_retries_later_with_backoff(world, engine, provider):  # noqa: F811 (the fixture)

@@ -54,12 +54,13 @@ def update_escalation_routes(session: Session) -> int:
     to the next one above that."""
     units = {r.id: r for r in session.execute(select(Jurisdiction.id, Jurisdiction.parent_id,
                                                      Jurisdiction.supervisor_email, Jurisdiction.supervisor_webhook,
+                                                     Jurisdiction.supervisor_im_account, Jurisdiction.supervisor_mobile,
                                                      Jurisdiction.escalate_to_id, Jurisdiction.escalate_next_id))}
 
     def supervised_at_or_above(uid):
         while uid is not None:
             u = units[uid]
-            if u.supervisor_email or u.supervisor_webhook:
+            if u.supervisor_email or u.supervisor_webhook or u.supervisor_im_account or u.supervisor_mobile:
                 return uid
             uid = u.parent_id
         return None

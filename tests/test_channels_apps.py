@@ -489,3 +489,19 @@ def test_dingtalk_wecom_sms_ids_and_channels_in_the_directory_file():
     with pytest.raises(DirectoryError) as info:
         parse_directory(bad, "directory.yaml")
     assert "contacts.civil_affairs.channels" in str(info.value) and "不认识的通知渠道 '飞书'" in str(info.value)
+
+
+def test_sms_only_supervisor_still_receives_escalations(plans_loaded, engine):
+    """A supervisor reachable only by mobile (or DingTalk/WeCom id) is a supervisor for escalations."""
+    from notifications.sweep import update_escalation_routes
+    from storage.tables import Jurisdiction
+
+    with Session(engine) as s, s.begin():
+        gl = s.scalars(select(Jurisdiction).where(Jurisdiction.code == "350102")).one()
+        gl.supervisor_email, gl.supervisor_webhook, gl.supervisor_mobile = None, None, "13800591101"
+    with Session(engine) as s, s.begin():
+        update_escalation_routes(s)
+    with Session(engine) as s:
+        gl = s.scalars(select(Jurisdiction).where(Jurisdiction.code == "350102")).one()
+        town = s.scalars(select(Jurisdiction).where(Jurisdiction.code == "350102001")).one()
+        assert town.escalate_to_id == gl.id and gl.escalate_to_id == gl.id

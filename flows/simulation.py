@@ -16,7 +16,9 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from notifications import service as notices
+from notifications.outbox import OutboxStatus
 from obligations.cases import RISK_CATEGORIES
+from obligations.config import DingTalkAppConfig, SmsConfig, WeComAppConfig
 from storage import workflow
 from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
@@ -52,8 +54,20 @@ class DemoWorld:
 
 
 def demo_settings(base: Settings, folder: Path) -> Settings:
+    """The demo's folder and database; DingTalk, WeCom and SMS set up with made-up ids and no
+    secrets, so their notices go to the file sink (outbox/*.dingtalk.json …) as they would to
+    the providers."""
     folder = folder.resolve()
-    return replace(base, database_url=f"sqlite:///{folder / 'duban.db'}", data_dir=folder)
+    n = base.notify
+    notify = n.model_copy(update={
+        "dingtalk": n.dingtalk if n.dingtalk.app_key else DingTalkAppConfig(
+            app_key="dingdemoappkey", agent_id=100000001, secret_env="DUBAN_DEMO_DINGTALK_APP_SECRET"),
+        "wecom": n.wecom if n.wecom.corp_id else WeComAppConfig(
+            corp_id="wwdemocorpid", agent_id=1000002, secret_env="DUBAN_DEMO_WECOM_APP_SECRET"),
+        "sms": n.sms if n.sms.provider != "none" else SmsConfig(
+            provider="aliyun", sign_name="督办演示", template_code="SMS_000000000",
+            key_id_env="DUBAN_DEMO_SMS_KEY_ID", key_secret_env="DUBAN_DEMO_SMS_KEY_SECRET")})
+    return replace(base, database_url=f"sqlite:///{folder / 'duban.db'}", data_dir=folder, notify=notify)
 
 
 def prepare(settings: Settings, seed: int, cases: int = 60) -> DemoWorld:
@@ -192,6 +206,8 @@ def summary(settings: Settings) -> dict:
             departments = status_summary(s, today=YEAR_END, soon_days=settings.due_soon_days)
             kinds = dict(s.execute(select(Notice.kind, func.count()).group_by(Notice.kind)).all())
             outbox = dict(s.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
+            channels = dict(s.execute(select(Outbox.channel, func.count()).where(Outbox.status == OutboxStatus.SENT)
+                                      .group_by(Outbox.channel)).all())
             total = s.scalar(select(func.count()).select_from(Occurrence))
             cases = s.scalar(select(func.count()).select_from(Case))
             flagged = s.scalar(select(func.count()).select_from(Completion).where(Completion.flagged))
@@ -200,6 +216,7 @@ def summary(settings: Settings) -> dict:
     finally:
         engine.dispose()
     return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox,
-            "flagged": flagged, "assignments": assignments, "assigned_items": assigned_items}
+            "flagged": flagged, "assignments": assignments, "assigned_items": assigned_items,
+            "channels": channels}
 
 

@@ -288,6 +288,7 @@ class Channels:
                  dingtalk_secret: str | None = None):
         self.email = Smtp(smtp_url, sender) if smtp_url else FileSink(outbox_dir, sender)
         self.by_channel = {"email": self.email, "dingtalk": DingTalk(dingtalk_secret), "wecom": WeCom()}
+        self.apps = None   # notifications.routing.Apps: DingTalk/WeCom apps and SMS, set by notifications.service
 
     @classmethod
     def from_env(cls, outbox_dir: Path, sender: str) -> Channels:
@@ -297,3 +298,5 @@ class Channels:
     def close(self) -> None:
         for adapter in self.by_channel.values():
             adapter.close()
+        if self.apps is not None:
+            self.apps.close()

@@ -13,6 +13,7 @@ Message-ID."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -21,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from notifications import routing
 from notifications.channels import Channels, Message, SendError
-from notifications.outbox import claim, mark_failed, mark_sent, mark_skipped, put_back, recover_stale, requeue
+from notifications.outbox import claim, mark_failed, mark_sent, mark_skipped, postpone, put_back, recover_stale, requeue
 from notifications.render import compose, item_rows
 from storage.tables import Outbox
 
@@ -88,7 +90,7 @@ def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, n
                 down: set[str] = set()     # channels found unreachable in this run
                 while True:
                     ids = claim(engine, now, settings.batch)
-                    for msg, channel, attempts, oid in _prepare(engine, settings, ids, report):
+                    for msg, channel, attempts, oid in _prepare(engine, settings, ids, report, channels):
                         if channel in down:  # not tried: back in the queue as it was, its place kept
                             put_back(marker, oid, attempts - 1)
                             report.waiting += 1
@@ -102,19 +104,23 @@ def deliver(engine: Engine, channels: Channels, settings: DeliverySettings, *, n
                     marker.execute(sa.text("RESET synchronous_commit"))
                     marker.commit()
     finally:
+        _routes.pop(id(channels), None)
         channels.close()
     return report
 
 
-def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report: DeliverReport):
+def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report: DeliverReport,
+             channels: Channels | None = None):
     """Render the claimed rows that are not rendered yet (one query and one commit for the
     batch) and return what to send."""
     if not ids:
         return []
     out, skipped, broken = [], [], []
+    routes = _routes.setdefault(id(channels), {})
     with Session(engine) as session, session.begin():
         rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id)).all()
         items = item_rows(session, [r.id for r in rows if r.subject is None])
+        routing.resolve_routes(session, [r for r in rows if r.route is None], getattr(channels, "apps", None))
         for row in rows:
             if row.subject is None:
                 try:
@@ -131,6 +137,8 @@ def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report:
                                                                         rendered.html, rendered.items)
             out.append((Message(row.key, row.address or "", row.recipient_name, row.subject, row.text_body,
                                 row.html_body), row.channel, row.attempts, row.id))
+            routes[row.id] = (json.loads(row.route) if row.route else None, row.items,
+                              row.recipient_kind == "supervisor")
         report.skipped += mark_skipped(session, skipped)
     with engine.connect() as conn:
         for oid, error in broken:
@@ -143,6 +151,9 @@ def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report:
 def _send_one(conn, channels: Channels, settings: DeliverySettings, oid: int, msg: Message,
               channel: str, attempts: int, now: dt.datetime, report: DeliverReport) -> bool:
     """Send one message and record the outcome; True when its channel turned out unreachable."""
+    routed = _routes.get(id(channels), {}).pop(oid, None)
+    if routed is not None and routed[0] is not None:
+        return _send_routed(conn, channels, settings, oid, msg, routed, attempts, now, report)
     adapter = channels.by_channel.get(channel)
     try:
         if adapter is None:
@@ -161,3 +172,33 @@ def _send_one(conn, channels: Channels, settings: DeliverySettings, oid: int, ms
     report.sent += 1
     return False
 
+
+
+# The routes of the rows of the current batch, by the run's Channels (set by _prepare, taken by
+# _send_one): the route is a column of the row, read with it, not a second query.
+_routes: dict[int, dict[int, tuple]] = {}
+
+
+def _send_routed(conn, channels: Channels, settings: DeliverySettings, oid: int, msg: Message, routed: tuple,
+                 attempts: int, now: dt.datetime, report: DeliverReport) -> bool:
+    """Send along the row's route (notifications.routing): fallback, once a day, daily limits,
+    the person's quiet hours. True when every channel of it turned out unreachable."""
+    route, items, supervisor = routed
+    try:
+        done = routing.send_routed(conn, channels, getattr(channels, "apps", None), oid, msg, route, items,
+                                   supervisor, now, settings.timezone)
+    except routing.Later as later:
+        postpone(conn, oid, attempts - 1, later.until, later.reason)
+        report.waiting += 1
+        return False
+    except SendError as exc:
+        dead = exc.permanent or attempts >= settings.max_attempts
+        mark_failed(conn, oid, str(exc), dead=dead, retry_at=now + backoff(attempts), code=getattr(exc, "code", None))
+        report.dead += dead
+        report.retried += not dead
+        report.errors.append(f"{msg.key}: {exc}")
+        return exc.unreachable
+    mark_sent(conn, oid, message_id=done.request_id, transport=done.transport, channel=done.channel,
+              address=done.address)
+    report.sent += 1
+    return False

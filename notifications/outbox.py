@@ -105,7 +105,7 @@ _check(TRANSITIONS)
 # the messages a person reads in `duban outbox list` (last_error)
 STALE_ERROR = "发送中断（进程退出），重新排队"
 SKIPPED_REASON = "所列事项均已办结或豁免，无需发送"
-NO_ADDRESS_ERROR = "无联系方式：部门目录中没有该单位的邮箱或机器人地址"
+NO_ADDRESS_ERROR = "无联系方式：部门目录和通讯录中没有该单位的邮箱、机器人地址、钉钉/企业微信账号或手机"
 
 outbox = Outbox.__table__
 _c = outbox.c
@@ -170,17 +170,22 @@ def _commit_mark(conn: Connection, stmt: sa.Update) -> bool:
 
 
 def mark_sent(conn: Connection, oid: int, *, message_id: str, transport: str,
-              sent_at: dt.datetime | None = None) -> bool:
-    """sending (or pending, see the module's doc) → sent, in its own commit."""
+              sent_at: dt.datetime | None = None, channel: str | None = None, address: str | None = None) -> bool:
+    """sending (or pending, see the module's doc) → sent, in its own commit; with ``channel``
+    and ``address``: the channel of the route that delivered it."""
+    via = {"channel": channel, "address": address} if channel else {}
     return _commit_mark(conn, _move(SEND, _c.id == oid, sent_at=sent_at or dt.datetime.now(dt.UTC),
-                                    message_id=message_id, transport=transport, last_error=None))
+                                    message_id=message_id, transport=transport, last_error=None, error_code=None,
+                                    **via))
 
 
-def mark_failed(conn: Connection, oid: int, error: str, *, dead: bool, retry_at: dt.datetime) -> bool:
+def mark_failed(conn: Connection, oid: int, error: str, *, dead: bool, retry_at: dt.datetime,
+                code: str | None = None) -> bool:
     """A failed send, in its own commit: back to pending until ``retry_at`` (the backoff), or
-    dead (a permanent error, or the last attempt)."""
+    dead (a permanent error, or the last attempt); ``code``: the provider's error code."""
+    extra = {"error_code": code[:80]} if code else {}
     return _commit_mark(conn, _move(FAIL if dead else RETRY, _c.id == oid, last_error=error[:500],
-                                    next_attempt_at=retry_at))
+                                    next_attempt_at=retry_at, **extra))
 
 
 def put_back(conn: Connection, oid: int, attempts: int) -> bool:
@@ -188,6 +193,13 @@ def put_back(conn: Connection, oid: int, attempts: int) -> bool:
     keeps its place in the queue and gets back the attempt its claim counted (``attempts`` is
     the count before the claim)."""
     return _commit_mark(conn, _move(PUT_BACK, _c.id == oid, attempts=attempts, sending_at=None))
+
+
+def postpone(conn: Connection, oid: int, attempts: int, until: dt.datetime, reason: str) -> bool:
+    """sending → pending until ``until``, not tried (the recipient's quiet hours, or every
+    channel over its daily limit): the attempt its claim counted is given back."""
+    return _commit_mark(conn, _move(PUT_BACK, _c.id == oid, attempts=attempts, sending_at=None,
+                                    next_attempt_at=until, last_error=reason))
 
 
 def mark_skipped(conn: Connection | Session, ids: list[int]) -> int:

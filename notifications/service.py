@@ -13,6 +13,7 @@ from notifications.channels import Channels
 from notifications.deliver import DeliverReport, DeliverySettings, deliver
 from notifications.links import load_secret
 from notifications.outbox import OutboxStatus
+from notifications.routing import apps_from_config
 from notifications.sweep import SweepReport, sweep
 from storage.files import Settings
 from storage.tables import Outbox
@@ -31,7 +32,9 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 
 
 def channels(settings: Settings) -> Channels:
-    return Channels.from_env(settings.data_dir / "outbox", settings.notify.sender)
+    chans = Channels.from_env(settings.data_dir / "outbox", settings.notify.sender)
+    chans.apps = apps_from_config(settings.notify, settings.data_dir, settings.timezone)
+    return chans
 
 
 def run_deliver(engine: Engine, settings: Settings, *, now: dt.datetime | None = None, force: bool = False,
@@ -44,27 +47,31 @@ def run_deliver(engine: Engine, settings: Settings, *, now: dt.datetime | None =
     url = engine.url.render_as_string(hide_password=False)
     args = (settings.data_dir / "outbox", settings.notify.sender, os.environ.get("DUBAN_SMTP_URL") or None,
             os.environ.get("DUBAN_DINGTALK_SECRET") or None)
-    return deliver_processes(url, None, args, ds, workers, now=now, force=force)
+    return deliver_processes(url, None, args, ds, workers, now=now, force=force,
+                             apps=(settings.notify, settings.data_dir, settings.timezone))
 
 
 def _deliver_worker(url: str, schema: str | None, channel_args: tuple, ds: DeliverySettings,
-                    now: dt.datetime | None, force: bool) -> DeliverReport:
+                    now: dt.datetime | None, force: bool, apps: tuple | None = None) -> DeliverReport:
     from storage.db import make_engine
 
     engine = make_engine(url, schema=schema)
+    chans = Channels(*channel_args)
+    if apps is not None:
+        chans.apps = apps_from_config(*apps)
     try:
-        return deliver(engine, Channels(*channel_args), ds, now=now, force=force)
+        return deliver(engine, chans, ds, now=now, force=force)
     finally:
         engine.dispose()
 
 
 def deliver_processes(url: str, schema: str | None, channel_args: tuple, ds: DeliverySettings, workers: int, *,
-                      now: dt.datetime | None = None, force: bool = False) -> DeliverReport:
+                      now: dt.datetime | None = None, force: bool = False, apps: tuple | None = None) -> DeliverReport:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        parts = list(pool.map(_deliver_worker, *zip(*[(url, schema, channel_args, ds, now, force)] * workers, strict=True)))
+        parts = list(pool.map(_deliver_worker, *zip(*[(url, schema, channel_args, ds, now, force, apps)] * workers, strict=True)))
     total = DeliverReport(quiet=all(p.quiet for p in parts))
     for p in parts:
         total.sent += p.sent
@@ -91,7 +98,7 @@ def outbox_rows(engine: Engine, *, failed: bool = False, status: str | None = No
                  "attempts": o.attempts, "next_attempt_at": o.next_attempt_at.isoformat(timespec="seconds"),
                  "sent_at": o.sent_at.isoformat(timespec="seconds") if o.sent_at else None,
                  "message_id": o.message_id, "transport": o.transport, "subject": o.subject,
-                 "last_error": o.last_error} for o in s.scalars(q)]
+                 "last_error": o.last_error, "error_code": o.error_code} for o in s.scalars(q)]
 
 
 def outbox_counts(engine: Engine) -> dict[str, int]:

@@ -54,12 +54,13 @@ def update_escalation_routes(session: Session) -> int:
     to the next one above that."""
     units = {r.id: r for r in session.execute(select(Jurisdiction.id, Jurisdiction.parent_id,
                                                      Jurisdiction.supervisor_email, Jurisdiction.supervisor_webhook,
+                                                     Jurisdiction.supervisor_im_account, Jurisdiction.supervisor_mobile,
                                                      Jurisdiction.escalate_to_id, Jurisdiction.escalate_next_id))}
 
     def supervised_at_or_above(uid):
         while uid is not None:
             u = units[uid]
-            if u.supervisor_email or u.supervisor_webhook:
+            if u.supervisor_email or u.supervisor_webhook or u.supervisor_im_account or u.supervisor_mobile:
                 return uid
             uid = u.parent_id
         return None
@@ -106,8 +107,23 @@ def sweep(engine: Engine, calendar: WorkCalendar, policy: NotifyPolicy, today: d
             session.execute(sa.text("ANALYZE sweep_stage"))    # temporary tables get no autovacuum
         send_at = dt.datetime.combine(today, send_time, ZoneInfo(timezone)).astimezone(dt.UTC)
         report.digests, report.without_address, report.notices = _digests(session, today, send_at)
+        _own_digest_times(session, today, timezone)
         refresh_statistics(session.connection(), ("notice", "outbox"), report.added)
     return report
+
+
+def _own_digest_times(session: Session, today: dt.date, timezone: str) -> None:
+    """The day's new digests of people who chose their own digest time (通知时间) go out then:
+    one UPDATE per distinct time chosen (a handful), not one per person."""
+    ob, c, j = Outbox.__table__, Contact.__table__, Jurisdiction.__table__
+    stamp = ob.c.next_attempt_at.type
+    for kind, rid, column in (("contact", c.c.id, c.c.digest_time), ("supervisor", j.c.id, j.c.supervisor_digest_time)):
+        for (chosen,) in session.execute(sa.select(column).where(column.is_not(None)).distinct()).all():
+            at = dt.datetime.combine(today, dt.time.fromisoformat(chosen), ZoneInfo(timezone)).astimezone(dt.UTC)
+            session.execute(sa.update(ob).where(ob.c.day == sa.bindparam("today", today, type_=sa.Date),
+                                                ob.c.recipient_kind == _inline(kind), unrendered_pending(ob),
+                                                ob.c.recipient_id.in_(sa.select(rid).where(column == chosen)))
+                            .values(next_attempt_at=sa.bindparam("at", at, type_=stamp)))
 
 
 def _inline(value) -> sa.BindParameter:
@@ -215,16 +231,20 @@ def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[in
                                                       notice.c.digest_id.is_(None))    # ix_notice_waiting
         return sa.union(new, left)
 
-    def channel(email, hook) -> sa.Case:
+    def channel(email, hook, im, mobile) -> sa.Case:
+        """The first channel the recipient can be reached on; delivery fixes the whole route
+        (the person's own order, notifications.routing) when it renders the digest."""
         return sa.case((email.is_not(None), _inline("email")),
                        (hook.like(_inline("%/cgi-bin/webhook/send%")), _inline("wecom")),
-                       (hook.is_not(None), _inline("dingtalk")), else_=_inline("none"))
+                       (hook.is_not(None), _inline("dingtalk")),
+                       (im.is_not(None), _inline("im")), (mobile.is_not(None), _inline("sms")), else_=_inline("none"))
 
-    def create(kind: str, rid, email, hook, name) -> None:
+    def create(kind: str, rid, email, hook, name, im, mobile) -> None:
         """The digests, created pending: one per recipient and day (the key is unique)."""
         rows = (sa.select(_inline(f"digest:{kind}:") + sa.cast(rid, sa.String(20)) + _inline(":")
                           + sa.bindparam("day", today.isoformat()),
-                          _inline(kind), rid, day, channel(email, hook), func.coalesce(email, hook), name,
+                          _inline(kind), rid, day, channel(email, hook, im, mobile),
+                          func.coalesce(email, hook, im, mobile), name,
                           status_sql(OutboxStatus.PENDING), _inline(0), sa.bindparam("send_at", send_at, type_=stamp),
                           sa.bindparam("now", dt.datetime.now(dt.UTC), type_=stamp), _inline(0))
                 .where(rid.in_(waiting(kind))))
@@ -233,8 +253,9 @@ def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[in
         session.execute(_dialect_insert(session, ob).from_select(cols, rows).on_conflict_do_nothing())
 
     c, j = Contact.__table__.alias("c"), Jurisdiction.__table__.alias("j")
-    create("contact", c.c.id, c.c.email, c.c.webhook, c.c.name)
-    create("supervisor", j.c.id, j.c.supervisor_email, j.c.supervisor_webhook, j.c.supervisor_name)
+    create("contact", c.c.id, c.c.email, c.c.webhook, c.c.name, c.c.im_account, c.c.mobile)
+    create("supervisor", j.c.id, j.c.supervisor_email, j.c.supervisor_webhook, j.c.supervisor_name,
+           j.c.supervisor_im_account, j.c.supervisor_mobile)
     # the new rows, each written once with its digest (none if that digest already went out:
     # it joins tomorrow's); of two contacts for one item and stage, the unique key keeps one
     new_rows = (sa.select(*s.c, x.c.id)

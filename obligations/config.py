@@ -80,6 +80,47 @@ class ScheduleConfig(_Section):
 
 # -- notify ---------------------------------------------------------------------------------
 
+ChannelName = Literal["email", "dingtalk", "wecom", "sms"]
+NoticeKind = Literal["remind", "due", "overdue", "escalate"]
+
+
+class DingTalkAppConfig(_Section):
+    """DingTalk work notices (工作通知) through an enterprise internal app. The AppSecret is read
+    from the environment variable named by ``secret_env``, never from this file."""
+    app_key: str = ""
+    agent_id: int = Field(default=0, ge=0)
+    secret_env: str = "DUBAN_DINGTALK_APP_SECRET"
+    api: str = "https://oapi.dingtalk.com"
+    daily_limit: int = Field(default=0, ge=0)          # messages a day for the app; 0: no limit of duban's own
+    per_person_daily: int = Field(default=500, ge=1)   # DingTalk's rule for one app and one person
+
+
+class WeComAppConfig(_Section):
+    """WeCom application messages (应用消息). The app's Secret comes from ``secret_env``."""
+    corp_id: str = ""
+    agent_id: int = Field(default=0, ge=0)
+    secret_env: str = "DUBAN_WECOM_APP_SECRET"
+    api: str = "https://qyapi.weixin.qq.com"
+    per_member_per_minute: int = Field(default=30, ge=1)   # WeCom drops what goes over: paced instead
+    daily_limit: int = Field(default=0, ge=0)
+
+
+class SmsConfig(_Section):
+    """SMS through a cloud provider's SDK, with an approved signature and template. The access
+    key pair comes from the environment variables named here."""
+    provider: Literal["none", "aliyun", "tencent"] = "none"
+    sign_name: str = ""
+    template_code: str = ""                 # Aliyun SMS_123456789 / Tencent template id
+    sdk_app_id: str = ""                    # Tencent only: the SmsSdkAppId
+    region: str = ""                        # default cn-hangzhou (Aliyun) / ap-guangzhou (Tencent)
+    endpoint: str | None = None             # default the provider's public endpoint
+    key_id_env: str = "DUBAN_SMS_KEY_ID"
+    key_secret_env: str = "DUBAN_SMS_KEY_SECRET"
+    kinds: list[NoticeKind] = ["escalate"]  # digests holding one of these go by SMS; others never
+    var_max_chars: int = Field(default=35, ge=1)
+    daily_limit: int = Field(default=0, ge=0)
+
+
 class NotifyConfig(_Section):
     reminders: list[int] = [7, 1]
     on_due_day: bool = True
@@ -92,6 +133,10 @@ class NotifyConfig(_Section):
     lease_seconds: int = Field(default=600, ge=1)
     base_url: str = "http://127.0.0.1:8000"
     sender: str = "督办系统 <duban@example.org>"
+    channels: list[ChannelName] = Field(default=["email", "dingtalk", "wecom", "sms"], min_length=1)
+    dingtalk: DingTalkAppConfig = DingTalkAppConfig()
+    wecom: WeComAppConfig = WeComAppConfig()
+    sms: SmsConfig = SmsConfig()
 
 
 # -- service: when `duban up` (and `duban deploy`) run each flow -------------------------------

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from obligations.channels import parse_channels
 from obligations.errors import ProblemsError
 from obligations.mailbox import check_email, check_name
 from obligations.problems import from_validation_error
@@ -52,19 +53,31 @@ MailName = Annotated[str, AfterValidator(lambda v: check_name(v, "名称"))]
 MailAddress = Annotated[str, AfterValidator(check_email)]
 
 
+def _channels(value: list[str] | None) -> list[str] | None:
+    """[钉钉, 邮件] → [dingtalk, email] (a dumped directory reads back the same)."""
+    stored = parse_channels("、".join(value)) if value else None
+    return stored.split(",") if stored else None
+
+
 class ContactDef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
     name: MailName | None = None
     email: MailAddress | None = None
     webhook: str | None = None
     channel: str | None = None
+    mobile: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$")
+    im_account: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.@-]{1,64}$")   # DingTalk / WeCom userid
+    channels: Annotated[list[str] | None, AfterValidator(_channels)] = None   # in order: [钉钉, 邮件]
 
 
 class SupervisorDef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
     name: Annotated[MailName, Field(min_length=1)]
     email: MailAddress | None = None
     webhook: str | None = None
+    mobile: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$")
+    im_account: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    channels: Annotated[list[str] | None, AfterValidator(_channels)] = None
 
 
 class UnitDef(BaseModel):
@@ -99,6 +112,9 @@ class ContactRow:
     name: str
     email: str | None
     webhook: str | None
+    mobile: str | None = None
+    im_account: str | None = None
+    channels: str | None = None        # stored form: dingtalk,email
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,9 @@ class UnitRow:
     supervisor_email: str | None
     supervisor_webhook: str | None
     contacts: tuple[ContactRow, ...]
+    supervisor_mobile: str | None = None
+    supervisor_im_account: str | None = None
+    supervisor_channels: str | None = None
 
 
 # Prefixes that say which level a department belongs to, longest first.
@@ -196,12 +215,14 @@ class Directory:
                 local = unit.names.get(key)
                 name = explicit.name or (unit.name + (local or suffix))
                 email = explicit.email or (f"{key}@{domain}" if domain else None)
-                contacts.append(ContactRow(key, name, email, explicit.webhook))
+                contacts.append(ContactRow(key, name, email, explicit.webhook, explicit.mobile, explicit.im_account,
+                                           ",".join(explicit.channels) if explicit.channels else None))
             sup = unit.supervisor
             row = UnitRow(
                 unit.code, unit.name, unit.level, parent.code if parent else None, path,
                 sup.name if sup else None, sup.email if sup else None, sup.webhook if sup else None,
-                tuple(contacts),
+                tuple(contacts), sup.mobile if sup else None, sup.im_account if sup else None,
+                ",".join(sup.channels) if sup and sup.channels else None,
             )
             rows.append(row)
             for child in unit.children:

@@ -26,6 +26,7 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from notifications.outbox import OutboxStatus
+from obligations.channels import CHANNEL_NAMES
 from obligations.periods import previous_period
 from storage.db import scan_slots
 from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
@@ -57,6 +58,10 @@ class ReportData:
     case_coverage_units: list[dict[str, Any]]  # by the units of by_unit
     notices: dict[str, int]
     previous: dict[str, Any] | None = None
+    # delivery by channel (邮件, 钉钉, 企业微信, 短信): per channel the digests and the notice
+    # stages (项次) in them, sent / failed for good / waiting; the channel is the one that
+    # delivered a sent digest, the planned one otherwise
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
     previous_start: dt.date | None = None
     previous_end: dt.date | None = None
     trend: dict[str, Any] = field(default_factory=dict)
@@ -158,11 +163,11 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     prev_start, prev_end = previous_period(start, end)
     slices = _slices(start, end, SCAN_SLICES)
     parts = [(_scan, (scope, st, a, b, case_obligations)) for a, b in slices]
-    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,))]
+    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,)), (_deliveries, (scope,))]
     if with_previous:
         parts.append((_previous_counts, (scope, status_counts(today, soon_days), prev_start, prev_end)))
     results = _run_parts(session, parts)
-    scans, (overdue_rows, notice_counts, *previous) = results[:len(slices)], results[len(slices):]
+    scans, (overdue_rows, notice_counts, deliveries, *previous) = results[:len(slices)], results[len(slices):]
     c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete = scans[0]
     for more in scans[1:]:
         for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete), more, strict=True):
@@ -204,6 +209,7 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                       unit.name if unit else None, children, rates(totals), by_department, by_clause, by_unit,
                       by_origin, months, heat_rows,
                       overdue_rows, totals["overdue"], case_coverage, case_coverage_units, notice_counts)
+    data.deliveries = deliveries
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *previous[0])
     if levels:
@@ -478,3 +484,32 @@ def _notices(conn, scope: _Scope) -> dict[str, int]:
     out["total"] = sum(out[k] for k in NOTICE_KINDS)
     out["sent"] = sum(out[f"{k}_sent"] for k in NOTICE_KINDS)
     return out
+
+
+CHANNEL_ORDER = ("email", "dingtalk", "wecom", "sms", "im", "none")
+
+
+def _deliveries(conn, scope: _Scope) -> list[dict[str, Any]]:
+    """The period's notice stages of the scope's items by the channel of their digest: one
+    grouped query."""
+    q = (select(Outbox.channel, Outbox.status, func.count(func.distinct(Outbox.id)), func.count())
+         .select_from(Notice).join(Occurrence, Occurrence.id == Notice.occurrence_id)
+         .join(Outbox, Outbox.id == Notice.digest_id)
+         .where(Notice.swept_on >= scope.start, Notice.swept_on <= scope.end, *scope.conditions())
+         .group_by(Outbox.channel, Outbox.status))
+    rows: dict[str, dict[str, Any]] = {}
+    for channel, status, digests, notices in conn.execute(q).fetchall():
+        row = rows.setdefault(channel, {"channel": channel, "name": CHANNEL_NAMES.get(channel, channel),
+                                        "digests": 0, "notices": 0, "sent": 0, "sent_digests": 0, "dead": 0,
+                                        "waiting": 0})
+        row["digests"] += digests
+        row["notices"] += notices
+        if status == OutboxStatus.SENT:
+            row["sent"] += notices
+            row["sent_digests"] += digests
+        elif status == OutboxStatus.DEAD:
+            row["dead"] += notices
+        elif status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+            row["waiting"] += notices
+    order = {c: i for i, c in enumerate(CHANNEL_ORDER)}
+    return sorted(rows.values(), key=lambda r: (order.get(r["channel"], 99), r["channel"]))

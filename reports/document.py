@@ -302,9 +302,16 @@ def notice_section(data: ReportData) -> dict[str, list]:
     n = data.notices
     rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n.get(k, 0), "sent": n.get(f"{k}_sent", 0)}
             for k in ("remind", "due", "overdue", "escalate", "urge")]
-    return {"paragraphs": [notice_words(data)], "tables": [Table("notices", "提醒、催办与督办通知", [
+    tables = [Table("notices", "提醒、催办与督办通知", [
         Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
-        Column("sent", "已送达（项次）", "int", 14)], rows)]}
+        Column("sent", "已送达（项次）", "int", 14)], rows)]
+    if data.deliveries:
+        tables.append(Table("deliveries", "各渠道送达情况", [
+            Column("name", "通知渠道", "text", 12), Column("digests", "汇总通知（份）", "int", 12),
+            Column("notices", "涉及事项（项次）", "int", 14), Column("sent", "已送达（项次）", "int", 12),
+            Column("dead", "发送失败（项次）", "int", 12), Column("waiting", "待发送（项次）", "int", 12)],
+            list(data.deliveries)))
+    return {"paragraphs": [notice_words(data)], "tables": tables}
 
 
 def notice_words(data: ReportData) -> str:

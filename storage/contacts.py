@@ -2,6 +2,10 @@
 its supervisor (督查联系人), exported from the database and imported back.
 
     单位代码 | 单位 | 部门 | 联系人 | 职务 | 手机 | 邮箱 | 钉钉/企业微信账号 | 督查联系人
+    | 通知渠道 | 通知时间 | 免打扰时段
+
+The last three are the person's notice preferences (``钉钉、邮件``; ``08:30``; ``22:00-07:00``),
+optional: a workbook without them imports as before and leaves the preferences alone.
 
 Import is all rows or none: every problem is listed as ``sheet!row: column: reason`` before
 anything is written. Names and addresses are checked where they enter: a name can never carry
@@ -19,6 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from obligations.channels import channels_text, parse_channels, parse_quiet, parse_time
 from obligations.directory import normalize_name
 from obligations.errors import ProblemsError
 from obligations.mailbox import check_email, check_name
@@ -27,8 +32,10 @@ from storage.atomic import atomic_path
 from storage.tables import Contact, Department, Jurisdiction
 
 SHEET = "通讯录"
-HEADERS = ("单位代码", "单位", "部门", "联系人", "职务", "手机", "邮箱", "钉钉/企业微信账号", "督查联系人")
-WIDTHS = (14, 22, 20, 10, 14, 14, 28, 20, 10)
+REQUIRED = ("单位代码", "单位", "部门", "联系人", "职务", "手机", "邮箱", "钉钉/企业微信账号", "督查联系人")
+PREFERENCES = ("通知渠道", "通知时间", "免打扰时段")
+HEADERS = REQUIRED + PREFERENCES
+WIDTHS = (14, 22, 20, 10, 14, 14, 28, 20, 10, 18, 10, 14)
 SUPERVISOR = "督查室"
 YES, NO = "是", "否"
 SUPERVISED_LEVELS = ("province", "city", "county")
@@ -62,6 +69,10 @@ class _Row:
     mobile: str | None
     email: str | None
     im_account: str | None
+    channels: str | None = None
+    digest_time: str | None = None
+    quiet_hours: str | None = None
+    preferences: bool = False      # the workbook has the preference columns
 
 
 # ---------------------------------------------------------------- checks (pure)
@@ -118,14 +129,17 @@ def rows(session: Session) -> list[tuple]:
         if u.level in SUPERVISED_LEVELS or u.supervisor_name or u.supervisor_email:
             office = (u.supervisor_name or "").removeprefix(u.name) or SUPERVISOR
             out.append((u.code, u.name, office, u.supervisor_person, u.supervisor_title, u.supervisor_mobile,
-                        u.supervisor_email, u.supervisor_im_account, YES))
+                        u.supervisor_email, u.supervisor_im_account, YES, channels_text(u.supervisor_channels) or None,
+                        u.supervisor_digest_time, u.supervisor_quiet_hours))
         for key, name, levels, names in holders:
             c = contacts.get((u.id, key))
             if u.level not in levels and c is None:
                 continue
             office = names.get(u.level) or name
             out.append((u.code, u.name, office, c.person if c else None, c.title if c else None,
-                        c.mobile if c else None, c.email if c else None, c.im_account if c else None, NO))
+                        c.mobile if c else None, c.email if c else None, c.im_account if c else None, NO,
+                        (channels_text(c.channels) or None) if c else None, c.digest_time if c else None,
+                        c.quiet_hours if c else None))
     return out
 
 
@@ -172,10 +186,11 @@ def read_workbook(session: Session, path: Path) -> list[_Row]:
     ws = wb[SHEET]
     it = ws.iter_rows(values_only=True)
     header = [_cell(v) for v in next(it, ())]
-    missing = [h for h in HEADERS if h not in header]
+    missing = [h for h in REQUIRED if h not in header]
     if missing:
         raise ContactsError([f"{SHEET}!1: 表头: 缺少列 {'、'.join(missing)}（应为：{'、'.join(HEADERS)}）"])
-    col = {h: header.index(h) for h in HEADERS}
+    col = {h: header.index(h) for h in HEADERS if h in header}
+    with_preferences = all(h in header for h in PREFERENCES)
     units_by_code = {u.code: u for u in _units(session)}
     units_by_name: dict[str, list[Jurisdiction]] = {}
     for u in units_by_code.values():
@@ -190,6 +205,7 @@ def read_workbook(session: Session, path: Path) -> list[_Row]:
             problems.append(f"{SHEET}!{number}: 行数超过 {MAX_ROWS:,} 行")
             break
         cells = {h: _cell(values[i]) if i < len(values) else "" for h, i in col.items()}
+        cells = {h: cells.get(h, "") for h in HEADERS}
         if not any(cells.values()):
             continue
 
@@ -202,7 +218,8 @@ def read_workbook(session: Session, path: Path) -> list[_Row]:
             bad("督查联系人", f"应为“{YES}”或“{NO}”，不是 {flag!r}")
         checked = {}
         for column, check in (("联系人", lambda v: check_name(v, "联系人")), ("职务", lambda v: check_name(v, "职务")),
-                              ("手机", check_mobile), ("邮箱", check_email), ("钉钉/企业微信账号", check_account)):
+                              ("手机", check_mobile), ("邮箱", check_email), ("钉钉/企业微信账号", check_account),
+                              ("通知渠道", parse_channels), ("通知时间", parse_time), ("免打扰时段", parse_quiet)):
             try:
                 checked[column] = check(cells[column])
             except ValueError as exc:
@@ -227,7 +244,8 @@ def read_workbook(session: Session, path: Path) -> list[_Row]:
             continue
         seen[unit.id, key] = number
         out.append(_Row(unit.id, key, office, checked.get("联系人"), checked.get("职务"), checked.get("手机"),
-                        checked.get("邮箱"), checked.get("钉钉/企业微信账号")))
+                        checked.get("邮箱"), checked.get("钉钉/企业微信账号"), checked.get("通知渠道"),
+                        checked.get("通知时间"), checked.get("免打扰时段"), with_preferences))
     wb.close()
     if problems:
         raise ContactsError(problems)
@@ -295,22 +313,26 @@ def import_workbook(session: Session, path: Path, *, actor: str = "cli") -> Cont
         filled = any((r.person, r.title, r.mobile, r.email, r.im_account))
         if r.key is None:
             u = units[r.unit_id]
+            prefs = ({"supervisor_channels": r.channels, "supervisor_digest_time": r.digest_time,
+                      "supervisor_quiet_hours": r.quiet_hours} if r.preferences else {})
             before = (u.supervisor_name, u.supervisor_person, u.supervisor_title, u.supervisor_mobile,
-                      u.supervisor_email, u.supervisor_im_account)
+                      u.supervisor_email, u.supervisor_im_account, {k: getattr(u, k) for k in prefs})
             after = (r.office if (filled or u.supervisor_name) else None, r.person, r.title, r.mobile, r.email,
-                     r.im_account)
+                     r.im_account, prefs)
             if before == after:
                 report.unchanged += 1
                 continue
             session.execute(update(Jurisdiction).where(Jurisdiction.id == u.id).values(
                 supervisor_name=after[0], supervisor_person=r.person, supervisor_title=r.title,
                 supervisor_mobile=r.mobile, supervisor_email=r.email, supervisor_im_account=r.im_account,
-                supervisor_source="sheet"))
+                supervisor_source="sheet", **after[6]))
             report.supervisors += 1
             continue
         row = have.get((r.unit_id, r.key))
         values = dict(name=r.office, person=r.person, title=r.title, mobile=r.mobile, email=r.email,
                       im_account=r.im_account)
+        if r.preferences:
+            values |= dict(channels=r.channels, digest_time=r.digest_time, quiet_hours=r.quiet_hours)
         if not filled:
             if row is not None and row.source == "sheet":
                 session.delete(row)

@@ -50,7 +50,9 @@ def sync_directory(session: Session, directory: Directory) -> DirectoryChanges:
     new_rows = []
     for u in units:
         values = dict(name=u.name, level=u.level, path=u.path, supervisor_name=u.supervisor_name,
-                      supervisor_email=u.supervisor_email, supervisor_webhook=u.supervisor_webhook)
+                      supervisor_email=u.supervisor_email, supervisor_webhook=u.supervisor_webhook,
+                      supervisor_mobile=u.supervisor_mobile, supervisor_im_account=u.supervisor_im_account,
+                      supervisor_channels=u.supervisor_channels)
         row = by_code.get(u.code)
         if row is not None and row.supervisor_source == "sheet":   # the contacts workbook keeps it
             values = {k: v for k, v in values.items() if not k.startswith("supervisor_")}
@@ -76,11 +78,13 @@ def sync_directory(session: Session, directory: Directory) -> DirectoryChanges:
             row = have.get((jid, c.department_key))
             if row is not None and row.source == "sheet":         # the contacts workbook keeps it
                 continue
+            wanted = dict(name=c.name, email=c.email, webhook=c.webhook, mobile=c.mobile, im_account=c.im_account,
+                          channels=c.channels)
             if row is None:
-                new_contacts.append(dict(jurisdiction_id=jid, department_key=c.department_key,
-                                         name=c.name, email=c.email, webhook=c.webhook))
-            elif (row.name, row.email, row.webhook) != (c.name, c.email, c.webhook):
-                row.name, row.email, row.webhook = c.name, c.email, c.webhook
+                new_contacts.append(dict(jurisdiction_id=jid, department_key=c.department_key, **wanted))
+            elif any(getattr(row, k) != v for k, v in wanted.items()):
+                for k, v in wanted.items():
+                    setattr(row, k, v)
                 changes.contacts_changed += 1
     if new_contacts:
         session.execute(insert(Contact), new_contacts)

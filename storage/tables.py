@@ -104,6 +104,10 @@ class Jurisdiction(SQLModel, table=True):
     supervisor_mobile: str | None = None
     supervisor_im_account: str | None = None
     supervisor_source: str = Field(default="directory", max_length=10, sa_column_kwargs={"server_default": "directory"})
+    # the supervisor's own notice preferences (see Contact.channels)
+    supervisor_channels: str | None = Field(default=None, max_length=60)
+    supervisor_digest_time: str | None = Field(default=None, max_length=5)
+    supervisor_quiet_hours: str | None = Field(default=None, max_length=11)
     # where escalations go: the nearest unit at or above this one with a supervisor, and the
     # next such unit above that (kept up to date by the sweep)
     escalate_to_id: int | None = None
@@ -124,6 +128,11 @@ class Contact(SQLModel, table=True):
     im_account: str | None = None             # 钉钉 / 企业微信 account
     source: str = Field(default="directory", max_length=10, sa_column_kwargs={"server_default": "directory"})
     # directory: derived from directory.yaml at each sync; sheet: written by the contacts workbook
+    # notice preferences: channels in order ("dingtalk,email"; None: notify.channels), the local
+    # time the day's digest goes out ("08:30"; None: notify.send_time), quiet hours ("22:00-07:00")
+    channels: str | None = Field(default=None, max_length=60)
+    digest_time: str | None = Field(default=None, max_length=5)
+    quiet_hours: str | None = Field(default=None, max_length=11)
 
 
 _BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite rowid needs INTEGER
@@ -281,6 +290,10 @@ class Outbox(SQLModel, table=True):
     message_id: str | None = None
     last_error: str | None = None
     created_at: dt.datetime
+    # the channels to try, in order, fixed when the digest is rendered (JSON, notifications.routing);
+    # the provider's error code of the last failure (a dead letter keeps it)
+    route: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    error_code: str | None = Field(default=None, max_length=80)
 
 
 class UserAccount(SQLModel, table=True):
@@ -402,6 +415,8 @@ class DataVersion(SQLModel, table=True):
     __tablename__ = "data_version"
     id: int = Field(default=1, primary_key=True)
     v: int = Field(default=0, sa_column=Column(sa.BigInteger(), nullable=False, server_default="0"))
+
+
 class IssuedReport(SQLModel, table=True):
     """A 督查通报 as issued: its number (期号) counted per issuer and year, the period and scope it
     covers, when and by whom. Writing the same report again (another format, a corrected copy)
@@ -424,3 +439,22 @@ class IssuedReport(SQLModel, table=True):
     issued_at: dt.datetime
     issued_by: str = Field(max_length=200)
     cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ChannelSend(SQLModel, table=True):
+    """What went out through a channel: one row per (channel, recipient, local day, content).
+    The unique key is the platforms' rule "the same content to the same person at most once a
+    day" kept in duban before sending; the rows also count each channel's daily quota."""
+
+    __tablename__ = "channel_send"
+    __table_args__ = (UniqueConstraint("channel", "recipient", "day", "digest"),
+                      sa.Index("ix_channel_send_day", "channel", "day"))
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    channel: str = Field(max_length=10)        # email | dingtalk | wecom | sms
+    recipient: str = Field(max_length=255)     # the address, userid or mobile it went to
+    day: dt.date                               # local day (schedule.timezone)
+    digest: str = Field(max_length=64)         # sha256 of subject and text
+    outbox_id: int | None = Field(default=None, sa_column=Column(sa.BigInteger, nullable=True))
+    transport: str = Field(max_length=10)
+    request_id: str | None = Field(default=None, max_length=120)   # the provider's request / message id
+    sent_at: dt.datetime

@@ -574,7 +574,7 @@ def test_directory_names_and_addresses_are_checked_where_they_are_entered():
     from pathlib import Path
 
     text = (Path(__file__).parents[1] / "plans" / "directory.yaml").read_text(encoding="utf-8")
-    good = "{name: 福州市人民政府督查室, email: ducha@fuzhou.example.org}"
+    good = "{name: 福州市人民政府督查室, email: ducha@fuzhou.example.org,"
     assert good in text
     for bad_name, bad_email, says in (
             ('"x@evil.example"', "ducha@fuzhou.example.org", "@"),
@@ -582,7 +582,7 @@ def test_directory_names_and_addresses_are_checked_where_they_are_entered():
             ("福州市督查室", '"ducha@fuzhou.example.org, x@evil.example"', "不是一个邮箱地址"),
             ("福州市督查室", '"督查室 <ducha@fuzhou.example.org>"', "不是一个邮箱地址")):
         with pytest.raises(DirectoryError) as info:
-            parse_directory(text.replace(good, f"{{name: {bad_name}, email: {bad_email}}}"), "directory.yaml")
+            parse_directory(text.replace(good, f"{{name: {bad_name}, email: {bad_email},"), "directory.yaml")
         assert says in str(info.value) and "directory.yaml:" in str(info.value)
 
 

@@ -96,8 +96,8 @@ def test_the_repository_config_parses_and_declares_every_key_it_uses():
 
 def test_every_section_forbids_unknown_keys():
     found = sections()
-    assert {"", "policy", "policy.progress_report", "calendar", "schedule", "notify", "service", "report",
-            "web", "database_pool", "cases"} == set(found)
+    assert {"", "policy", "policy.progress_report", "calendar", "schedule", "notify", "notify.dingtalk",
+            "notify.wecom", "notify.sms", "service", "report", "web", "database_pool", "cases"} == set(found)
     assert {path: model.model_config.get("extra") for path, model in found.items()} == \
         {path: "forbid" for path in found}
 
@@ -121,6 +121,9 @@ WRONG = [   # (path, bad value, reason)
     (("schedule", "timezone"), "Asia/Shangai", "不认识的时区 'Asia/Shangai'"),
     (("notify", "overdue_every"), "0", "数值过小"),
     (("notify", "reminders"), "seven", "应为列表"),
+    (("notify", "dingtalk", "agent_id"), "-1", "数值过小"),
+    (("notify", "wecom", "per_member_per_minute"), "0", "数值过小"),
+    (("notify", "sms", "provider"), "huawei", "取值 'huawei' 不在允许范围内"),
     (("service", "sweep"), "5", "应为 crontab 文本"),
     (("service", "sweep"), "every morning", "应为五段的 crontab"),
     (("service", "deliver"), "{seconds: 0}", "间隔不能为零"),
@@ -146,6 +149,19 @@ def test_a_wrong_type_is_refused_with_file_line_and_field(path, value, reason):
 def test_the_wrong_type_cases_cover_every_section():
     covered = {".".join(path[:-1]) for path, _, _ in WRONG}
     assert covered == set(sections())
+
+
+def test_a_channel_secret_is_never_a_setting():
+    """Secrets come from the environment: config.yaml names the variable, a secret key is refused."""
+    secret_line = "    secret_env: DUBAN_DINGTALK_APP_SECRET\n"
+    message = refusal(TEXT.replace(secret_line, "    app_secret: s3cret\n" + secret_line, 1))
+    assert "notify.dingtalk.app_secret: 不认识的配置项" in message and "secret_env" in message
+    order = "  channels: [email, dingtalk, wecom, sms]"
+    doc = parse_config(TEXT.replace(order, "  channels: [dingtalk, email]", 1)
+                       .replace(secret_line, "    secret_env: MY_DING_SECRET\n", 1), "config.yaml")
+    assert doc.notify.channels == ["dingtalk", "email"] and doc.notify.dingtalk.secret_env == "MY_DING_SECRET"
+    assert doc.notify.sms.kinds == ["escalate"] and doc.notify.sms.var_max_chars == 35
+    assert "notify.channels[0]: 取值 'fax' 不在允许范围内" in refusal(TEXT.replace(order, "  channels: [fax]", 1))
 
 
 def test_an_interval_with_an_unknown_unit_is_refused_at_the_unit():
@@ -187,6 +203,9 @@ UNKNOWN = [   # (path of the key renamed, the typo, the suggestion)
     (("calendar", "workdays"), "workday", "workdays"),
     (("schedule", "horizon_days"), "horizon_day", "horizon_days"),
     (("notify", "reminders"), "remiders", "reminders"),
+    (("notify", "dingtalk", "agent_id"), "agentid", "agent_id"),
+    (("notify", "wecom", "corp_id"), "corpid", "corp_id"),
+    (("notify", "sms", "sign_name"), "signname", "sign_name"),
     (("service", "sweep"), "swep", "sweep"),
     (("report", "overdue_rows"), "overdue_row", "overdue_rows"),
     (("web", "https_only"), "http_only", "https_only"),

@@ -9,6 +9,7 @@ from flows.cli.context import TodayOption, cli
 from flows.cli.output import FormatOption, ListFormat, col, emit_json, print_listing
 from notifications import service
 from notifications.deliver import requeue
+from obligations.channels import CHANNEL_NAMES
 from obligations.words import NOTICE_KIND_NAMES, OUTBOX_STATUS_NAMES
 
 app = typer.Typer()   # sweep, deliver: at the top level
@@ -72,10 +73,11 @@ def outbox_cmd(ctx: typer.Context,
         header = "发件箱：" + ("，".join(f"{STATUS.get(k, k)} {v}" for k, v in sorted(counts.items())) or "空")
     print_listing(run.out, format, rows, [
         col("编号", "id", overflow="fold"), col("日期", "day", overflow="fold"),
-        col("收件单位", lambda r: r["recipient"] or "—", overflow="fold"), col("渠道", "channel", overflow="fold"),
+        col("收件单位", lambda r: r["recipient"] or "—", overflow="fold"), col("渠道", lambda r: CHANNEL_NAMES.get(r["channel"], r["channel"]), overflow="fold"),
         col("事项", "items", overflow="fold"), col("状态", lambda r: STATUS.get(r["status"], r["status"]), overflow="fold"),
         col("尝试", "attempts", overflow="fold"),
-        col("说明", lambda r: r["last_error"] or (r["subject"] or ""), overflow="fold"),
+        col("说明", lambda r: (f"[{r['error_code']}] " if r.get("error_code") else "") + (r["last_error"] or (r["subject"] or "")),
+            overflow="fold"),
     ], header=header, empty="", title_justify="left")
 
 

@@ -70,7 +70,13 @@ def demo_cmd(ctx: typer.Context, dir: Path = typer.Option(Path("demo"), "--dir",
               + f"；汇总发送 {result['outbox'].get('sent', 0)} 份。")
     out.print(f"交办任务 {result['assignments']} 项（督办事项 {result['assigned_items']} 项，在通报中单列为“交办任务”）；"
               f"协调员催办 {result['notices'].get('urge', 0)} 项次。")
-    out.print(f"通知邮件（.eml）：{folder / 'outbox'}")
+    from obligations.channels import CHANNEL_NAMES
+
+    by_channel = result.get("channels") or {}
+    out.print("送达渠道：" + "，".join(f"{CHANNEL_NAMES.get(c, c)} {by_channel[c]} 份" for c in
+                                   ("email", "dingtalk", "wecom", "sms") if by_channel.get(c))
+              + "（演示中未设密钥的渠道，其请求写为 .json 文件）")
+    out.print(f"通知邮件（.eml）及钉钉、企业微信、短信请求（.json）：{folder / 'outbox'}")
     if report_paths:
         out.print("2025 年度督查通报：" + "、".join(str(p) for p in report_paths), soft_wrap=True)
     config_path, accounts = _demo_web(world_settings, folder)

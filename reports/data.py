@@ -27,9 +27,21 @@ from sqlmodel import Session
 from notifications.outbox import OutboxStatus
 from obligations.periods import previous_period
 from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
-from storage.tables import Case, Clause, Department, Jurisdiction, Notice, Obligation, Occurrence, Outbox, Plan
+from storage.tables import (
+    Case,
+    Clause,
+    Completion,
+    Department,
+    Jurisdiction,
+    Notice,
+    Obligation,
+    Occurrence,
+    Outbox,
+    Plan,
+)
 
-COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived")
+# submitted (待审核): completed and awaiting a coordinator's review; in the total, not in the rates
+COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived", "submitted")
 NOTICE_KINDS = ("remind", "due", "overdue", "escalate")
 
 
@@ -58,6 +70,7 @@ class ReportData:
     previous_start: dt.date | None = None
     previous_end: dt.date | None = None
     trend: dict[str, Any] = field(default_factory=dict)
+    returns: int = 0                        # completions of the period's items returned by a coordinator (退回)
 
 
 def empty_row(**labels: Any) -> dict[str, Any]:
@@ -154,7 +167,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
         scans = [pool.submit(_on_connection, engine, _scan, scope, st, a, b, case_obligations)
                  for a, b in _slices(start, end, SCAN_SLICES)]
         side = {"overdue": pool.submit(_on_connection, engine, _overdue, st, scope, today, top),
-                "notices": pool.submit(_on_connection, engine, _notices, scope)}
+                "notices": pool.submit(_on_connection, engine, _notices, scope),
+                "returns": pool.submit(_on_connection, engine, _returns, scope)}
         if with_previous:
             side["previous"] = pool.submit(_on_connection, engine, _previous_counts, scope,
                                            status_counts(today, soon_days), prev_start, prev_end)
@@ -198,7 +212,7 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                       unit.name if unit else None, children, rates(totals), by_department, by_clause, by_unit,
                       by_origin, months, heat_rows,
                       side["overdue"].result(), totals["overdue"], case_coverage, case_coverage_units,
-                      side["notices"].result())
+                      side["notices"].result(), returns=side["returns"].result())
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *side["previous"].result())
     return data
@@ -387,6 +401,13 @@ def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int) -> list[dict[str
 
 def _date(v) -> dt.date:
     return v if isinstance(v, dt.date) else dt.date.fromisoformat(v)
+
+
+def _returns(conn, scope: _Scope) -> int:
+    """How many completions of the scope's items a coordinator returned (退回)."""
+    q = (select(func.count()).select_from(Completion).join(Occurrence, Occurrence.id == Completion.occurrence_id)
+         .where(Completion.returned_at.is_not(None)))
+    return int(conn.execute(scope.apply(q)).scalar() or 0)
 
 
 def _notices(conn, scope: _Scope) -> dict[str, int]:

@@ -12,7 +12,8 @@ from storage.tables import AuditEntry, Jurisdiction
 ACTIONS = {"complete": "登记办理", "waive": "豁免", "extend": "延期", "request": "申请豁免或延期",
            "approve": "批准申请", "reject": "驳回申请", "user.add": "新增账号", "user.update": "修改账号",
            "token.add": "新增接口令牌", "catalog.load": "加载计划目录", "link.use": "通过通知链接登记",
-           "directory.import": "导入行政区划", "contacts.import": "导入通讯录"}
+           "directory.import": "导入行政区划", "contacts.import": "导入通讯录",
+           "accept": "审核通过", "return": "退回"}
 
 
 def record(session: Session, *, actor: str, action: str, object_type: str, object_id: Any,

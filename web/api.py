@@ -48,6 +48,8 @@ class OccurrenceOut(BaseModel):
     completed_on: dt.date | None
     status: Status
     original_due: dt.date | None = Field(None, description="批准延期前的原截止日期")
+    returns: int | None = Field(None, description="办结情况被退回的次数（单个事项）")
+    return_reason: str | None = Field(None, description="最近一次退回的理由（事项因退回而重新打开时）")
 
 
 class AcceptIn(BaseModel):

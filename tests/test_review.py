@@ -15,8 +15,6 @@ account jy, coordinator mz, 卫东区 民政局 wd, supervisor dc of 平顶山�
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 from urllib.parse import parse_qs, urlsplit
 
 import pytest

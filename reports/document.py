@@ -97,6 +97,7 @@ COUNT_COLUMNS = [
     Column("total", "应办", "int", 9), Column("done", "按期办结", "int", 9),
     Column("done_late", "逾期办结", "int", 9), Column("overdue", "逾期未办", "int", 9),
     Column("pending", "未到期", "int", 8), Column("waived", "已豁免", "int", 8),
+    Column("submitted", "待审核", "int", 8),
     Column("on_time_rate", "按期率", "rate", 9), Column("completion_rate", "办结率", "rate", 9),
 ]
 

@@ -350,6 +350,8 @@ def accept(session: Session, ids: list[int], *, by: Actor, note: str | None = No
         raise InvalidInput("请选择要审核通过的督办事项")
     if len(ids) > MAX_BULK:
         raise InvalidInput(f"一次最多审核 {MAX_BULK} 项（现有 {len(ids)} 项）")
+    if any(not isinstance(i, int) or isinstance(i, bool) or not 1 <= i <= 2**62 for i in ids):
+        raise InvalidInput("督办事项编号应为正整数")
     if len(set(ids)) != len(ids):
         raise InvalidInput("督办事项编号重复")
     note = _text(note, "审核意见", MAX_NOTE)

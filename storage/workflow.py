@@ -366,12 +366,13 @@ def accept(session: Session, ids: list[int], *, by: Actor, note: str | None = No
     befores = {i: _state(found[i]) for i in ids}
     if occ.accept(session, ids) != len(ids):   # another coordinator decided one since we looked
         raise Refused("所选督办事项中有的刚被他人审核，请刷新后重试")
+    # the UPDATE changed only the review mark: the after state follows without re-reading each row
     for i in ids:
-        o = found[i]
-        session.refresh(o)
-        audit.record(session, actor=by.name, action="accept", object_type="occurrence", object_id=o.id,
-                     jurisdiction_id=o.jurisdiction_id, before=befores[i],
-                     after={**_state(o), "note": note, "channel": by.channel})
+        audit.record(session, actor=by.name, action="accept", object_type="occurrence", object_id=i,
+                     jurisdiction_id=found[i].jurisdiction_id, before=befores[i],
+                     after={**befores[i], "submitted": False, "note": note, "channel": by.channel})
+    for o in found.values():
+        session.expire(o, ["submitted_at"])
     return ids
 
 

@@ -11,7 +11,7 @@ import typer
 from flows.cli.context import CliContext, TodayOption, cli, parse_date
 from flows.cli.output import Column, FormatOption, ListFormat, col, dash, emit_json, print_listing
 from obligations.periods import parse_period
-from obligations.words import STATUS_NAMES, clause_label, days_left, period_label, short_title, weekday
+from obligations.words import REVIEW_NAMES, STATUS_NAMES, clause_label, days_left, period_label, short_title, weekday
 from storage import cases as cases_repo
 from storage import occurrences as occ
 from storage import workflow
@@ -175,7 +175,7 @@ def occurrences_show(ctx: typer.Context, occurrence: int = typer.Argument(...), 
         out.print(f"  · {c['done_on']} {c['actor']}（{c['channel']}）完成 {c['count']} 次，登记于 {c['recorded_at']}"
                   + (f"　[yellow]补登待核：按登记日期 {c['judged_on']} 判定[/yellow]" if c["flagged"] else "")
                   + (f"：{c['note']}" if c["note"] else "") + (f"　材料：{c['evidence']}" if c["evidence"] else "")
-                  + (f"　[red]已退回（{c['returned_by']}，{c['returned_at']}）：{c['return_reason']}[/red]"
+                  + (f"　[red]{REVIEW_NAMES['returned']}（{c['returned_by']}，{c['returned_at']}）：{c['return_reason']}[/red]"
                      if c["returned_at"] else ""))
 
 

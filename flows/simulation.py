@@ -3,13 +3,16 @@
 Departments behave deterministically for a seed: most complete their items before the due
 date, some late, a few never; multi-visit items (6 a quarter) are done in instalments; a few
 record their work days after doing it, some beyond the grace (flagged 补登待核 and judged by the
-recording day). Each simulated day records that day's completions, sweeps on working days, and
-delivers the day's digests to the file sink at the send time."""
+recording day). Each completion that reaches the required count awaits review (待审核); the
+coordinator reviews two days later, accepting most in one batch and returning a few with a
+reason (退回), which the department redoes some days after. Each simulated day records that
+day's completions and reviews, sweeps on working days, and delivers the day's digests to the
+file sink at the send time."""
 from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import func, insert, select
@@ -51,6 +54,14 @@ class DemoWorld:
     seed: int
     planned: set[int]
     agenda: dict[dt.date, list[tuple[int, int, dt.date]]]   # day recorded → [(occurrence id, count, day done)]
+    awaiting: dict[int, dt.date] = field(default_factory=dict)   # occurrence id → day its review began
+    returned: set[int] = field(default_factory=set)
+
+
+REVIEW_AFTER = 2          # days the coordinator takes to review a submission
+RETURN_SHARE = 0.06       # of first submissions, returned with a reason
+RETURN_REASONS = ("佐证材料不全，请补充走访记录或照片", "办理情况说明过于简略，请写明具体措施和成效",
+                  "登记的次数与台账记录不符，请核实后重新登记")
 
 
 def demo_settings(base: Settings, folder: Path) -> Settings:
@@ -152,6 +163,7 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
                     workflow.complete(session, oid, by=by, count=n, note="演示：已按要求办理", done_on=done_on,
                                       setting=setting)
                     done += 1
+        reviewed = review_day(world, engine, day)
         sent = 0
         if day in URGE_DAYS:
             _urge(engine, s, day)
@@ -163,7 +175,36 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
         engine.dispose()
     if todo or assigned:
         plan_new(world)   # completions can create event items (报送备案 within 10 days); new assignments
-    return {"completions": done, "sent": sent}
+    return {"completions": done, "sent": sent, **reviewed}
+
+
+def review_day(world: DemoWorld, engine, day: dt.date) -> dict[str, int]:
+    """The coordinator's review: submissions waiting at least ``REVIEW_AFTER`` days are accepted
+    in one batch, except a few first submissions returned with a reason; those the department
+    redoes 2–6 days later (the agenda)."""
+    with Session(engine) as session:
+        for oid in session.scalars(select(Occurrence.id).where(Occurrence.submitted_at.is_not(None))):
+            world.awaiting.setdefault(oid, day)
+    due = sorted(oid for oid, since in world.awaiting.items() if (day - since).days >= REVIEW_AFTER)
+    if not due:
+        return {"accepted": 0, "returned": 0}
+    by = workflow.Actor("演示协调员", "demo")
+    to_return = [oid for oid in due if oid not in world.returned
+                 and random.Random(f"{world.seed}:{oid}:review").random() < RETURN_SHARE]
+    accept = [oid for oid in due if oid not in to_return]
+    with Session(engine) as session, session.begin():
+        for oid in to_return:
+            rng = random.Random(f"{world.seed}:{oid}:return")
+            c = workflow.return_(session, oid, by=by, reason=rng.choice(RETURN_REASONS),
+                                 now=dt.datetime.combine(day, dt.time(9, 0), dt.UTC))
+            redo = day + dt.timedelta(days=rng.randrange(2, 7))
+            world.agenda.setdefault(redo, []).append((oid, c.count, redo))
+            world.returned.add(oid)
+        for i in range(0, len(accept), workflow.MAX_BULK):
+            workflow.accept(session, accept[i:i + workflow.MAX_BULK], by=by, note="演示：材料齐全，审核通过")
+    for oid in due:
+        del world.awaiting[oid]
+    return {"accepted": len(accept), "returned": len(to_return)}
 
 
 def _assign(engine, s: Settings, day: dt.date) -> int:
@@ -213,10 +254,11 @@ def summary(settings: Settings) -> dict:
             flagged = s.scalar(select(func.count()).select_from(Completion).where(Completion.flagged))
             assignments = s.scalar(select(func.count()).select_from(Plan).where(Plan.id.like("task-%")))
             assigned_items = s.scalar(select(func.count()).select_from(Occurrence).where(Occurrence.plan_id.like("task-%")))
+            returned = s.scalar(select(func.count()).select_from(Completion).where(Completion.returned_at.is_not(None)))
     finally:
         engine.dispose()
     return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox,
             "flagged": flagged, "assignments": assignments, "assigned_items": assigned_items,
-            "channels": channels}
+            "channels": channels, "returned": returned}
 
 

@@ -17,8 +17,9 @@ from obligations.templating import environment
 from obligations.words import NOTICE_KIND_NAMES, clause_label, date_with_weekday, numeral, period_label
 
 TEMPLATES = Path(__file__).with_name("templates")
-KIND_ORDER = {"urge": -1, "escalate": 0, "overdue": 1, "due": 2, "remind": 3}
-CSS = {"remind": "#1f5fbf", "due": "#1f5fbf", "overdue": "#b8860b", "escalate": "#c0392b", "urge": "#c0392b"}
+KIND_ORDER = {"urge": -1, "escalate": 0, "overdue": 1, "due": 2, "remind": 3, "return": 4}
+CSS = {"remind": "#1f5fbf", "due": "#1f5fbf", "overdue": "#b8860b", "escalate": "#c0392b", "urge": "#c0392b",
+       "return": "#8e44ad"}
 
 _env = environment(TEMPLATES)
 
@@ -40,6 +41,7 @@ class Entry:
     required: int
     link: str          # /c/…: the owing contact completes; /v/…: a supervisor views (cannot complete)
     note: str = ""        # a hand reminder's note (催办说明)
+    reason: str | None = None   # why a coordinator returned the item's completion (退回)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ ITEMS_SQL = sa.text(
     "SELECT n.digest_id, n.id AS notice_id, n.stage, n.kind, n.workdays, o.id AS occurrence_id, o.due, o.period_key, "
     "o.required, o.done_count, p.title AS plan_title, p.id AS plan_id, cl.code AS clause, cl.title AS clause_title, "
     "ob.what, ob.code AS obligation, j.name AS unit, d.name AS dept, c.name AS contact_name, k.code AS case_code, "
-    "t.name AS township, h.note AS urge_note "
+    "t.name AS township, h.note AS urge_note, "
+    "CASE WHEN n.kind = 'return' THEN (SELECT r.return_reason FROM completion r WHERE r.occurrence_id = o.id "
+    "AND r.returned_at IS NOT NULL ORDER BY r.returned_at DESC, r.id DESC LIMIT 1) END AS return_reason "
     "FROM notice n JOIN occurrence o ON o.id = n.occurrence_id JOIN obligation ob ON ob.id = o.obligation_id "
     "JOIN clause cl ON cl.id = ob.clause_id JOIN plan p ON p.id = o.plan_id "
     "JOIN jurisdiction j ON j.id = o.jurisdiction_id JOIN department d ON d.key = o.party_key "
@@ -98,6 +102,9 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         if kind == "urge":
             timing = (f"已逾期 {r.workdays} 个工作日" if r.workdays > 0 and due < day
                       else "今日到期" if due == day else f"还剩 {max(-r.workdays, 0)} 个工作日")
+        elif kind == "return":
+            late = day > due
+            timing = "已退回，请重新办理并登记" + ("（已过截止日期）" if late else "")
         elif kind == "remind":
             timing = f"还剩 {r.workdays} 个工作日"
         elif kind == "due":
@@ -117,13 +124,14 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
             done=r.done_count, required=r.required,
             link=f"{base_url.rstrip('/')}/{'v' if supervisor else 'c'}/{token}",
             note=(r.urge_note or "") if kind == "urge" else "",
+            reason=getattr(r, "return_reason", None),
         ))
     plan_list = []
     for i, plan in enumerate(plans.values()):
         groups = sorted(plan["groups"].values(), key=lambda g: g["order"])
         plan_list.append({"number": numeral(i + 1), "title": plan["title"], "groups": groups})
     kinds = {g["order"] for p in plan_list for g in p["groups"]}
-    headline = {-1: "催办", 0: "督办", 1: "催办", 2: "提醒", 3: "提醒"}[min(kinds)]
+    headline = {-1: "催办", 0: "督办", 1: "催办", 2: "提醒", 3: "提醒", 4: "退回"}[min(kinds)]
     overdue = sum(len(g["entries"]) for p in plan_list for g in p["groups"] if 0 <= g["order"] <= 1)
     intro = (f"截至{date_with_weekday(day)}，贵单位督查范围内下列单位的督办事项已逾期且尚未办结，请督促有关单位抓紧办理："
              if supervisor else f"根据有关实施方案，截至{date_with_weekday(day)}，贵单位有下列事项需要办理：")

@@ -24,6 +24,11 @@ from obligations.yamlsource import Located, Problem, YamlSyntaxError, format_pat
 CadenceKind = Literal["once", "monthly", "quarterly", "semiannual", "annual", "biennial", "rrule", "event"]
 Scope = Literal["issuer", "province", "city", "county", "township", "village", "case"]
 PLAN_ID = r"^[a-z0-9][a-z0-9-]*$"
+# ``completion_review`` (plan: and each obligation, which overrides the plan): whether a
+# completion waits for a coordinator's acceptance (办结审核). ``review`` is taken: it holds the
+# extractor's free-text notes for whoever checks the draft.
+COMPLETION_REVIEW = {"required": "须经协调员审核", "none": "登记即办结"}
+DEFAULT_COMPLETION_REVIEW = "required"
 
 
 
@@ -204,6 +209,13 @@ def check_catalog(
     def at(path: tuple, reason: str) -> None:
         out.append(Problem(filename, located.line_of(path), format_path(path), reason))
 
+    def review_choice(path: tuple, value: Any) -> None:
+        if value is not None and value not in COMPLETION_REVIEW:
+            at(path, f"completion_review 应为 required（须经协调员审核）或 none（登记即办结），发现 {value!r}")
+
+    plan = data.get("plan")
+    if isinstance(plan, dict):
+        review_choice(("plan", "completion_review"), plan.get("completion_review"))
     clauses = data.get("clauses") if isinstance(data.get("clauses"), list) else []
     clause_ids: dict[str, int] = {}
     obligation_ids: dict[str, tuple] = {}
@@ -241,6 +253,7 @@ def check_catalog(
             if not isinstance(ob, dict):
                 continue
             opath = cpath + ("obligations", oi)
+            review_choice(opath + ("completion_review",), ob.get("completion_review"))
             oid = str(ob["id"]) if ob.get("id") is not None else None
             if oid is not None:
                 if oid in obligation_ids:
@@ -291,6 +304,15 @@ def effective_catalog(catalog: Catalog, policy: PolicyDefault, directory: Direct
                 cad.update(kind=policy.kind, rrule=policy.rrule, count=policy.count,
                            months=list(policy.months) if policy.months else None)
     return Catalog.model_validate(data)
+
+
+def completion_review(plan_doc: dict | None, obligation_doc: dict | None) -> bool:
+    """Whether a completion of the obligation waits for a coordinator's acceptance: the
+    obligation's ``completion_review``, else the plan's, else required."""
+    for doc in (obligation_doc or {}, plan_doc or {}):
+        if doc.get("completion_review") in COMPLETION_REVIEW:
+            return doc["completion_review"] == "required"
+    return DEFAULT_COMPLETION_REVIEW == "required"
 
 
 def content_hash(value: Any) -> str:

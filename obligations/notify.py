@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-COLOURS = {"remind": "蓝色提醒", "due": "蓝色提醒", "overdue": "黄色预警", "escalate": "红色督办", "urge": "请即办理"}
+COLOURS = {"remind": "蓝色提醒", "due": "蓝色提醒", "overdue": "黄色预警", "escalate": "红色督办", "urge": "请即办理",
+           "return": "退回重办"}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ A completion carries two dates: the day the department says it did the work (``c
    required count); done on or before its due date is on time (按期办结), after it late (逾期办结).
 5. A waiver or extension request is taken only for an item still open and not past its due
    date; an approved extension moves the due date and keeps the original beside it.
+6. Where the catalog requires review (``completion_review``, the default), an item whose
+   completions reach the required count awaits a coordinator (待审核) and is not overdue while
+   it waits; accepted, it is judged by rule 4 (the submission's judged day, not the day of the
+   acceptance); returned, the returned completion no longer counts and the item is open again.
 
 ``storage.workflow`` applies these at every door (CLI, pages, API, links, demo), the SQL status
 (``storage.occurrences.status_sql``) compares the item's judged completion day with its due
@@ -84,4 +88,6 @@ def rules_text(grace_days: int = GRACE_DAYS) -> list[str]:
         "事项累计完成次数达到应完成次数时办结，办结日期取各次登记判定日期中最晚的一天；"
         "办结日期不晚于截止日期的为按期办结，晚于截止日期的为逾期办结。",
         "豁免、延期申请须在事项办结前、截止日期届满前提出；批准延期的按新截止日期判定，原截止日期一并保留列示。",
+        "须经审核的事项，登记办结后为“待审核”，审核期间不计为逾期；审核通过的按登记的办结日期判定是否按期，"
+        "被退回的该次登记不再计入，事项重新计为未办结。",
     ]

@@ -30,9 +30,21 @@ from obligations.channels import CHANNEL_NAMES
 from obligations.periods import previous_period
 from storage.db import scan_slots
 from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
-from storage.tables import Case, Clause, Department, Jurisdiction, Notice, Obligation, Occurrence, Outbox, Plan
+from storage.tables import (
+    Case,
+    Clause,
+    Completion,
+    Department,
+    Jurisdiction,
+    Notice,
+    Obligation,
+    Occurrence,
+    Outbox,
+    Plan,
+)
 
-COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived")
+# submitted (待审核): completed and awaiting a coordinator's review; in the total, not in the rates
+COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived", "submitted")
 NOTICE_KINDS = ("remind", "due", "overdue", "escalate", "urge")   # urge: hand reminders (催办)
 
 
@@ -66,6 +78,7 @@ class ReportData:
     previous_end: dt.date | None = None
     trend: dict[str, Any] = field(default_factory=dict)
     by_level: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # when asked: every unit, per level
+    returns: int = 0                        # completions of the period's items returned by a coordinator (退回)
 
 
 def empty_row(**labels: Any) -> dict[str, Any]:
@@ -163,11 +176,11 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     prev_start, prev_end = previous_period(start, end)
     slices = _slices(start, end, SCAN_SLICES)
     parts = [(_scan, (scope, st, a, b, case_obligations)) for a, b in slices]
-    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,)), (_deliveries, (scope,))]
+    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,)), (_deliveries, (scope,)), (_returns, (scope,))]
     if with_previous:
         parts.append((_previous_counts, (scope, status_counts(today, soon_days), prev_start, prev_end)))
     results = _run_parts(session, parts)
-    scans, (overdue_rows, notice_counts, deliveries, *previous) = results[:len(slices)], results[len(slices):]
+    scans, (overdue_rows, notice_counts, deliveries, returns, *previous) = results[:len(slices)], results[len(slices):]
     c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete = scans[0]
     for more in scans[1:]:
         for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete), more, strict=True):
@@ -208,7 +221,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     data = ReportData(plan, plan_row.title if plan_row else "全部计划", start, end, today,
                       unit.name if unit else None, children, rates(totals), by_department, by_clause, by_unit,
                       by_origin, months, heat_rows,
-                      overdue_rows, totals["overdue"], case_coverage, case_coverage_units, notice_counts)
+                      overdue_rows, totals["overdue"], case_coverage, case_coverage_units, notice_counts,
+                      returns=returns)
     data.deliveries = deliveries
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *previous[0])
@@ -468,6 +482,13 @@ def _overdue(conn, st, scope: _Scope, as_of: dt.date, top: int | None) -> list[d
 
 def _date(v) -> dt.date:
     return v if isinstance(v, dt.date) else dt.date.fromisoformat(v)
+
+
+def _returns(conn, scope: _Scope) -> int:
+    """How many completions of the scope's items a coordinator returned (退回)."""
+    q = (select(func.count()).select_from(Completion).join(Occurrence, Occurrence.id == Completion.occurrence_id)
+         .where(Completion.returned_at.is_not(None)))
+    return int(conn.execute(scope.apply(q)).scalar() or 0)
 
 
 def _notices(conn, scope: _Scope) -> dict[str, int]:

@@ -141,6 +141,7 @@ COUNT_COLUMNS = [
     Column("total", "应办", "int", 9), Column("done", "按期办结", "int", 9),
     Column("done_late", "逾期办结", "int", 9), Column("overdue", "逾期未办", "int", 9),
     Column("pending", "未到期", "int", 8), Column("waived", "已豁免", "int", 8),
+    Column("submitted", "待审核", "int", 8),
     Column("on_time_rate", "按期率", "rate", 9), Column("completion_rate", "办结率", "rate", 9),
 ]
 
@@ -167,7 +168,9 @@ def summary_text(data: ReportData) -> str:
              f"应办事项 {t['total']:,} 项（截至{date_words(data.as_of)}）"]
     if t["total"]:
         parts.append(f"其中按期办结 {t['done']:,} 项、逾期办结 {t['done_late']:,} 项、逾期未办 {t['overdue']:,} 项、"
-                     f"未到期 {t['open'] + t['due_soon']:,} 项、已豁免 {t['waived']:,} 项")
+                     f"未到期 {t['open'] + t['due_soon']:,} 项、已豁免 {t['waived']:,} 项"
+                     + (f"、待审核 {t['submitted']:,} 项" if t.get("submitted") else "")
+                     + (f"；办结情况被退回 {data.returns:,} 次" if data.returns else ""))
         rate = f"按期办结率 {rate_text(t['on_time_rate'])}，办结率 {rate_text(t['completion_rate'])}"
         if data.previous is not None and data.trend.get("on_time_rate") is not None:
             rate += (f"，按期办结率较上期（{period_words(data.previous_start, data.previous_end)}，"
@@ -204,10 +207,12 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
          {"item": "逾期未办", "value": data.totals["overdue"], "rate": None},
          {"item": "未到期", "value": data.totals["open"] + data.totals["due_soon"], "rate": None},
          {"item": "已豁免", "value": data.totals["waived"], "rate": None},
+         {"item": "待审核", "value": data.totals["submitted"], "rate": None},
+         {"item": "退回次数", "value": data.returns, "rate": None},
          {"item": "办结（按期与逾期）", "value": data.totals["done"] + data.totals["done_late"],
           "rate": data.totals["completion_rate"]}],
         note="按期率（按期办结率）= 按期办结 ÷（按期办结 + 逾期办结 + 逾期未办）；办结率 =（按期办结 + 逾期办结）÷ 同一分母；"
-             "未到期与已豁免事项不计入。按期与否的判定规则：" + "".join(
+             "未到期、已豁免与待审核（已登记办结、等待协调员审核）事项不计入。按期与否的判定规则：" + "".join(
                  f"（{i + 1}）{rule}" for i, rule in enumerate(rules_text(grace_days))))])     # the workbook's note
 
     dept_cols = [Column("name", "责任部门", "text", 22), *COUNT_COLUMNS,

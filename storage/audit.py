@@ -16,7 +16,8 @@ ACTIONS = {"complete": "登记办理", "waive": "豁免", "extend": "延期", "r
            "task.assign": "交办任务", "urge": "催办",
            "user.sign_in": "登录", "user.sign_in_failed": "登录失败", "user.sign_out": "退出登录",
            "user.disable": "停用账号", "user.enable": "启用账号", "user.password": "修改密码",
-           "user.ics": "更换日历订阅地址", "token.revoke": "吊销接口令牌", "report.issue": "印发通报"}
+           "user.ics": "更换日历订阅地址", "token.revoke": "吊销接口令牌", "report.issue": "印发通报",
+           "accept": "审核通过", "return": "退回"}
 
 
 def record(session: Session, *, actor: str, action: str, object_type: str, object_id: Any,

@@ -25,6 +25,7 @@ def status_sql(today: dt.date, soon_days: int):
     o = Occurrence
     return sa.case(
         (o.waived_at.is_not(None), "waived"),
+        (sa.and_(o.done_count >= o.required, o.submitted_at.is_not(None)), "submitted"),
         (o.done_count >= o.required, sa.case((o.completed_on <= o.due, "done"), else_="done_late")),
         (o.due < today, "overdue"),
         (o.due <= today + dt.timedelta(days=soon_days), "due_soon"),
@@ -38,14 +39,16 @@ def status_counts(today: dt.date, soon_days: int) -> list:
     o = Occurrence
     live, met = o.waived_at.is_(None), o.done_count >= o.required
     unmet = sa.and_(live, o.done_count < o.required)
+    accepted = sa.and_(live, met, o.submitted_at.is_(None))
     soon = today + dt.timedelta(days=soon_days)
     conditions = {
         "waived": o.waived_at.is_not(None),
-        "done": sa.and_(live, met, o.completed_on <= o.due),
-        "done_late": sa.and_(live, met, sa.or_(o.completed_on > o.due, o.completed_on.is_(None))),
+        "done": sa.and_(accepted, o.completed_on <= o.due),
+        "done_late": sa.and_(accepted, sa.or_(o.completed_on > o.due, o.completed_on.is_(None))),
         "overdue": sa.and_(unmet, o.due < today),
         "due_soon": sa.and_(unmet, o.due >= today, o.due <= soon),
         "open": sa.and_(unmet, o.due > soon),
+        "submitted": sa.and_(live, met, o.submitted_at.is_not(None)),
     }
     return [sa.func.count().filter(cond).label(name) for name, cond in conditions.items()]
 
@@ -221,20 +224,30 @@ def occurrence_detail(session: Session, occurrence_id: int, *, today: dt.date, s
     detail["completions"] = [
         {"id": c.id, "done_on": c.done_on.isoformat(), "recorded_at": c.recorded_at.isoformat(timespec="seconds"),
          "judged_on": (c.judged_on or c.done_on).isoformat(), "flagged": c.flagged,
-         "actor": c.actor, "count": c.count, "note": c.note, "evidence": c.evidence_path, "channel": c.channel}
+         "actor": c.actor, "count": c.count, "note": c.note, "evidence": c.evidence_path, "channel": c.channel,
+         "returned_at": c.returned_at.isoformat(timespec="seconds") if c.returned_at else None,
+         "returned_by": c.returned_by, "return_reason": c.return_reason}
         for c in session.scalars(select(Completion).where(Completion.occurrence_id == occurrence_id)
                                  .order_by(Completion.id))]
+    detail["submitted_at"] = occ.submitted_at.isoformat(timespec="seconds") if occ.submitted_at else None
+    returned = [c for c in detail["completions"] if c["returned_at"]]
+    detail["returns"] = len(returned)
+    detail["return_reason"] = returned[-1]["return_reason"] if returned and detail["status"] != "submitted" \
+        and detail["done"] < detail["required"] else None
     return detail
 
 
 def record_completion(session: Session, occurrence_id: int, *, count: int, actor: str, channel: str,
                       note: str | None = None, evidence_path: str | None = None, done_on: dt.date,
                       judged_on: dt.date | None = None, flagged: bool = False,
-                      calendar: WorkCalendar | None = None, now: dt.datetime | None = None) -> Completion:
+                      calendar: WorkCalendar | None = None, now: dt.datetime | None = None,
+                      review: bool = False) -> Completion:
     """Append a completion and move the occurrence's count in one atomic UPDATE (safe with
     several writers). ``done_on`` is the day claimed, ``judged_on`` the day timeliness uses
     (default: the claimed day; the rules are ``obligations.timeliness``, applied by
-    ``storage.workflow``). The caller owns the transaction."""
+    ``storage.workflow``). With ``review`` the completion that reaches the required count makes
+    the item await a coordinator's review (``submitted_at``, 待审核). The caller owns the
+    transaction."""
     if count < 1:
         raise OccurrenceError("完成次数必须为正整数")
     occ = session.get(Occurrence, occurrence_id)
@@ -254,7 +267,8 @@ def record_completion(session: Session, occurrence_id: int, *, count: int, actor
             raise OccurrenceError(f"督办事项 {occurrence_id} 已豁免（{occ.waived_reason}），不能再登记完成")
         raise OccurrenceError(f"督办事项 {occurrence_id} 已于 {occ.completed_on} 办结（{occ.done_count}/{occ.required}），"
                               "未重复登记")
-    completion = Completion(occurrence_id=occurrence_id, recorded_at=now or dt.datetime.now(dt.timezone.utc),
+    now = now or dt.datetime.now(dt.timezone.utc)
+    completion = Completion(occurrence_id=occurrence_id, recorded_at=now,
                             done_on=done_on, actor=actor, count=count, note=note, evidence_path=evidence_path,
                             channel=channel, judged_on=judged_on or done_on, flagged=flagged)
     session.add(completion)
@@ -265,7 +279,8 @@ def record_completion(session: Session, occurrence_id: int, *, count: int, actor
     session.execute(
         update(Occurrence.__table__).where(o.id == occurrence_id, o.done_count >= o.required, o.completed_on.is_(None))
         .values(completed_on=select(func.max(func.coalesce(c.judged_on, c.done_on)))
-                .where(c.occurrence_id == occurrence_id).scalar_subquery()))
+                .where(c.occurrence_id == occurrence_id, c.returned_at.is_(None)).scalar_subquery(),
+                submitted_at=now if review else None))
     session.expire(occ)
     if calendar is not None and occ.completed_on is not None:
         from storage.schedule import spawn_events
@@ -284,7 +299,41 @@ def waive(session: Session, occurrence_id: int, *, reason: str, actor: str, now:
     occ.waived_by, occ.waived_reason = actor, reason
 
 
+def accept(session: Session, occurrence_ids: list[int]) -> int:
+    """End the review of items awaiting it (compare-and-set: only those still awaiting); they are
+    then done or done late by their judged completion day. Returns how many were accepted."""
+    o = Occurrence.__table__.c
+    return session.execute(update(Occurrence.__table__).where(o.id.in_(occurrence_ids), o.submitted_at.is_not(None))
+                           .values(submitted_at=None)).rowcount
+
+
+def return_submission(session: Session, occurrence_id: int, *, actor: str, reason: str,
+                      now: dt.datetime | None = None) -> Completion | None:
+    """Return an item awaiting review: its latest counting completion (the one that made it
+    reach the required count) is marked returned with the reason and no longer counts; the
+    count goes back to what it was before it, the item is open again. None if the item was not
+    awaiting review (compare-and-set against a concurrent accept or return)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    last = session.scalar(select(Completion).where(Completion.occurrence_id == occurrence_id,
+                                                   Completion.returned_at.is_(None))
+                          .order_by(Completion.id.desc()).limit(1))
+    if last is None:
+        return None
+    o = Occurrence.__table__.c
+    moved = session.execute(update(Occurrence.__table__).where(o.id == occurrence_id, o.submitted_at.is_not(None))
+                            .values(done_count=o.done_count - last.count, completed_on=None, submitted_at=None)).rowcount
+    if not moved:
+        return None
+    last.returned_at, last.returned_by, last.return_reason = now, actor, reason
+    session.flush()
+    occ = session.get(Occurrence, occurrence_id)
+    if occ is not None:
+        session.expire(occ)
+    return last
+
+
 def python_status(occ: Occurrence, today: dt.date, soon_days: int = 7) -> str:
     """The pure rule applied to a row (used by tests and single-item views)."""
     return status(required=occ.required, done=occ.done_count, due=occ.due, completed_on=occ.completed_on,
-                  waived=occ.waived_at is not None, today=today, soon_days=soon_days)
+                  waived=occ.waived_at is not None, today=today, soon_days=soon_days,
+                  submitted=occ.submitted_at is not None)

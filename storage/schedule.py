@@ -19,7 +19,16 @@ from obligations.cadence import event_due, expand, obligation_start
 from obligations.catalog import content_hash
 from obligations.workcal import WorkCalendar
 from storage.db import refresh_statistics
-from storage.tables import Jurisdiction, Notice, Obligation, ObligationParty, Occurrence, Plan, SchedulePeriod
+from storage.tables import (
+    Completion,
+    Jurisdiction,
+    Notice,
+    Obligation,
+    ObligationParty,
+    Occurrence,
+    Plan,
+    SchedulePeriod,
+)
 
 
 @dataclass
@@ -153,9 +162,11 @@ def _fan_out(session: Session, plan_id: str, unit: Jurisdiction, until: dt.date)
 def _untouched() -> tuple:
     """An occurrence nobody has acted on and nobody has been told about: no completion, no
     waiver, no notice (a reminder can precede a short period's start). Only those are removed
-    when a catalog changes; the rest is history."""
+    when a catalog changes; the rest is history. (A returned completion leaves the count at 0
+    but stays on record: its item is not untouched.)"""
     return (Occurrence.done_count == 0, Occurrence.waived_at.is_(None),
-            ~sa.exists().where(Notice.occurrence_id == Occurrence.id))
+            ~sa.exists().where(Notice.occurrence_id == Occurrence.id),
+            ~sa.exists().where(Completion.occurrence_id == Occurrence.id))
 
 
 def _retire(session: Session, obligation_ids: list[int], today: dt.date, report: MaterializeReport) -> None:

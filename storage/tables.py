@@ -169,6 +169,7 @@ class SchedulePeriod(SQLModel, table=True):
 
 _OPEN = sa.text("done_count < required AND waived_at IS NULL")   # an item still owed
 _WAITING = sa.text("digest_id IS NULL")                              # a notice not yet in a digest
+_SUBMITTED = sa.text("submitted_at IS NOT NULL")                     # an item awaiting review
 
 
 class Occurrence(SQLModel, table=True):
@@ -185,6 +186,8 @@ class Occurrence(SQLModel, table=True):
         sa.Index("ix_occurrence_party_unit", "party_key", "jurisdiction_id"),
         # the items still owed, by due day: what every sweep looks for (migration 0008)
         sa.Index("ix_occurrence_open", "due", sqlite_where=_OPEN, postgresql_where=_OPEN),
+        # the review queue: the few items awaiting a coordinator (migration 0017)
+        sa.Index("ix_occurrence_submitted", "submitted_at", sqlite_where=_SUBMITTED, postgresql_where=_SUBMITTED),
     )
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
     # derived rows, written only by materialize's INSERT … SELECT over the rows these point at:
@@ -206,6 +209,9 @@ class Occurrence(SQLModel, table=True):
     waived_by: str | None = None
     waived_reason: str | None = None
     original_due: dt.date | None = None   # the due date before an approved extension (migration 0010)
+    # since when a completion that reached the required count awaits a coordinator's review
+    # (待审核); cleared when accepted or returned (migration 0017)
+    submitted_at: dt.datetime | None = None
 
 
 _FLAGGED = sa.text("flagged")   # a completion dated too long before it was recorded (补登待核)
@@ -228,6 +234,10 @@ class Completion(SQLModel, table=True):
     channel: str = Field(max_length=16)  # cli | web | email | api | import
     judged_on: dt.date | None = None     # null only for rows recorded before migration 0010
     flagged: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # a coordinator returned it (退回, migration 0017): it no longer counts towards the item
+    returned_at: dt.datetime | None = None
+    returned_by: str | None = None
+    return_reason: str | None = None
 
 
 class WorkdayIndex(SQLModel, table=True):

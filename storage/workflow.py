@@ -6,6 +6,8 @@ every rule and writes its audit row, in the caller's transaction.
     waive(…)           a coordinator's waiver with a reason
     request(…)         a department's waiver or extension request
     decide(…)          a coordinator's decision on a request
+    accept(…)          a coordinator accepts completions awaiting review (办结审核), in bulk
+    return_(…)         a coordinator returns one, with a reason: the item is open again
 
 The CLI, the web pages, the API, completion links, imports and the demo call these and check
 nothing themselves. Every check runs before the first write, so a refusal leaves the session as
@@ -25,6 +27,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from obligations import timeliness
+from obligations.catalog import completion_review
 from obligations.errors import DubanError, Forbidden, NotFound, Refused
 from obligations.workcal import WorkCalendar
 from storage import audit
@@ -33,12 +36,13 @@ from storage import occurrences as occ
 from storage.access import Principal, occurrence_filter
 from storage.contacts import check_name
 from storage.evidence import Evidence
-from storage.tables import Completion, Contact, ItemRequest, Notice, Occurrence
+from storage.tables import Completion, Contact, ItemRequest, Notice, Obligation, Occurrence, Plan
 
 REQUEST_KINDS = {"waiver": "豁免", "extension": "延期"}
 MAX_COUNT = 1000
 MAX_NOTE = 2000
 MAX_NAME = 40
+MAX_BULK = 1000
 
 
 class InvalidInput(DubanError, ValueError):
@@ -87,7 +91,8 @@ class Setting:
 
 def _state(o: Occurrence) -> dict:
     return {"done": o.done_count, "required": o.required, "completed_on": o.completed_on, "due": o.due,
-            "original_due": o.original_due, "waived": o.waived_at is not None}
+            "original_due": o.original_due, "waived": o.waived_at is not None,
+            "submitted": o.submitted_at is not None}
 
 
 def _item(session: Session, occurrence_id: int, by: Actor) -> Occurrence:
@@ -105,6 +110,8 @@ def _item(session: Session, occurrence_id: int, by: Actor) -> Occurrence:
 def _finished(o: Occurrence) -> None:
     if o.waived_at is not None:
         raise Refused(f"督办事项 {o.id} 已豁免（{o.waived_reason}），不能再登记完成")
+    if o.done_count >= o.required and o.submitted_at is not None:
+        raise Refused(f"督办事项 {o.id} 已于 {o.completed_on} 登记办结，正待审核，未重复登记")
     if o.done_count >= o.required:
         raise Refused(f"督办事项 {o.id} 已于 {o.completed_on} 办结（{o.done_count}/{o.required}），未重复登记")
 
@@ -162,7 +169,8 @@ def complete(session: Session, occurrence_id: int, *, by: Actor, count: int, don
         try:
             c = occ.record_completion(session, o.id, count=count, actor=by.name, channel=by.channel, note=note,
                                       evidence_path=stored, done_on=done_on, judged_on=judged.judged,
-                                      flagged=judged.flagged, calendar=setting.calendar)
+                                      flagged=judged.flagged, calendar=setting.calendar,
+                                      review=needs_review(session, o))
         except occ.OccurrenceError as exc:   # another writer finished it since we looked
             raise Refused(str(exc)) from None
         session.refresh(o)
@@ -317,3 +325,99 @@ def decide(session: Session, request_id: int, *, by: Actor, approve: bool, note:
                  object_id=o.id, jurisdiction_id=o.jurisdiction_id, before=before,
                  after={**_state(o), "request": r.id, "kind": r.kind, "note": note})
     return r
+
+
+def needs_review(session: Session, o: Occurrence) -> bool:
+    """Whether a completion of the item waits for a coordinator's acceptance: the obligation's
+    or else the plan's ``completion_review`` in the catalog (default: required)."""
+    row = session.execute(select(Plan.doc, Obligation.doc).join(Obligation, Obligation.plan_id == Plan.id)
+                          .where(Obligation.id == o.obligation_id)).first()
+    return completion_review(row[0], row[1]) if row else True
+
+
+def _reviewer(by: Actor) -> None:
+    if by.principal is not None and not by.principal.can_review:
+        raise Forbidden("只有本级或上级协调员可以审核办结情况")
+
+
+def _awaiting(o: Occurrence) -> None:
+    if o.waived_at is not None:
+        raise Refused(f"督办事项 {o.id} 已豁免，无需审核")
+    if o.submitted_at is None:
+        if o.done_count >= o.required:
+            raise Refused(f"督办事项 {o.id} 已审核办结，不能再审核")
+        raise Refused(f"督办事项 {o.id} 尚未登记办结（{o.done_count}/{o.required}），没有待审核的办结情况")
+
+
+def accept(session: Session, ids: list[int], *, by: Actor, note: str | None = None) -> list[int]:
+    """A coordinator of the items' unit or above (or the operator) accepts completions awaiting
+    review (待审核): each item then counts as done on time or late by its judged completion day
+    (the timeliness rules applied to the submission). Every item is checked before any is
+    written: one that is not visible, not awaiting review or repeated refuses the whole batch."""
+    _reviewer(by)
+    if not ids:
+        raise InvalidInput("请选择要审核通过的督办事项")
+    if len(ids) > MAX_BULK:
+        raise InvalidInput(f"一次最多审核 {MAX_BULK} 项（现有 {len(ids)} 项）")
+    if any(not isinstance(i, int) or isinstance(i, bool) or not 1 <= i <= 2**62 for i in ids):
+        raise InvalidInput("督办事项编号应为正整数")
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("督办事项编号重复")
+    note = _text(note, "审核意见", MAX_NOTE)
+    q = select(Occurrence).where(Occurrence.id.in_(ids))
+    if by.principal is not None:
+        q = q.where(occurrence_filter(by.principal))
+    found = {o.id: o for o in session.scalars(q)}
+    for i in ids:
+        if i not in found:
+            raise NotFound(f"没有编号为 {i} 的督办事项，或您无权查看")
+        _awaiting(found[i])
+    befores = {i: _state(found[i]) for i in ids}
+    if occ.accept(session, ids) != len(ids):   # another coordinator decided one since we looked
+        raise Refused("所选督办事项中有的刚被他人审核，请刷新后重试")
+    # the UPDATE changed only the review mark: the after state follows without re-reading each row
+    for i in ids:
+        audit.record(session, actor=by.name, action="accept", object_type="occurrence", object_id=i,
+                     jurisdiction_id=found[i].jurisdiction_id, before=befores[i],
+                     after={**befores[i], "submitted": False, "note": note, "channel": by.channel})
+    for o in found.values():
+        session.expire(o, ["submitted_at"])
+    return ids
+
+
+def return_(session: Session, occurrence_id: int, *, by: Actor, reason: str,
+            now: dt.datetime | None = None) -> Completion:
+    """A coordinator of the item's unit or above (or the operator) returns a completion awaiting
+    review, with a reason (退回): the completion no longer counts, the item's count goes back to
+    what it was before it and the item is open again (overdue if its due date has passed); the
+    owing department's contact gets the reason in their next digest; the return is counted."""
+    _reviewer(by)
+    o = _item(session, occurrence_id, by)
+    reason = _text(reason, "退回理由", MAX_NOTE)
+    if not reason:
+        raise InvalidInput("退回必须说明理由")
+    _awaiting(o)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    before = _state(o)
+    returned = occ.return_submission(session, o.id, actor=by.name, reason=reason, now=now)
+    if returned is None:
+        raise Refused(f"督办事项 {o.id} 刚被他人审核，请刷新后重试")
+    session.refresh(o)
+    _notify_return(session, o, returned, now)
+    audit.record(session, actor=by.name, action="return", object_type="occurrence", object_id=o.id,
+                 jurisdiction_id=o.jurisdiction_id, before=before,
+                 after={**_state(o), "completion": returned.id, "reason": reason, "channel": by.channel})
+    return returned
+
+
+def _notify_return(session: Session, o: Occurrence, returned: Completion, now: dt.datetime) -> None:
+    """A notice for the owing contact, waiting for their next digest (the sweep gathers notices
+    not yet in a digest): stage ``return-<completion>``, one per return."""
+    contact = session.scalar(select(Contact.id).where(Contact.jurisdiction_id == o.jurisdiction_id,
+                                                      Contact.department_key == o.party_key)
+                             .order_by(Contact.id).limit(1))
+    if contact is None:
+        return
+    session.add(Notice(occurrence_id=o.id, stage=f"return-{returned.id}", kind="return", swept_on=now.date(),
+                       workdays=0, recipient_kind="contact", recipient_id=contact))
+    session.flush()

@@ -44,7 +44,12 @@ def test_coordinator_journey(project, capsys, tmp_path, monkeypatch):
     config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     code, out, _ = run(capsys, "complete", str(target["id"]), "--count", "1", "--note", "已更新信息",
                        "--by", "鼓楼区教育局", "--on", "2025-04-28")
-    assert code == 0 and "按期办结" in out
+    assert code == 0 and "状态：待审核" in out and f"duban review accept {target['id']}" in out
+    # the 民政局 coordinator reviews it: in the queue, accepted, 按期办结 by the day it was recorded
+    code, out, _ = run(capsys, "review", "list", "--jurisdiction", "福州市", "--format", "json")
+    assert [r["id"] for r in json.loads(out)] == [target["id"]]
+    code, out, _ = run(capsys, "review", "accept", str(target["id"]), "--by", "福州市民政局")
+    assert code == 0 and "状态：按期办结" in out
     code, out, _ = run(capsys, "occurrences", "show", str(target["id"]), "--format", "json")
     detail = json.loads(out)
     assert detail["completions"][0]["note"] == "已更新信息" and detail["completions"][0]["channel"] == "cli"

@@ -69,6 +69,12 @@ def _status(app, token, oid) -> dict:
     return api(app, token).get(f"/api/v1/occurrences/{oid}").json()
 
 
+def _accept(engine, oid: int) -> None:
+    """The coordinator's review (办结审核) accepts the item's completion."""
+    with Session(engine) as s, s.begin():
+        workflow.accept(s, [oid], by=workflow.Actor("民政局", "cli"))
+
+
 def _error_of(response) -> str:
     assert response.status_code == 303, response.text
     return parse_qs(urlsplit(response.headers["location"]).query)["error"][0]
@@ -104,7 +110,9 @@ def test_a_late_entry_is_flagged_and_counted_by_its_recording_day(world, capsys)
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["done_on"], body["judged_on"], body["flagged"]) == (claimed, "2025-04-10", True)
-    assert body["occurrence"]["status"] == "done_late" and body["occurrence"]["completed_on"] == "2025-04-10"
+    assert body["occurrence"]["status"] == "submitted" and body["occurrence"]["completed_on"] == "2025-04-10"
+    _accept(engine, oid)
+    assert _status(app, tokens["wd"], oid)["status"] == "done_late"
     with Session(engine) as s:
         c = s.scalar(sa.select(Completion).where(Completion.occurrence_id == oid))
         assert (c.done_on.isoformat(), c.judged_on, c.flagged) == (claimed, TODAY, True)
@@ -127,7 +135,9 @@ def test_within_the_grace_the_claimed_day_counts(world):
     oid = _jy_items(engine, due_after=D(2025, 4, 10))[0]
     r = api(app, tokens["jy"]).post(f"/api/v1/occurrences/{oid}/completions", json={"count": 1, "done_on": "2025-04-07"})
     assert r.status_code == 201 and r.json()["flagged"] is False
-    assert r.json()["occurrence"]["status"] == "done" and r.json()["occurrence"]["completed_on"] == "2025-04-07"
+    assert r.json()["occurrence"]["status"] == "submitted" and r.json()["occurrence"]["completed_on"] == "2025-04-07"
+    _accept(engine, oid)
+    assert _status(app, tokens["jy"], oid)["status"] == "done"
     assert f'href="/items/{oid}"' not in client(app, "mz").get("/dashboard", params={"period": "2025"}).text.split(
         'id="flagged"', 1)[1]
 
@@ -141,7 +151,8 @@ def test_the_grace_comes_from_the_configuration(world, project, capsys):
     config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     assert cli(["complete", str(oid), "--by", "教育局", "--on", "2025-04-01", "--format", "json"]) == 0
     detail = json.loads(capsys.readouterr().out)
-    assert detail["completions"][0]["flagged"] is False and detail["status"] == "done"
+    assert detail["completions"][0]["flagged"] is False and detail["completed_on"] == "2025-04-01"
+    assert detail["status"] == "submitted"
     doc["schedule"]["completion_grace_days"] = -1
     config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     assert cli(["overdue"]) == 1
@@ -181,6 +192,9 @@ def test_no_request_on_an_overdue_or_finished_item(world):
     r = _ask(jy, late, kind="waiver", reason="本期无此项工作")
     assert "逾期后不能再申请" in _error_of(r)
     api(app, tokens["wd"]).post(f"/api/v1/occurrences/{late}/completions", json={"count": 1})
+    assert _status(app, tokens["wd"], late)["status"] == "submitted"
+    assert _error_of(_ask(jy, late, kind="waiver", reason="补")) == f"督办事项 {late} 已办结或已豁免，不能再申请豁免或延期"
+    _accept(engine, late)
     assert _status(app, tokens["wd"], late)["status"] == "done_late"
     assert _error_of(_ask(jy, late, kind="extension", reason="补", new_due="2025-06-30")) == \
         f"督办事项 {late} 已办结或已豁免，不能再申请豁免或延期"

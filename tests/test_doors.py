@@ -154,13 +154,19 @@ def test_a_finished_item_is_refused_alike_at_every_door(doors, capsys):
     with Session(doors["engine"]) as s, s.begin():
         workflow.complete(s, item, by=workflow.Actor("教育局", "cli"), count=1, done_on=D(2025, 4, 8),
                           setting=workflow.Setting(doors["settings"].calendar(), doors["settings"].data_dir, TODAY))
-    expected = _service_message(doors, item, done_on=TODAY)
-    assert expected == f"督办事项 {item} 已于 2025-04-08 办结（1/1），未重复登记"
-    assert expected in _cli(doors, item, capsys)
-    assert _page(doors, item, data={"count": "1"}) == expected
-    assert _api(doors, item, {"count": 1}) == (409, expected)
-    status, text = _link(doors, data={"count": "1", "name": "王老师"})
-    assert status == 409 and expected in text
+    # awaiting the coordinator's review, then accepted: refused alike in both states
+    for accepted in (False, True):
+        if accepted:
+            with Session(doors["engine"]) as s, s.begin():
+                workflow.accept(s, [item], by=workflow.Actor("民政局", "cli"))
+        expected = _service_message(doors, item, done_on=TODAY)
+        assert expected == (f"督办事项 {item} 已于 2025-04-08 办结（1/1），未重复登记" if accepted
+                            else f"督办事项 {item} 已于 2025-04-08 登记办结，正待审核，未重复登记")
+        assert expected in _cli(doors, item, capsys)
+        assert _page(doors, item, data={"count": "1"}) == expected
+        assert _api(doors, item, {"count": 1}) == (409, expected)
+        status, text = _link(doors, data={"count": "1", "name": "王老师"})
+        assert status == 409 and expected in text
     with Session(doors["engine"]) as s:   # still the one completion, and the link not spent
         assert s.scalar(sa.select(sa.func.count()).select_from(Completion).where(Completion.occurrence_id == item)) == 1
         assert s.scalar(sa.select(Notice.link_used_at).where(Notice.occurrence_id == item)) is None

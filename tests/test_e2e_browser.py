@@ -84,10 +84,20 @@ def test_department_completes_an_item_and_the_coordinator_sees_the_rate_change(s
     page.wait_for_load_state()
     assert page.inner_text("#flash") == "已登记办理情况"
     assert "已召开流动儿童入学保障专题会议" in page.inner_text("body")
-    assert page.inner_text("#status") == "按期办结"
-    page.screenshot(path=str(tmp_path / "4-item-done.png"), full_page=True)
+    assert page.inner_text("#status") == "待审核"                   # awaiting the coordinator's review
+    page.screenshot(path=str(tmp_path / "4-item-submitted.png"), full_page=True)
 
-    coordinator.reload()
+    # the coordinator ticks it in the review queue and accepts: 按期办结, judged by the submission
+    coordinator.goto(f"{base}/review")
+    coordinator.check(f"#pick-{oid}")
+    coordinator.click("#accept-form button[type=submit]")
+    coordinator.wait_for_load_state()
+    assert coordinator.inner_text("#flash") == "已审核通过 1 项"
+    coordinator.screenshot(path=str(tmp_path / "4b-review-accepted.png"), full_page=True)
+    page.reload()
+    assert page.inner_text("#status") == "按期办结"
+
+    coordinator.goto(f"{base}/dashboard?period=2025&jurisdiction=410402")
     rate_after = coordinator.inner_text("#kpi-rate")
     coordinator.screenshot(path=str(tmp_path / "5-dashboard-after.png"), full_page=True)
     assert float(rate_after.rstrip("%")) > float(rate_before.rstrip("%"))

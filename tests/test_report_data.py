@@ -112,6 +112,12 @@ def test_filtered_counts_follow_the_status_rule(report_slice):
         first = s.scalar(sa.select(Occurrence.id).where(Occurrence.plan_id == "pingdingshan-2025",
                                                         Occurrence.done_count == 0).order_by(Occurrence.id))
         occ.waive(s, first, reason="本期无此项工作", actor="x")
+        waiting = s.scalar(sa.select(Occurrence.id).where(Occurrence.plan_id == "pingdingshan-2025",
+                                                          Occurrence.done_count == 0, Occurrence.id != first,
+                                                          Occurrence.period_start <= D(2025, 3, 1))
+                           .order_by(Occurrence.id))
+        occ.record_completion(s, waiting, count=s.get(Occurrence, waiting).required, actor="x", channel="cli",
+                              done_on=D(2025, 3, 1), review=True)      # awaiting review (待审核)
     seen = set()
     with Session(engine) as s:
         for day in (D(2025, 3, 1), D(2025, 3, 25), D(2025, 3, 31), D(2025, 4, 2), D(2025, 4, 10)):
@@ -124,4 +130,4 @@ def test_filtered_counts_follow_the_status_rule(report_slice):
                 row = s.execute(sa.select(*counts).where(Occurrence.id == oid)).one()
                 assert [c.name for c, n in zip(counts, row, strict=True) if n] == [expected]
                 seen.add(expected)
-    assert seen == {"waived", "done", "done_late", "overdue", "due_soon", "open"}
+    assert seen == {"waived", "done", "done_late", "overdue", "due_soon", "open", "submitted"}

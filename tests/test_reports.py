@@ -77,8 +77,9 @@ def test_the_same_totals_in_every_format(data, tmp_path):
     page.feed(paths["html"].read_text(encoding="utf-8"))
     assert totals_in("".join(page.text)) == HAND
     html_rows = {r[0]: r for r in page.rows[1:]}
-    assert html_rows["儿童主任"][1:5] == ["4", "2", "1", "1"] and html_rows["儿童主任"][7] == "50.0%"
-    assert html_rows["民政部门"][1:3] == ["1", "1"] and html_rows["民政部门"][7] == "100.0%"
+    # 应办 按期办结 逾期办结 逾期未办 未到期 已豁免 待审核 按期率
+    assert html_rows["儿童主任"][1:5] == ["4", "2", "1", "1"] and html_rows["儿童主任"][8] == "50.0%"
+    assert html_rows["民政部门"][1:3] == ["1", "1"] and html_rows["民政部门"][8] == "100.0%"
 
     pdf_text = subprocess.run(["pdftotext", "-layout", str(paths["pdf"]), "-"], capture_output=True, text=True,
                               check=True).stdout
@@ -105,7 +106,8 @@ def test_the_same_totals_in_every_format(data, tmp_path):
     assert totals_in("\n".join(p.text for p in word.paragraphs)) == HAND
     dept_table = next(t for t in word.tables if t.rows[0].cells[0].text == "责任部门")
     cells = {r.cells[0].text: [c.text for c in r.cells] for r in dept_table.rows[1:]}
-    assert cells["儿童主任"][1:5] == ["4", "2", "1", "1"] and cells["儿童主任"][7] == "50.0%"
+    header = [c.text for c in dept_table.rows[0].cells]
+    assert cells["儿童主任"][1:5] == ["4", "2", "1", "1"] and cells["儿童主任"][header.index("按期率")] == "50.0%"
     assert word.paragraphs[0].text == "流动儿童关爱保护工作督查室"
     assert any(p.text == "五、逾期未办事项" for p in word.paragraphs)     # numbered as in every format
 

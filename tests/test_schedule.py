@@ -173,7 +173,10 @@ def test_sql_status_matches_the_pure_rule(loaded, engine):
     ids = [o.id for o in find(engine, "fujian-2025", "1.1")][:40]
     with Session(engine) as s, s.begin():
         for i, oid in enumerate(ids[:30]):
-            occ.record_completion(s, oid, count=1, actor="x", channel="cli", done_on=D(2025, 4, 20) + dt.timedelta(days=i % 20))
+            occ.record_completion(s, oid, count=1, actor="x", channel="cli", done_on=D(2025, 4, 20) + dt.timedelta(days=i % 20),
+                                  review=i % 2 == 0)       # awaiting review (待审核) …
+        occ.accept(s, ids[0:10:2])                         # … some accepted, one returned (open again)
+        occ.return_submission(s, ids[10], actor="x", reason="材料不全")
         occ.waive(s, ids[35], reason="r", actor="x")
     for today in (D(2025, 4, 1), D(2025, 4, 25), D(2025, 5, 6), D(2025, 11, 30)):
         with Session(engine) as s:
@@ -182,7 +185,7 @@ def test_sql_status_matches_the_pure_rule(loaded, engine):
             for o in s.scalars(select(Occurrence).where(Occurrence.plan_id == "fujian-2025")):
                 assert rows[o.id] == python_status(o, today), (o.id, today)
                 seen.add(rows[o.id])
-    assert seen <= set(STATUSES) and len(seen) >= 3
+    assert seen <= set(STATUSES) and len(seen) >= 3 and "submitted" in seen
 
 
 def test_event_chain_files_the_checklist_within_10_days(loaded, engine):

@@ -98,6 +98,8 @@ def test_a_task_for_every_county_reaches_each_department_and_the_city_report(cit
     [mine] = [i for i, j, k in items if counties[j] == "新华区" and k == "education"]
     r = jy.post(f"/items/{mine}/complete", data={"count": "1", "note": "已排查 12 处", "csrf": csrf_of(jy, f"/items/{mine}")})
     assert r.status_code == 303 and "已登记" in unquote(r.headers["location"])
+    with Session(engine) as s:
+        assert s.get(Occurrence, mine).submitted_at is not None       # 待审核, like a plan's item
 
     # the city's coordinator follows it on the 交办 page and its dashboard
     sz = TestClient(app, follow_redirects=False)
@@ -106,6 +108,9 @@ def test_a_task_for_every_county_reaches_each_department_and_the_city_report(cit
     assert "暑期防溺水安全专项排查" in page and f'/dashboard?plan={done["plan_id"]}' in page
     board = sz.get(f"/dashboard?plan={done['plan_id']}&period=2025")
     assert board.status_code == 200 and "暑期防溺水安全专项排查" in board.text
+    # and accepts the county's report of it from the review queue
+    r = sz.post("/review/accept", data={"id": str(mine), "csrf": csrf_of(sz, "/review")})
+    assert r.status_code == 303, r.text[:300]
 
     # the city's report: the assignment among the clauses and as its own kind of task, marked 交办
     with Session(engine) as s:

@@ -94,5 +94,6 @@ def test_requests_only_while_open_and_not_past_due():
 
 def test_the_method_note_states_the_rules_with_the_grace():
     rules = rules_text(5)
-    assert len(rules) == 4 and "5 个工作日" in rules[1] and "按登记日期" in rules[1]
+    assert len(rules) == 5 and "5 个工作日" in rules[1] and "按登记日期" in rules[1]
+    assert "待审核" in rules[4] and "审核期间不计为逾期" in rules[4]
     assert "早于事项所属期间开始日期" in rules[0] and "原截止日期" in rules[3]

@@ -137,6 +137,11 @@ def test_api_routes(world, personas):
     r = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "note": "已完成",
                                                                         "done_on": "2025-04-08"})
     assert r.status_code == 201 and r.json()["occurrence"]["done"] == 1
+    assert r.json()["occurrence"]["status"] == "submitted"         # awaiting the coordinator's review
+    twice = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "done_on": "2025-04-08"})
+    assert twice.status_code == 409 and "已于 2025-04-08 登记办结，正待审核，未重复登记" in twice.json()["detail"]
+    accepted = personas.coordinator.api(app).post("/api/v1/review/accept", json={"ids": [target["id"]]})
+    assert accepted.status_code == 200 and accepted.json()[0]["status"] in ("done", "done_late")
     twice = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"count": 1, "done_on": "2025-04-08"})
     assert twice.status_code == 409 and "已于 2025-04-08 办结（1/1），未重复登记" in twice.json()["detail"]
     future = jy.post(f"/api/v1/occurrences/{target['id']}/completions", json={"done_on": "2025-05-01"})

@@ -24,7 +24,7 @@ from web.deps import api_user, db, unit_in_area
 
 router = APIRouter(prefix="/api/v1", tags=["督办"])
 ItemId = Path(..., ge=1, le=2**62, description="督办事项编号")
-Status = Literal["open", "due_soon", "overdue", "done", "done_late", "waived"]
+Status = Literal["open", "due_soon", "overdue", "done", "done_late", "waived", "submitted"]
 
 
 class OccurrenceOut(BaseModel):
@@ -48,6 +48,17 @@ class OccurrenceOut(BaseModel):
     completed_on: dt.date | None
     status: Status
     original_due: dt.date | None = Field(None, description="批准延期前的原截止日期")
+    returns: int | None = Field(None, description="办结情况被退回的次数（单个事项）")
+    return_reason: str | None = Field(None, description="最近一次退回的理由（事项因退回而重新打开时）")
+
+
+class AcceptIn(BaseModel):
+    ids: list[int] = Field(..., min_length=1, max_length=1000, description="待审核的督办事项编号（一次至多 1000 项）")
+    note: str | None = Field(None, description="审核意见（2000 字以内）")
+
+
+class ReturnIn(BaseModel):
+    reason: str = Field(..., description="退回理由（必填，2000 字以内），责任单位将在通知中看到")
 
 
 class EvidenceIn(BaseModel):
@@ -134,6 +145,29 @@ def complete(request: Request, body: CompletionIn, occurrence_id: int = ItemId, 
     session.flush()
     return CompletionOut(id=c.id, done_on=c.done_on, judged_on=c.judged_on, flagged=c.flagged,
                          occurrence=occ.occurrence_detail(session, occurrence_id, today=day))
+
+
+@router.post("/review/accept", response_model=list[OccurrenceOut], summary="办结审核：审核通过（可批量）",
+             responses={404: {"description": "不存在或无权查看"}, 403: {"description": "非协调员"},
+                        409: {"description": "不在待审核状态"}, 422: {"description": "编号或意见不符合要求"}})
+def review_accept(request: Request, body: AcceptIn, p: Principal = Depends(api_user), session: Session = db):
+    """Accepted items count as done on time or late by their judged completion day; one item not
+    awaiting review refuses the whole batch."""
+    day = request.app.state.today()
+    workflow.accept(session, body.ids, by=workflow.Actor(p.username, "api", p), note=body.note)
+    session.flush()
+    return [occ.occurrence_detail(session, i, today=day) for i in body.ids]
+
+
+@router.post("/occurrences/{occurrence_id}/return", response_model=OccurrenceOut, summary="办结审核：退回（须说明理由）",
+             responses={404: {"description": "不存在或无权查看"}, 403: {"description": "非协调员"},
+                        409: {"description": "不在待审核状态"}, 422: {"description": "未说明理由"}})
+def review_return(request: Request, body: ReturnIn, occurrence_id: int = ItemId, *,
+                  p: Principal = Depends(api_user), session: Session = db):
+    """The item is open again; the owing department is told the reason in its next digest."""
+    workflow.return_(session, occurrence_id, by=workflow.Actor(p.username, "api", p), reason=body.reason)
+    session.flush()
+    return occ.occurrence_detail(session, occurrence_id, today=request.app.state.today())
 
 
 def _evidence(given: EvidenceIn | None) -> Evidence | None:

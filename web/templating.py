@@ -22,7 +22,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env = environment(TEMPLATES)
     zone = ZoneInfo(timezone)
     env.globals.update(csrf_token=csrf_token, status_names=words.STATUS_NAMES,
-                       request_status_names=words.REQUEST_STATUS_NAMES,
+                       request_status_names=words.REQUEST_STATUS_NAMES, review_names=words.REVIEW_NAMES,
                        outbox_status_names=words.OUTBOX_STATUS_NAMES)
     env.filters["cjson"] = lambda v: json.dumps(v, ensure_ascii=False)
 

@@ -11,15 +11,21 @@ import typer
 from flows.cli.context import CliContext, TodayOption, cli, parse_date
 from flows.cli.output import Column, FormatOption, ListFormat, col, dash, emit_json, print_listing
 from obligations.periods import parse_period
-from obligations.words import STATUS_NAMES, clause_label, days_left, period_label, short_title, weekday
+from obligations.words import REVIEW_NAMES, STATUS_NAMES, clause_label, days_left, period_label, short_title, weekday
 from storage import cases as cases_repo
 from storage import occurrences as occ
+from storage import workflow
 
 app = typer.Typer()   # due, overdue, status: at the top level
 cases_app = typer.Typer(help="重点关爱服务对象台账 / key-child cases", no_args_is_help=True)
 occurrences_app = typer.Typer(help="督办事项 / occurrences", no_args_is_help=True)
+# the review of completions (办结审核): a completion that brings an item to its required count
+# awaits a coordinator (待审核) unless its plan or obligation says ``completion_review: none``;
+# accepting makes it done on time or late by its judged day, returning (with a reason) opens it again
+review_app = typer.Typer(help="办结审核 / review of completions", no_args_is_help=True)
 
-STATUS_STYLE = {"overdue": "red", "due_soon": "yellow", "done_late": "magenta", "done": "green", "waived": "dim"}
+STATUS_STYLE = {"overdue": "red", "due_soon": "yellow", "done_late": "magenta", "done": "green", "waived": "dim",
+                "submitted": "cyan"}
 
 DepartmentOption = typer.Option(None, "--department", help="部门名称或键，如 教育局、education / department name or key")
 JurisdictionOption = typer.Option(None, "--jurisdiction", help="行政区划名称或代码（含下级）/ unit and below")
@@ -119,7 +125,8 @@ def status_cmd(ctx: typer.Context, plan: Optional[str] = typer.Option(None, "--p
                                   jurisdiction=jurisdiction)
     scope = f"{plan or '全部计划'}，{period or '全部期间'}" + (f"，{jurisdiction}" if jurisdiction else "")
     counts = [col(name, key, justify="right", min_width=2 * len(name), no_wrap=True)
-              for key, name in zip(STATUS_NAMES, ("未到期", "将到期", "逾期", "按期办结", "逾期办结", "豁免"), strict=True)]
+              for key, name in zip(STATUS_NAMES, ("未到期", "将到期", "逾期", "按期办结", "逾期办结", "豁免", "待审核"),
+                                   strict=True)]
     print_listing(run.out, format, rows, [
         col("部门", "name", min_width=12, max_width=18, overflow="fold"), *counts,
         col("合计", "total", justify="right", min_width=4, no_wrap=True),
@@ -167,7 +174,9 @@ def occurrences_show(ctx: typer.Context, occurrence: int = typer.Argument(...), 
     for c in d["completions"]:
         out.print(f"  · {c['done_on']} {c['actor']}（{c['channel']}）完成 {c['count']} 次，登记于 {c['recorded_at']}"
                   + (f"　[yellow]补登待核：按登记日期 {c['judged_on']} 判定[/yellow]" if c["flagged"] else "")
-                  + (f"：{c['note']}" if c["note"] else "") + (f"　材料：{c['evidence']}" if c["evidence"] else ""))
+                  + (f"：{c['note']}" if c["note"] else "") + (f"　材料：{c['evidence']}" if c["evidence"] else "")
+                  + (f"　[red]{REVIEW_NAMES['returned']}（{c['returned_by']}，{c['returned_at']}）：{c['return_reason']}[/red]"
+                     if c["returned_at"] else ""))
 
 
 @cases_app.command("import")
@@ -199,3 +208,56 @@ def cases_list(ctx: typer.Context, format: ListFormat = FormatOption):
         col("编号", "code"), col("所在地", "jurisdiction"), col("风险类别", lambda r: "、".join(r["categories"])),
         col("儿童主任", lambda r: dash(r["director"])), col("建档", "opened"), col("结案", lambda r: dash(r["closed"])),
     ], title=f"重点关爱服务对象（{len(rows)} 人）", title_justify="left")
+
+
+
+@review_app.command("list")
+def review_list(ctx: typer.Context, plan: Optional[str] = typer.Option(None, "--plan"),
+                department: Optional[str] = DepartmentOption, jurisdiction: Optional[str] = JurisdictionOption,
+                from_: Optional[str] = typer.Option(None, "--from", help="截止日期不早于 / due on or after"),
+                to: Optional[str] = typer.Option(None, "--to", help="截止日期不晚于 / due on or before"),
+                today: Optional[str] = TodayOption, format: ListFormat = FormatOption, limit: int = LimitOption):
+    """待审核的办结情况 / completions awaiting review."""
+    _list(cli(ctx), "待审核的督办事项", today, format, limit, plan=plan, department=department,
+          jurisdiction=jurisdiction, date_from=parse_date(from_, "--from"), date_to=parse_date(to, "--to"),
+          statuses=("submitted",))
+
+
+@review_app.command("accept")
+def review_accept(ctx: typer.Context, occurrences: list[int] = typer.Argument(..., help="督办事项编号（可多个）"),
+                  note: Optional[str] = typer.Option(None, "--note", help="审核意见 / note"),
+                  by: str = typer.Option("命令行用户", "--by", help="审核人 / who"),
+                  format: ListFormat = FormatOption):
+    """审核通过（可批量）：按登记的办结日期判定按期或逾期办结 / accept completions."""
+    run = cli(ctx)
+    s = run.settings
+    with run.session() as session, session.begin():
+        workflow.accept(session, list(occurrences), by=workflow.Actor(by, "cli"), note=note)
+    with run.session() as session:
+        details = [occ.occurrence_detail(session, i, today=s.today(), soon_days=s.due_soon_days) for i in occurrences]
+    if format == ListFormat.json:
+        emit_json(details)
+        return
+    for d in details:
+        run.out.print(f"已审核通过：事项 {d['id']}（{d['what']}，{d['jurisdiction']}·{d['assignee_name']}），"
+                      f"办结日期 {d['completed_on']}，状态：{STATUS_NAMES[d['status']]}", soft_wrap=True)
+
+
+@review_app.command("return")
+def review_return(ctx: typer.Context, occurrence: int = typer.Argument(..., help="督办事项编号"),
+                  reason: str = typer.Option(..., "--reason", help="退回理由（必填）/ reason"),
+                  by: str = typer.Option("命令行用户", "--by", help="审核人 / who"),
+                  format: ListFormat = FormatOption):
+    """退回（须说明理由）：事项重新打开，责任单位在下一份通知中看到理由 / return a completion."""
+    run = cli(ctx)
+    s = run.settings
+    with run.session() as session, session.begin():
+        workflow.return_(session, occurrence, by=workflow.Actor(by, "cli"), reason=reason)
+    with run.session() as session:
+        d = occ.occurrence_detail(session, occurrence, today=s.today(), soon_days=s.due_soon_days)
+    if format == ListFormat.json:
+        emit_json(d)
+        return
+    run.out.print(f"已退回：事项 {occurrence}（{d['what']}，{d['jurisdiction']}·{d['assignee_name']}），"
+                  f"理由：{d['return_reason']}；进度退回至 {d['done']}/{d['required']}，"
+                  f"状态：{STATUS_NAMES[d['status']]}。责任单位将在下一份督办通知中收到退回理由。", soft_wrap=True)

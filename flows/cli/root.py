@@ -42,6 +42,7 @@ app.add_typer(occurrences.cases_app, name="cases")
 app.add_typer(occurrences.occurrences_app, name="occurrences")
 app.add_typer(schedule.app)          # materialize, complete, waive
 app.add_typer(occurrences.app)       # due, overdue, status
+app.add_typer(occurrences.review_app, name="review")
 app.add_typer(notify.outbox_app, name="outbox")
 app.add_typer(notify.app)            # sweep, deliver
 app.add_typer(service.app)           # demo, up, run, deploy

@@ -98,6 +98,9 @@ def complete_cmd(
     run.out.print(f"已登记：事项 {occurrence}（{detail['plan']} {detail['obligation']} {detail['what']}，"
                   f"{detail['jurisdiction']}·{detail['assignee_name']}）进度 {detail['done']}/{detail['required']}，"
                   f"状态：{STATUS_NAMES[detail['status']]}")
+    if detail["status"] == "submitted":
+        run.out.print(f"已登记办结，等待协调员审核（duban review accept {occurrence} 审核通过，"
+                      f"duban review return {occurrence} --reason 理由 退回）。", soft_wrap=True)
     if flagged:
         run.out.print(f"[yellow]办理日期 {claimed} 早于登记日期 {s.completion_grace_days} 个工作日以上，已标注“补登待核”，"
                       f"按登记日期 {judged} 判定是否按期。[/yellow]", soft_wrap=True)

@@ -57,12 +57,14 @@ def demo_cmd(ctx: typer.Context, dir: Path = typer.Option(Path("demo"), "--dir",
     report_paths, report_error = _demo_reports(world_settings, folder / "reports")
     out.print(f"\n模拟 2025 年全年：督办事项 {result['occurrences']} 项，重点关爱对象 {result['cases']} 人，"
               f"登记完成 {totals['completions']} 次（其中补登待核 {result['flagged']} 次，按登记日期判定），"
+              f"协调员审核通过 {totals.get('accepted', 0)} 项、退回 {result['returned']} 次，"
               f"发送通知 {totals['sent']} 份。")
     print_listing(out, ListFormat.table, sorted(result["departments"], key=lambda r: -(r["total"])), [
         col("部门", "name", min_width=12, max_width=18, overflow="fold"),
         col("应办", "total", justify="right", no_wrap=True), col("按期办结", "done", justify="right", no_wrap=True),
         col("逾期办结", "done_late", justify="right", no_wrap=True),
         col("逾期未办", "overdue", justify="right", no_wrap=True),
+        col("待审核", "submitted", justify="right", no_wrap=True),
         col("按期率", lambda r: "—" if r["on_time_rate"] is None else f"{r['on_time_rate'] * 100:.1f}%",
             justify="right", no_wrap=True),
     ], title="各部门按期完成率（2025 年，截至 12 月 31 日）", title_justify="left")

@@ -135,6 +135,8 @@ def _prepare(engine: Engine, settings: DeliverySettings, ids: list[int], report:
                     continue
                 row.subject, row.text_body, row.html_body, row.items = (rendered.subject, rendered.text,
                                                                         rendered.html, rendered.items)
+                # the To header names whom the greeting names: never a key child's village
+                row.recipient_name = rendered.recipient or row.recipient_name
             out.append((Message(row.key, row.address or "", row.recipient_name, row.subject, row.text_body,
                                 row.html_body), row.channel, row.attempts, row.id))
             routes[row.id] = (json.loads(row.route) if row.route else None, row.items,

@@ -50,6 +50,7 @@ class Rendered:
     text: str
     html: str
     items: int
+    recipient: str = ""    # the name the mail addresses (a key child's village replaced by its township)
 
 
 ITEMS_SQL = sa.text(
@@ -139,4 +140,4 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
            "subject_day": f"{day.year}年{day.month}月{day.day}日", "total": len(rows), "overdue": overdue, "headline": headline, "link_days": link_days}
     subject = _env.get_template("digest.subject.j2").render(ctx).strip()
     return Rendered(subject, _env.get_template("digest.txt.j2").render(ctx),
-                    _env.get_template("digest.html.j2").render({**ctx, "subject": subject}), len(rows))
+                    _env.get_template("digest.html.j2").render({**ctx, "subject": subject}), len(rows), recipient)

@@ -649,6 +649,7 @@ def test_a_case_items_notice_names_the_township_never_the_village(world):
         assert "鼓东街道第一社区" not in body
     assert "FZ-1（鼓东街道）" in out.text and "鼓东街道" in out.html
     assert out.text.startswith("鼓东街道儿童主任：") and "鼓东街道儿童主任" in out.subject
+    assert out.recipient == "鼓东街道儿童主任"      # and so the To header's name, which delivery takes from it
 
 
 def test_report_downloads_leave_no_temporary_folder(world, clients, tmp_path, monkeypatch):

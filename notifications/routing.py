@@ -46,7 +46,7 @@ class Apps:
     the environment: notifications.service)."""
     adapters: dict[str, object] = field(default_factory=dict)    # dingtalk | wecom | sms → adapter
     order: tuple[str, ...] = ("email", "dingtalk", "wecom", "sms")
-    sms_kinds: frozenset[str] = frozenset({"escalate"})
+    sms_kinds: frozenset[str] = frozenset({"escalate", "return"})
     daily_limits: dict[str, int] = field(default_factory=dict)   # channel → messages a day (0: none)
     per_person_daily: dict[str, int] = field(default_factory=lambda: {"dingtalk": 500})
     timezone: str = "Asia/Shanghai"

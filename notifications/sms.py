@@ -19,7 +19,8 @@ import json
 from notifications.channels import Message
 from notifications.providers import Context, ProviderError, cut
 
-KIND_WORDS = {"escalate": "逾期督办", "overdue": "逾期未办", "due": "今日到期", "remind": "即将到期"}
+KIND_WORDS = {"escalate": "逾期督办", "return": "退回重办", "urge": "催办", "overdue": "逾期未办", "due": "今日到期",
+              "remind": "即将到期"}
 ALIYUN_TRANSIENT = {"isv.BUSINESS_LIMIT_CONTROL", "isp.SYSTEM_ERROR", "isv.DAY_LIMIT_CONTROL", "Throttling",
                     "Throttling.User", "ServiceUnavailable", "InternalError"}
 TENCENT_TRANSIENT_PREFIXES = ("LimitExceeded.PhoneNumber", "InternalError", "RequestLimitExceeded",
@@ -28,7 +29,7 @@ TENCENT_TRANSIENT_PREFIXES = ("LimitExceeded.PhoneNumber", "InternalError", "Req
 
 def variables(msg: Message, ctx: Context, limit: int) -> dict[str, str]:
     """The template's variables: who, how many items, and the most urgent kind."""
-    order = ("escalate", "overdue", "due", "remind")
+    order = ("escalate", "return", "urge", "overdue", "due", "remind")
     kind = next((KIND_WORDS[k] for k in order if k in ctx.kinds), "待办")
     return {"name": cut(msg.name or "", limit), "count": cut(str(ctx.items), limit), "kind": cut(kind, limit)}
 

@@ -81,7 +81,7 @@ class ScheduleConfig(_Section):
 # -- notify ---------------------------------------------------------------------------------
 
 ChannelName = Literal["email", "dingtalk", "wecom", "sms"]
-NoticeKind = Literal["remind", "due", "overdue", "escalate"]
+NoticeKind = Literal["remind", "due", "overdue", "escalate", "urge", "return"]
 
 
 class DingTalkAppConfig(_Section):
@@ -116,7 +116,7 @@ class SmsConfig(_Section):
     endpoint: str | None = None             # default the provider's public endpoint
     key_id_env: str = "DUBAN_SMS_KEY_ID"
     key_secret_env: str = "DUBAN_SMS_KEY_SECRET"
-    kinds: list[NoticeKind] = ["escalate"]  # digests holding one of these go by SMS; others never
+    kinds: list[NoticeKind] = ["escalate", "return"]  # digests holding one of these go by SMS; others never
     var_max_chars: int = Field(default=35, ge=1)
     daily_limit: int = Field(default=0, ge=0)
 

@@ -505,3 +505,13 @@ def test_sms_only_supervisor_still_receives_escalations(plans_loaded, engine):
         gl = s.scalars(select(Jurisdiction).where(Jurisdiction.code == "350102")).one()
         town = s.scalars(select(Jurisdiction).where(Jurisdiction.code == "350102001")).one()
         assert town.escalate_to_id == gl.id and gl.escalate_to_id == gl.id
+
+
+def test_sms_by_default_for_red_escalations_and_returned_items_only():
+    from notifications.routing import Apps, Person, plan_route
+
+    apps = Apps(adapters={"sms": object()})
+    person = Person(email=None, webhook=None, im_account=None, mobile="13800591009", channels="sms", quiet_hours=None)
+    assert plan_route(person, {"return"}, apps) == [["sms", "13800591009"]]
+    assert plan_route(person, {"escalate", "remind"}, apps) == [["sms", "13800591009"]]
+    assert plan_route(person, {"remind", "overdue", "urge"}, apps) == []

@@ -160,7 +160,7 @@ def test_a_channel_secret_is_never_a_setting():
     doc = parse_config(TEXT.replace(order, "  channels: [dingtalk, email]", 1)
                        .replace(secret_line, "    secret_env: MY_DING_SECRET\n", 1), "config.yaml")
     assert doc.notify.channels == ["dingtalk", "email"] and doc.notify.dingtalk.secret_env == "MY_DING_SECRET"
-    assert doc.notify.sms.kinds == ["escalate"] and doc.notify.sms.var_max_chars == 35
+    assert doc.notify.sms.kinds == ["escalate", "return"] and doc.notify.sms.var_max_chars == 35
     assert "notify.channels[0]: 取值 'fax' 不在允许范围内" in refusal(TEXT.replace(order, "  channels: [fax]", 1))
 
 

@@ -27,12 +27,15 @@ from tests.test_web import world  # noqa: F401  (the fixture: plans, items, pers
 pytestmark = pytest.mark.slow
 OPERATIONS = {"GET /api/v1/me", "GET /api/v1/occurrences", "GET /api/v1/occurrences/{occurrence_id}",
               "POST /api/v1/occurrences/{occurrence_id}/completions", "GET /api/v1/plans",
-              "GET /api/v1/departments", "GET /api/v1/reports/data"}
+              "GET /api/v1/departments", "GET /api/v1/reports/data", "GET /api/v1/tasks", "POST /api/v1/tasks",
+              "POST /api/v1/urge", "POST /api/v1/review/accept", "POST /api/v1/occurrences/{occurrence_id}/return"}
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 # Answers the schema does not list, known and reported (web/api.py could document them with
 # `responses=`): a filter naming an unknown plan or department, or holding a NUL, is 400; a body
 # that is not JSON at all is FastAPI's own 400 ("There was an error parsing the body").
-UNDOCUMENTED = {"GET /api/v1/occurrences": {400}, "POST /api/v1/occurrences/{occurrence_id}/completions": {400}}
+UNDOCUMENTED = {"GET /api/v1/occurrences": {400}, "POST /api/v1/occurrences/{occurrence_id}/completions": {400},
+                "POST /api/v1/tasks": {400}, "POST /api/v1/urge": {400}, "POST /api/v1/review/accept": {400},
+                "POST /api/v1/occurrences/{occurrence_id}/return": {400}}
 EXAMPLES = settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
@@ -63,6 +66,17 @@ def test_generated_requests_are_answered_as_the_schema_says(world, personas):  #
         case.validate_response(response, checks=checks, headers=headers)
         return response
 
+    # items for the requests that must succeed, chosen before the generated ones touch any
+    with Session(engine) as s:
+        mine = s.execute(sa.select(Occurrence.id, Occurrence.required).where(
+            Occurrence.party_key == personas.department.department, Occurrence.done_count == 0,
+            Occurrence.submitted_at.is_(None), Occurrence.waived_at.is_(None),
+            Occurrence.jurisdiction_id == personas.department.principal.jurisdiction_id)
+            .order_by(Occurrence.required, Occurrence.id).limit(1)).all()
+        [(oid, need)] = mine
+        oid3 = s.scalar(sa.select(Occurrence.id).where(
+            Occurrence.done_count == 0, Occurrence.waived_at.is_(None), Occurrence.id != oid,
+            Occurrence.jurisdiction_id == personas.department.principal.jurisdiction_id).order_by(Occurrence.id.desc()))
     for persona in (personas.coordinator, personas.department):
         headers = {"Authorization": f"Bearer {persona.token}"}
         for op in operations.values():
@@ -76,16 +90,21 @@ def test_generated_requests_are_answered_as_the_schema_says(world, personas):  #
     # completion, the coordinator's report
     jy = {"Authorization": f"Bearer {personas.department.token}"}
     mz = {"Authorization": f"Bearer {personas.coordinator.token}"}
-    with Session(engine) as s:
-        oid = s.scalar(sa.select(Occurrence.id).where(
-            Occurrence.party_key == personas.department.department, Occurrence.done_count == 0, Occurrence.required == 1,
-            Occurrence.jurisdiction_id == personas.department.principal.jurisdiction_id).order_by(Occurrence.id))
     item = operations["GET /api/v1/occurrences/{occurrence_id}"]
     complete = operations["POST /api/v1/occurrences/{occurrence_id}/completions"]
     report = operations["GET /api/v1/reports/data"]
     good = [(item.Case(path_parameters={"occurrence_id": oid}), jy, 200),
-            (complete.Case(path_parameters={"occurrence_id": oid}, body={"count": 1}), jy, 201),
-            (report.Case(query={"period": "2025Q1", "jurisdiction": "新华区"}), mz, 200)]
+            (complete.Case(path_parameters={"occurrence_id": oid}, body={"count": need}), jy, 201),
+            (report.Case(query={"period": "2025Q1", "jurisdiction": "新华区"}), mz, 200),
+            # the coordinator's doors: accept one completion, return another, 催办 a third, assign a task
+            (operations["POST /api/v1/occurrences/{occurrence_id}/return"].Case(
+                path_parameters={"occurrence_id": oid}, body={"reason": "佐证材料不全"}), mz, 200),
+            (complete.Case(path_parameters={"occurrence_id": oid}, body={"count": need}), jy, 201),
+            (operations["POST /api/v1/review/accept"].Case(body={"ids": [oid]}), mz, 200),
+            (operations["POST /api/v1/urge"].Case(body={"items": [oid3]}), mz, 201),
+            (operations["POST /api/v1/tasks"].Case(body={
+                "title": "暑期安全专项排查", "departments": ["education"],
+                "jurisdiction": personas.department.principal.jurisdiction_name, "within": 10}), mz, 201)]
     for case, headers, status in good:
         assert exercise(case, headers, CHECKS).status_code == status, case.operation.label
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -53,7 +53,7 @@ class OccurrenceOut(BaseModel):
 
 
 class AcceptIn(BaseModel):
-    ids: list[int] = Field(..., min_length=1, max_length=1000, description="待审核的督办事项编号（一次至多 1000 项）")
+    ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(..., min_length=1, max_length=1000, description="待审核的督办事项编号（一次至多 1000 项）")
     note: str | None = Field(None, description="审核意见（2000 字以内）")
 
 
@@ -229,7 +229,8 @@ class TaskOut(BaseModel):
 
 
 class UrgeIn(BaseModel):
-    items: list[int] = Field(..., min_length=1, max_length=500, description="督办事项编号")
+    items: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(..., min_length=1, max_length=500,
+                                                                description="督办事项编号")
     note: str | None = Field(None, max_length=1000, description="催办说明（500 字以内），随通知发出")
 
 
@@ -253,7 +254,7 @@ def add_task(request: Request, body: TaskIn, p: Principal = Depends(api_user), s
     return TaskOut(**done.__dict__)
 
 
-@router.get("/tasks", summary="交办任务及其办理进度")
+@router.get("/tasks", summary="交办任务及其办理进度", responses={403: {"description": "仅协调员和督查人员"}})
 def list_tasks(request: Request, p: Principal = Depends(api_user), session: Session = db) -> list[dict]:
     from storage import tasks
 
@@ -264,7 +265,7 @@ def list_tasks(request: Request, p: Principal = Depends(api_user), session: Sess
 
 @router.post("/urge", response_model=UrgeOut, status_code=201, summary="催办：立即向责任单位发出催办通知",
              responses={403: {"description": "仅协调员"}, 404: {"description": "不存在或无权查看"},
-                        409: {"description": "已办结、已豁免或无联系方式"}})
+                        409: {"description": "已办结、已豁免或无联系方式"}, 422: {"description": "编号或说明不符合要求"}})
 def urge_items(request: Request, body: UrgeIn, p: Principal = Depends(api_user), session: Session = db):
     from notifications.urge import urge
 

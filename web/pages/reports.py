@@ -1,0 +1,101 @@
+"""Reports (draft and issued) and the audit log."""
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from obligations.periods import PeriodSyntaxError, parse_period
+from reports import render as report_render
+from reports import service as reports
+from reports.cache import figures as build_report
+from storage import audit, report_issues, views
+from storage.access import Principal
+from storage.occurrences import OccurrenceError
+from web.deps import check_csrf, db, page_user, unit_in_area
+from web.templating import render, today
+
+router = APIRouter(include_in_schema=False)
+
+
+# ---------------------------------------------------------------- reports and audit
+
+@router.get("/reports")
+def reports_page(request: Request, p: Principal = Depends(page_user), session: Session = db):
+    if not p.can_report:
+        raise HTTPException(403, "报告仅供协调员和督查人员使用")
+    r = request.app.state.settings.report
+    return render(request, "reports.html", {"user": p, "plans": views.plan_choices(session),
+                                            "formats": report_render.FORMATS, "year": today(request).year,
+                                            "series": r.series, "cc": "、".join(r.cc)})
+
+
+@router.get("/reports/download")
+def report_download(request: Request, period: str, format: str = "pdf", plan: str = "", jurisdiction: str = "",
+                    p: Principal = Depends(page_user), session: Session = db):
+    """A draft: the report without a number (nothing recorded)."""
+    return _report_file(request, p, session, period=period, fmt=format, plan=plan, jurisdiction=jurisdiction)
+
+
+@router.post("/reports/download")
+def report_issue(request: Request, period: str = Form(...), format: str = Form("pdf"), plan: str = Form(""),
+                 jurisdiction: str = Form(""), issue_no: str = Form(""), issued_on: str = Form(""), cc: str = Form(""),
+                 draft: str = Form(""), p: Principal = Depends(page_user), session: Session = db,
+                 _: None = Depends(check_csrf)):
+    """The form: the report issued (its 期号 allotted or the one typed, 抄送, the date of issue)."""
+    return _report_file(request, p, session, period=period, fmt=format, plan=plan, jurisdiction=jurisdiction,
+                        issue=not draft, issue_no=issue_no, issued_on=issued_on, cc=cc)
+
+
+def _report_file(request: Request, p: Principal, session: Session, *, period: str, fmt: str, plan: str,
+                 jurisdiction: str, issue: bool = False, issue_no: str = "", issued_on: str = "", cc: str = ""):
+    if not p.can_report:
+        raise HTTPException(403, "报告仅供协调员和督查人员使用")
+    if fmt not in report_render.FORMATS:
+        raise HTTPException(400, f"未知的格式 {fmt}")
+    try:
+        start, end = parse_period(period)
+        day = dt.date.fromisoformat(issued_on) if issued_on.strip() else None
+    except PeriodSyntaxError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except ValueError:
+        raise HTTPException(400, f"印发日期“{issued_on[:20]}”不是日期（如 2025-04-10）") from None
+    unit = unit_in_area(session, p, jurisdiction)
+    settings = request.app.state.settings
+    try:
+        data = build_report(session, start=start, end=end, today=today(request), plan=plan or None,
+                            jurisdiction=unit.code, soon_days=settings.due_soon_days,
+                            top=None if fmt == "xlsx" else settings.report.overdue_rows)
+        opts = reports.options(settings)
+        if issue:
+            opts = reports.issue(session, data, opts, actor=p.username, issue_no=issue_no,
+                                 cc=report_issues.parse_cc(cc) if cc.strip() else None, issued_on=day)
+        elif day:
+            opts = replace(opts, issued_on=day)
+    except (OccurrenceError, report_issues.ReportIssueError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    name = reports.default_name(data, fmt)
+    # rendered in a temporary folder removed before the response goes out (the bytes are sent
+    # from memory): nothing is left behind, whether rendering fails or the client goes away
+    with tempfile.TemporaryDirectory(prefix="duban-report-") as folder:
+        content = report_render.write(data, fmt, Path(folder) / name, opts).read_bytes()
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(content, media_type=kind,
+                    headers={"Content-Disposition": f"attachment; filename*=utf-8''{quote(name)}"})
+
+
+@router.get("/audit")
+def audit_page(request: Request, p: Principal = Depends(page_user), session: Session = db):
+    if not p.can_review:
+        raise HTTPException(403, "审计记录仅供协调员查看")
+    rows = audit.entries(session, area_path=p.jurisdiction_path, limit=300)
+    return render(request, "audit.html", {"user": p, "rows": rows, "actions": audit.ACTIONS})
+
+

@@ -25,6 +25,7 @@ SORTS_OPEN = {"due": "截止日期", "status": "状态", "what": "事项", "plan
 SORTS_DONE = {"due": "截止日期", "completed": "办结日期", "status": "状态", "what": "事项", "plan": "计划与条款",
               "unit": "责任单位"}
 SORTS_OVERDUE = {"late": "逾期天数", "unit": "地区", "department": "责任部门", "what": "事项", "plan": "条款"}
+STATUS_ORDER = ("overdue", "due_soon", "open", "submitted", "done_late", "done", "waived")   # the most urgent first
 _CLAUSE_WORD = re.compile(r"^第(\d+)条$|^基础清单第(\d+)项$|^工作要求第(\d+)段$")
 
 
@@ -46,8 +47,8 @@ def search_condition(q: str):
 
 
 def order_columns(today: dt.date, soon_days: int) -> dict[str, Any]:
-    st = occ.status_sql(today, soon_days)
-    return {"due": Occurrence.due, "status": st, "what": Obligation.what, "plan": (Plan.title, Clause.position),
+    rank = sa.case({s: i for i, s in enumerate(STATUS_ORDER)}, value=occ.status_sql(today, soon_days), else_=99)
+    return {"due": Occurrence.due, "status": rank, "what": Obligation.what, "plan": (Plan.title, Clause.position),
             "unit": (Jurisdiction.path, Department.name), "completed": Occurrence.completed_on,
             "department": (Department.name, Jurisdiction.path)}
 

@@ -239,7 +239,8 @@ def audit_sentence(entry: Any, names: dict[str, dict[str, str]] | None = None, *
             details.append("附证明材料")
         if after.get("note"):
             details.append(f"备注：{str(after['note']).strip()[:200]}")
-        text = f"{who}将 {item} 登记为{_result(after)}（{'；'.join(details)}）"
+        result = _result({**after, "completed_on": None})
+        text = f"{who}将 {item} 登记为{result}（{'；'.join(details)}）"
     elif action == "waive":
         text = f"{who}豁免了 {item}{_note('理由', after.get('reason'))}"
     elif action == "extend":

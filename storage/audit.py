@@ -120,7 +120,7 @@ PLAN_CHANGES = {"created": "首次加载", "plan_changed": "计划信息有变",
 
 def names_for(session: Session, rows: list[AuditEntry]) -> dict[str, dict[str, str]]:
     """What ``audit_sentence`` needs to name the people, items, accounts and plans of ``rows``,
-    in one query per kind (never one per row): ``people`` (user name → 新华区民政局 张三),
+    in one query per kind (never one per row): ``departments`` (key → name), ``people`` (user name → 新华区民政局 张三),
     ``items`` (item id → 新华区 教育局「福建省实施方案」第3条 2025年第2季度), ``accounts``
     (account id → 张三（zhangsan）), ``logins`` (account id → user name), ``plans`` (plan id → title)."""
     from obligations import words
@@ -130,7 +130,12 @@ def names_for(session: Session, rows: list[AuditEntry]) -> dict[str, dict[str, s
     account_ids = {int(e.object_id) for e in rows if e.object_type == "user" and str(e.object_id).isdigit()}
     item_ids = {int(e.object_id) for e in rows if e.object_type == "occurrence" and str(e.object_id).isdigit()}
     plan_ids = {e.object_id for e in rows if e.object_type == "plan"}
-    out: dict[str, dict[str, str]] = {"people": {}, "items": {}, "accounts": {}, "logins": {}, "plans": {}}
+    dept_keys = {str(e.after.get("department")) for e in rows if isinstance(e.after, dict) and e.after.get("department")}
+    out: dict[str, dict[str, str]] = {"people": {}, "items": {}, "accounts": {}, "logins": {}, "plans": {},
+                                      "departments": {}}
+    if dept_keys:
+        out["departments"] = dict(session.execute(select(Department.key, Department.name)
+                                                  .where(Department.key.in_(dept_keys))).all())
     if actors or account_ids:
         q = (select(UserAccount.id, UserAccount.username, UserAccount.display_name, Jurisdiction.name,
                     Department.name, UserAccount.role)
@@ -273,7 +278,8 @@ def audit_sentence(entry: Any, names: dict[str, dict[str, str]] | None = None, *
             text += "，须附证明材料"
     elif action == "user.add":
         role = ROLE_WORDS.get(after.get("role"), "")
-        extra = "、".join(str(x) for x in (after.get("jurisdiction"), after.get("director")) if x)
+        dept = names.get("departments", {}).get(after.get("department")) if after.get("department") else None
+        extra = "、".join(str(x) for x in (after.get("jurisdiction"), dept, after.get("director")) if x)
         text = f"{who}新增账号 {after.get('username') or account}（{role}{'，' + extra if extra else ''}）"
     elif action == "user.update":
         text = f"{who}修改了账号 {account}"

@@ -9,7 +9,7 @@ from storage import audit
 NAMES = {"people": {"mz": "新华区民政局", "zs": "新华区 张三"},
          "items": {"24": "新华区 教育部门「平顶山市实施方案」第3条 2025年第2季度"},
          "accounts": {"7": "新华区教育局（jy）", "1": "新华区民政局（mz）"}, "logins": {"7": "jy", "1": "mz"},
-         "plans": {"pds-2025": "平顶山市加强流动儿童关爱保护工作实施方案"}}
+         "departments": {"education": "教育部门"}, "plans": {"pds-2025": "平顶山市加强流动儿童关爱保护工作实施方案"}}
 ITEM = "新华区 教育部门「平顶山市实施方案」第3条 2025年第2季度"
 STATE = {"done": 0, "required": 1, "completed_on": None, "due": "2025-06-30", "original_due": None, "waived": False,
          "submitted": False}
@@ -63,7 +63,7 @@ CASES = {
                     "新华区民政局（网页）交办任务「排查防溺水隐患」给 新华区 及所辖地区的 2 个部门，截止日期 2025-06-20，共 24 项，须附证明材料"),
     "user.add": (user("user.add", "cli", after={"username": "jy", "role": "department", "jurisdiction": "新华区",
                                                  "department": "education", "director": None}),
-                 "管理员（命令行）新增账号 jy（责任部门，新华区）"),
+                 "管理员（命令行）新增账号 jy（责任部门，新华区、教育部门）"),
     "user.update": (user("user.update", before={"display_name": "教育局", "phone": None},
                          after={"display_name": "新华区教育局", "phone": "0375-1234567"}),
                     "新华区民政局修改了账号 新华区教育局（jy）（姓名 教育局 → 新华区教育局；电话 无 → 0375-1234567）"),

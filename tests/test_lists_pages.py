@@ -135,3 +135,15 @@ def test_the_audit_in_sentences_searched_and_filtered(app, personas):
     assert c.get("/audit?since=2099-01-01").text.count('class="c-text"') == 0
     assert c.get("/audit?since=yesterday").status_code == 400
     assert d.get("/audit").status_code == 403
+
+
+def test_the_status_filter_stays_in_the_urls(app, personas):
+    c = personas.coordinator.client(app)
+    overdue = c.get("/inbox?status=overdue&size=20").text
+    n = total(overdue)
+    assert 0 < n < total(c.get("/inbox").text)
+    assert set(re.findall(r'<tr class="row-(\w+)"', overdue)) == {"overdue"}
+    links = re.findall(r'href="(/inbox\?[^"]*)"', overdue)
+    assert all("status=overdue" in u for u in links if "sort=" in u or "export=" in u)
+    assert total(c.get("/inbox?status=done").text) == total(c.get("/inbox").text)    # not a status of 待办: all
+    assert total(c.get("/inbox?show=done&status=waived").text) == 0

@@ -21,13 +21,14 @@ from web.pages.common import OPEN, ItemId, evidence_upload, form_date, redirect,
 from web.templating import render, today
 
 router = APIRouter(include_in_schema=False)
+DONE = ("submitted", "done", "done_late", "waived")
 
 
 # ---------------------------------------------------------------- inbox and items
 
 @router.get("/inbox")
-def inbox(request: Request, show: str = "open", ok: str = "", error: str = "", p: Principal = Depends(page_user),
-          session: Session = db):
+def inbox(request: Request, show: str = "open", status: str = "", ok: str = "", error: str = "",
+          p: Principal = Depends(page_user), session: Session = db):
     """待办 (open items, the earliest due first) or 已办 (done, waived and awaiting review, the
     latest due first): counted, paged, searched and sorted in SQL; ``export=xlsx`` gives every
     filtered row."""
@@ -36,6 +37,8 @@ def inbox(request: Request, show: str = "open", ok: str = "", error: str = "", p
     settings = request.app.state.settings
     soon = settings.due_soon_days
     statuses = OPEN if show == "open" else ("submitted", "done", "done_late", "waived")
+    status = status if status in statuses else ""        # one status of the tab, or all of them
+    statuses = (status,) if status else statuses
     lst = listing.read(request, sorts=itemrows.SORTS_OPEN if show == "open" else itemrows.SORTS_DONE,
                        default_sort="due", default_desc=show == "done")
     q = itemrows.query(session, today=day, soon_days=soon, q=lst.q, where=occurrence_filter(p), statuses=statuses)
@@ -53,6 +56,7 @@ def inbox(request: Request, show: str = "open", ok: str = "", error: str = "", p
     dept = session.get(Department, p.department_key) if p.department_key else None
     return render(request, "inbox.html", {"user": p, "rows": rows, "show": show, "today": day, "ics": ics,
                                           "ok": ok, "error": error, "lst": lst, "department": dept.name if dept else "",
+                                          "status": status, "choices": OPEN if show == "open" else DONE,
                                           "soon_days": soon})
 
 

@@ -23,6 +23,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
@@ -327,28 +328,34 @@ def set_password(session: Session, username: str, password: str, *, actor: str =
     return user
 
 
-def list_accounts(session: Session, by, *, q: str = "", offset: int = 0, limit: int = 50) -> tuple[list[dict], int]:
-    """The accounts of ``by``'s area (their unit and below) matching ``q`` (in the user name,
-    the display name, the unit's name or the department's name or key), by unit then user name:
-    one page of them and how many match in all."""
+ACCOUNT_SORTS = {"unit": "地区", "username": "用户名", "role": "角色", "created": "创建时间"}
+
+
+def list_accounts(session: Session, by, *, q: str = "", sort: str = "unit", desc: bool = False, offset: int = 0,
+                  limit: int | None = 50) -> tuple[list[dict], int]:
+    """The accounts of ``by``'s area (their unit and below) whose user name, display name, unit
+    or department (name or key) holds every word of ``q``, in the order of ``sort`` (a key of
+    ``ACCOUNT_SORTS``): one page of them (``limit`` None: all) and how many match in all."""
     if by.role != "coordinator":
         raise AccountForbidden("只有协调员可以管理账号")
-    base = (select(UserAccount.id).join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
-            .outerjoin(Department, Department.key == UserAccount.department_key)
-            .where(Jurisdiction.path.like(by.jurisdiction_path + "%")))
-    q = (q or "").strip()[:64]
-    if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        base = base.where(UserAccount.username.like(like, escape="\\") | UserAccount.display_name.like(like, escape="\\")
-                          | Jurisdiction.name.like(like, escape="\\") | Department.name.like(like, escape="\\")
-                          | UserAccount.department_key.like(like, escape="\\"))
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
-    ids = base.order_by(Jurisdiction.path, UserAccount.username).offset(max(offset, 0)).limit(limit)
-    rows = session.execute(select(UserAccount, Jurisdiction.name, Department.name)
-                           .join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
-                           .outerjoin(Department, Department.key == UserAccount.department_key)
-                           .where(UserAccount.id.in_(ids))
-                           .order_by(Jurisdiction.path, UserAccount.username)).all()
+    where = [Jurisdiction.path.like(by.jurisdiction_path + "%")]
+    for word in (q or "").split()[:8]:
+        like = "%" + word[:64].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(sa.or_(*(func.coalesce(c, "").like(like, escape="\\") for c in (
+            UserAccount.username, UserAccount.display_name, Jurisdiction.name, Department.name,
+            UserAccount.department_key, UserAccount.director))))
+
+    def query(*columns):
+        return (select(*columns).select_from(UserAccount)
+                .join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
+                .outerjoin(Department, Department.key == UserAccount.department_key).where(*where))
+
+    total = session.scalar(query(func.count()))
+    key = {"unit": (Jurisdiction.path,), "username": (), "role": (UserAccount.role,),
+           "created": (UserAccount.created_at,)}.get(sort, (Jurisdiction.path,))
+    terms = [c.desc() if desc else c.asc() for c in (*key, UserAccount.username)]
+    page = query(UserAccount, Jurisdiction.name, Department.name).order_by(*terms).offset(max(offset, 0))
+    rows = session.execute(page.limit(limit) if limit is not None else page).all()
     return [{"id": u.id, "username": u.username, "name": u.display_name, "role": u.role,
              "role_name": ROLE_NAMES.get(u.role, u.role), "jurisdiction": j, "department": d,
              "director": u.director, "active": u.active, "created": u.created_at} for u, j, d in rows], total

@@ -20,7 +20,7 @@ from pathlib import Path
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import func, literal, or_, select, union_all, update
 from sqlmodel import Session
 
 from obligations.channels import channels_text, parse_channels, parse_quiet, parse_time
@@ -397,10 +397,15 @@ def _like(q: str) -> str:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def list_contacts(session: Session, by, *, q: str = "", offset: int = 0, limit: int = 50) -> tuple[list[dict], int]:
+CONTACT_SORTS = {"unit": "地区", "office": "部门", "person": "联系人"}
+
+
+def list_contacts(session: Session, by, *, q: str = "", sort: str = "unit", desc: bool = False, offset: int = 0,
+                  limit: int | None = 50) -> tuple[list[dict], int]:
     """The contacts of ``by``'s area: each unit's department and role contacts and its
-    supervisor contact (督查联系人), by unit in tree order; those matching ``q`` (unit, office,
-    person, phone or mailbox); one page of them and how many match in all."""
+    supervisor contact (督查联系人), those whose unit, office, person, phone or mailbox holds
+    every word of ``q``, in the order of ``sort`` (a key of ``CONTACT_SORTS``): one page of them
+    (``limit`` None: all) and how many match in all."""
     _may_edit(by)
     area = select(Jurisdiction.id).where(Jurisdiction.path.like(by.jurisdiction_path + "%"))
     dept = (select(literal("department").label("kind"), Contact.id.label("id"), Jurisdiction.id.label("unit_id"),
@@ -416,21 +421,19 @@ def list_contacts(session: Session, by, *, q: str = "", offset: int = 0, limit: 
                   Jurisdiction.supervisor_email.label("email"), Jurisdiction.supervisor_im_account.label("im_account"))
            .where(Jurisdiction.id.in_(area), (Jurisdiction.supervisor_name.is_not(None))
                   | Jurisdiction.supervisor_person.is_not(None) | Jurisdiction.supervisor_email.is_not(None)))
-    q = (q or "").strip()[:64]
-    if q:
-        like = _like(q)
-        dept = dept.where(Jurisdiction.name.like(like, escape="\\") | Contact.name.like(like, escape="\\")
-                          | Contact.person.like(like, escape="\\") | Contact.mobile.like(like, escape="\\")
-                          | Contact.email.like(like, escape="\\"))
-        sup = sup.where(Jurisdiction.name.like(like, escape="\\") | Jurisdiction.supervisor_name.like(like, escape="\\")
-                        | Jurisdiction.supervisor_person.like(like, escape="\\")
-                        | Jurisdiction.supervisor_mobile.like(like, escape="\\")
-                        | Jurisdiction.supervisor_email.like(like, escape="\\"))
     both = union_all(dept, sup).subquery()
-    total = session.scalar(select(func.count()).select_from(both))
-    page = session.execute(select(both).order_by(both.c.path, both.c.kind.desc(), both.c.office, both.c.id)
-                           .offset(max(offset, 0)).limit(limit)).mappings().all()
-    return [dict(r) | {"supervisor": r["kind"] == "supervisor"} for r in page], total
+    where = []
+    for word in (q or "").split()[:8]:
+        like = _like(word[:64])
+        where.append(or_(*(func.coalesce(c, "").like(like, escape="\\") for c in (
+            both.c.unit, both.c.office, both.c.person, both.c.mobile, both.c.email))))
+    total = session.scalar(select(func.count()).select_from(both).where(*where))
+    chosen = {"unit": both.c.path, "office": both.c.office, "person": both.c.person}.get(sort, both.c.path)
+    page = (select(both).where(*where)
+            .order_by(chosen.desc() if desc else chosen.asc(), both.c.path, both.c.kind.desc(), both.c.office, both.c.id)
+            .offset(max(offset, 0)))
+    rows = session.execute(page.limit(limit) if limit is not None else page).mappings().all()
+    return [dict(r) | {"supervisor": r["kind"] == "supervisor"} for r in rows], total
 
 
 def contact_of(session: Session, by, kind: str, ident: int) -> dict:

@@ -403,3 +403,20 @@ def test_an_error_page_has_the_navigation_a_way_back_and_no_command_hints(app, p
     anon = TestClient(app, cookies={"duban_session": "garbage"})
     r = anon.get("/items/1")
     assert r.status_code in (200, 303) or "<nav>" not in r.text
+
+
+def test_the_lists_export_exactly_the_filtered_rows(app, engine, personas):
+    mz = personas.coordinator.principal
+    with Session(engine) as s, s.begin():
+        for i in range(3):
+            accounts.add_user(s, username=f"k{i}", password=NEW_PASSWORD, role="department",
+                              jurisdiction="矿工路街道", department="education", by=mz)
+    c = personas.coordinator.client(app)
+    r = c.get("/accounts?q=矿工路&sort=username&dir=desc&export=xlsx")
+    ws = load_workbook(BytesIO(r.content)).active
+    assert [row[0] for row in ws.iter_rows(min_row=2, values_only=True)] == ["k2", "k1", "k0"]
+    page = c.get("/accounts?q=矿工路&size=20")
+    assert "共 3 个账号" in text_of(page.text)
+    r = c.get("/contacts?q=督查室&export=xlsx")
+    rows = list(load_workbook(BytesIO(r.content)).active.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 1 and rows[0][:3] == ("新华区", "新华区人民政府督查室", "是")

@@ -12,6 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
@@ -25,12 +26,12 @@ from storage import accounts
 from storage import contacts as contact_book
 from storage.access import Principal
 from storage.tables import Department, Jurisdiction
+from web import listing
 from web.deps import check_csrf, db, page_user
 from web.pages.common import redirect
 from web.templating import render, today
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 
 
 def _id():
@@ -60,24 +61,6 @@ def _coordinator(p: Principal, what: str = "账号") -> None:
         raise HTTPException(403, f"只有协调员可以管理{what}")
 
 
-def _page_of(text: str) -> int:
-    try:
-        return max(1, min(int(text or 1), 10**6))
-    except ValueError:
-        return 1
-
-
-def _paging(path: str, q: str, page: int, total: int) -> dict:
-    pages = max(1, -(-total // PAGE_SIZE))
-
-    def url(n: int) -> str:
-        return path + "?" + urlencode({k: v for k, v in (("q", q), ("page", n)) if v and v != 1})
-
-    return {"page": page, "pages": pages, "total": total, "size": PAGE_SIZE,
-            "first": (page - 1) * PAGE_SIZE + 1 if total else 0, "last": min(page * PAGE_SIZE, total),
-            "prev": url(page - 1) if page > 1 else None, "next": url(page + 1) if page < pages else None}
-
-
 def _choices(session: Session, p: Principal) -> dict:
     units = session.execute(select(Jurisdiction.name, Jurisdiction.code)
                             .where(Jurisdiction.path.like(p.jurisdiction_path + "%"))
@@ -93,20 +76,36 @@ EMPTY_ACCOUNT = {"username": "", "display_name": "", "role": "department", "juri
                  "director": ""}
 
 
-def _accounts_page(request: Request, p: Principal, session: Session, *, q: str = "", page: int = 1,
-                   form: dict | None = None, error: str = "", ok: str = "", status_code: int = 200):
+ACCOUNT_COLUMNS = (listing.Column("用户名", "username", width=16), listing.Column("名称", "name"),
+                   listing.Column("角色", "role_name", width=10), listing.Column("地区", "jurisdiction"),
+                   listing.Column("部门", "department"), listing.Column("台账中的名字", "director", width=14),
+                   listing.Column("状态", lambda r: "启用" if r["active"] else "停用", width=8),
+                   listing.Column("创建时间", "created", "datetime"))
+
+
+def _accounts_page(request: Request, p: Principal, session: Session, *, form: dict | None = None, error: str = "",
+                   ok: str = "", status_code: int = 200):
     _coordinator(p)
-    rows, total = accounts.list_accounts(session, p, q=q, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    lst = listing.read(request, sorts=accounts.ACCOUNT_SORTS, default_sort="unit", path="/accounts")
+    if lst.export and request.method == "GET":
+        rows, total = accounts.list_accounts(session, p, q=lst.q, sort=lst.sort, desc=lst.desc, limit=0)
+        listing.check_export(total)
+        rows, _ = accounts.list_accounts(session, p, q=lst.q, sort=lst.sort, desc=lst.desc, limit=None)
+        return listing.xlsx_response(f"{p.jurisdiction_name}账号", ACCOUNT_COLUMNS, rows, day=today(request),
+                                     zone=ZoneInfo(request.app.state.settings.timezone))
+    rows, total = accounts.list_accounts(session, p, q=lst.q, sort=lst.sort, desc=lst.desc, limit=0)
+    lst.count(total)
+    rows, _ = accounts.list_accounts(session, p, q=lst.q, sort=lst.sort, desc=lst.desc, offset=lst.offset,
+                                     limit=lst.limit)
     return render(request, "accounts.html", {
-        "user": p, "rows": rows, "q": q, "paging": _paging("/accounts", q, page, total), "error": error, "ok": ok,
+        "user": p, "rows": rows, "lst": lst, "error": error, "ok": ok,
         "form": form or {**EMPTY_ACCOUNT, "jurisdiction": p.jurisdiction_name}, **_choices(session, p)},
         status_code=status_code)
 
 
 @router.get("/accounts")
-def accounts_page(request: Request, q: str = "", page: str = "1", ok: str = "",
-                  p: Principal = Depends(page_user), session: Session = db):
-    return _accounts_page(request, p, session, q=q[:64], page=_page_of(page), ok=ok[:200])
+def accounts_page(request: Request, ok: str = "", p: Principal = Depends(page_user), session: Session = db):
+    return _accounts_page(request, p, session, ok=ok[:200])
 
 
 @router.post("/accounts")
@@ -231,19 +230,33 @@ def account_ics(request: Request, user_id: int = _id(), p: Principal = Depends(p
 KINDS = ("department", "supervisor")
 
 
+CONTACT_COLUMNS = (listing.Column("地区", "unit"), listing.Column("部门", "office"),
+                   listing.Column("督查联系人", lambda r: "是" if r["supervisor"] else "否", width=10),
+                   listing.Column("联系人", "person", width=10), listing.Column("职务", "title", width=14),
+                   listing.Column("手机", "mobile", width=14), listing.Column("邮箱", "email", width=28),
+                   listing.Column("钉钉/企业微信账号", "im_account", width=20))
+
+
 @router.get("/contacts")
-def contacts_page(request: Request, q: str = "", page: str = "1", ok: str = "", p: Principal = Depends(page_user),
-                  session: Session = db):
-    return _contacts_page(request, p, session, q=q[:64], page=_page_of(page), ok=ok[:200])
+def contacts_page(request: Request, ok: str = "", p: Principal = Depends(page_user), session: Session = db):
+    return _contacts_page(request, p, session, ok=ok[:200])
 
 
-def _contacts_page(request: Request, p: Principal, session: Session, *, q: str = "", page: int = 1, ok: str = "",
+def _contacts_page(request: Request, p: Principal, session: Session, *, ok: str = "",
                    problems: list[str] | None = None, status_code: int = 200):
     _coordinator(p, "通讯录")
-    rows, total = contact_book.list_contacts(session, p, q=q, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    return render(request, "contacts.html", {
-        "user": p, "rows": rows, "q": q, "paging": _paging("/contacts", q, page, total), "ok": ok,
-        "problems": problems or []}, status_code=status_code)
+    lst = listing.read(request, sorts=contact_book.CONTACT_SORTS, default_sort="unit", path="/contacts")
+    if lst.export and request.method == "GET":
+        _, total = contact_book.list_contacts(session, p, q=lst.q, sort=lst.sort, desc=lst.desc, limit=0)
+        listing.check_export(total)
+        rows, _ = contact_book.list_contacts(session, p, q=lst.q, sort=lst.sort, desc=lst.desc, limit=None)
+        return listing.xlsx_response(f"{p.jurisdiction_name}联系人", CONTACT_COLUMNS, rows, day=today(request))
+    _, total = contact_book.list_contacts(session, p, q=lst.q, sort=lst.sort, desc=lst.desc, limit=0)
+    lst.count(total)
+    rows, _ = contact_book.list_contacts(session, p, q=lst.q, sort=lst.sort, desc=lst.desc, offset=lst.offset,
+                                         limit=lst.limit)
+    return render(request, "contacts.html", {"user": p, "rows": rows, "lst": lst, "ok": ok,
+                                             "problems": problems or []}, status_code=status_code)
 
 
 def _contact_page(request: Request, p: Principal, session: Session, kind: str, ident: int, *, form: dict | None = None,
@@ -258,7 +271,8 @@ def _contact_page(request: Request, p: Principal, session: Session, kind: str, i
 
 
 def _back(text: str) -> str:
-    return text if text.startswith("/contacts") and not text.startswith("//") and "\n" not in text else "/contacts"
+    back = listing.safe_back(text, "/contacts")
+    return back if back.startswith("/contacts") else "/contacts"
 
 
 @router.get("/contacts/{kind}/{ident}")

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from storage import accounts
 from storage.tables import Contact, Jurisdiction
 from tests.conftest import PASSWORD
-from tests.test_e2e_browser import browser, site, sign_in  # noqa: F401 - fixtures
+from tests.test_e2e_browser import browser, sign_in, site  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 NEW_PASSWORD = "Zhong-guo-2025"

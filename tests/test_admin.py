@@ -420,3 +420,24 @@ def test_the_lists_export_exactly_the_filtered_rows(app, engine, personas):
     r = c.get("/contacts?q=督查室&export=xlsx")
     rows = list(load_workbook(BytesIO(r.content)).active.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 1 and rows[0][:3] == ("新华区", "新华区人民政府督查室", "是")
+
+
+def test_the_command_line_and_the_page_go_through_the_same_door(app, engine, personas, capsys):
+    """`duban users disable` and the page's 停用 are one function: the same audit action, the
+    actor told apart; the CLI keeps its own wording (with the command to run), the page its own."""
+    from flows.cli import main
+
+    assert main(["users", "disable", "jy"]) == 0
+    assert "已停用账号 jy" in capsys.readouterr().out
+    assert main(["users", "revoke", "jy", "999"]) == 1
+    assert "duban users tokens jy" in capsys.readouterr().err
+    c = personas.coordinator.client(app)
+    csrf = csrf_of(c, "/accounts")
+    uid = personas.department.user_id
+    assert c.post(f"/accounts/{uid}/enable", data={"csrf": csrf}).status_code == 303
+    r = c.post(f"/accounts/{uid}/tokens/999/revoke", data={"csrf": csrf})
+    assert r.status_code == 404 and "没有编号为 999 的令牌" in r.text and "duban" not in text_of(r.text)
+    with Session(engine) as s:
+        assert [(r.actor, r.action) for r in s.scalars(sa.select(AuditEntry).where(
+            AuditEntry.action.in_(("user.disable", "user.enable"))).order_by(AuditEntry.id))] == [
+            ("cli", "user.disable"), ("mz", "user.enable")]

@@ -441,3 +441,17 @@ def test_the_command_line_and_the_page_go_through_the_same_door(app, engine, per
         assert [(r.actor, r.action) for r in s.scalars(sa.select(AuditEntry).where(
             AuditEntry.action.in_(("user.disable", "user.enable"))).order_by(AuditEntry.id))] == [
             ("cli", "user.disable"), ("mz", "user.enable")]
+
+
+def test_signing_in_returns_to_the_page_with_its_filters(app):
+    from fastapi.testclient import TestClient
+
+    c = TestClient(app, follow_redirects=False)
+    r = c.get("/contacts?q=督查室&sort=person")
+    assert r.status_code == 303
+    page = c.get(r.headers["location"]).text
+    nxt = re.search(r'name="next" value="([^"]+)"', page)[1].replace("&amp;", "&")
+    r = c.post("/login", data={"username": "mz", "password": PASSWORD, "csrf": csrf_of(c, "/login"), "next": nxt})
+    from urllib.parse import unquote
+
+    assert unquote(r.headers["location"]) == "/contacts?q=督查室&sort=person"

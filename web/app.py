@@ -7,7 +7,7 @@ The app does not migrate the database: ``duban up`` (or ``duban db upgrade``) do
 serving; a database from an older duban is refused at start with that advice."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
@@ -63,7 +63,9 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        # back to the very page after signing in, its filters included
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here, safe='/')}", status_code=303)
 
     def _who(request: Request):
         """The signed-in person for an error page's navigation, or None: read only (nothing is

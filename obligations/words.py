@@ -169,3 +169,11 @@ def days_left(due: dt.date, today: dt.date) -> str:
     if delta == 0:
         return "今日到期"
     return f"剩 {delta} 天" if delta > 0 else f"逾期 {-delta} 天"
+
+
+def late_words(workdays: int, days: int) -> str:
+    """How late an item is, as the mail and the pages both say it: working days first, the
+    calendar days beside (逾期 5 个工作日（7 天）); 今日到期 on the due day."""
+    if days <= 0:
+        return "今日到期" if days == 0 else f"剩 {-days} 天"
+    return f"逾期 {workdays} 个工作日（{days} 天）"

@@ -288,8 +288,10 @@ class Column:
     width: int | None = None
 
 
-def check_export(total: int, maximum: int = EXPORT_MAX) -> None:
-    """Refuse an export past ``maximum`` rows with a Chinese message (HTTP 413)."""
+def check_export(total: int, maximum: int | None = None) -> None:
+    """Refuse an export past ``maximum`` rows (default ``EXPORT_MAX``) with a Chinese message
+    (HTTP 413)."""
+    maximum = EXPORT_MAX if maximum is None else maximum
     if total > maximum:
         raise HTTPException(413, f"筛选结果共 {total:,} 项，超过单次导出上限 {maximum:,} 项。"
                                  "请缩小筛选范围（如按期间、计划、部门或地区筛选）后再导出。")
@@ -330,7 +332,7 @@ _FORMATS = {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "int": "0", "n
 
 
 def xlsx_bytes(title: str, columns: Sequence[Column], rows: Iterable[Any], *, zone: Any = None,
-               maximum: int = EXPORT_MAX) -> bytes:
+               maximum: int | None = None) -> bytes:
     """The workbook: one sheet named ``title``, a bold header row of the columns' Chinese
     headers (frozen, filterable), one row per row of ``rows``, each cell typed."""
     from openpyxl import Workbook
@@ -340,6 +342,7 @@ def xlsx_bytes(title: str, columns: Sequence[Column], rows: Iterable[Any], *, zo
     book = Workbook()
     sheet = book.active
     sheet.title = re.sub(r"[\[\]:*?/\\]", "", title)[:31] or "清单"
+    maximum = EXPORT_MAX if maximum is None else maximum
     sheet.append([c.header for c in columns])
     for c in sheet[1]:
         c.font = Font(bold=True)
@@ -366,7 +369,7 @@ def xlsx_bytes(title: str, columns: Sequence[Column], rows: Iterable[Any], *, zo
 
 
 def xlsx_response(title: str, columns: Sequence[Column], rows: Iterable[Any], *, zone: Any = None,
-                  day: dt.date | None = None, maximum: int = EXPORT_MAX) -> Response:
+                  day: dt.date | None = None, maximum: int | None = None) -> Response:
     """The export as a download named ``{title}（{day}）.xlsx``: exactly ``rows`` (the caller
     passes every filtered row, not one page; call ``check_export(total)`` first to refuse a too
     large export before reading the rows)."""

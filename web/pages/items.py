@@ -13,28 +13,51 @@ from storage import audit, views, workflow
 from storage import evidence as evidence_files
 from storage import occurrences as occ
 from storage.access import Principal, occurrence_filter
+from storage.tables import Department
+from web import itemrows, listing
 from web.deps import check_csrf, db, page_user
 from web.ics import feed_url
 from web.pages.common import OPEN, ItemId, evidence_upload, form_date, redirect, refused, setting_of
 from web.templating import render, today
 
 router = APIRouter(include_in_schema=False)
+DONE = ("submitted", "done", "done_late", "waived")
 
 
 # ---------------------------------------------------------------- inbox and items
 
 @router.get("/inbox")
-def inbox(request: Request, show: str = "open", ok: str = "", error: str = "", p: Principal = Depends(page_user),
-          session: Session = db):
+def inbox(request: Request, show: str = "open", status: str = "", ok: str = "", error: str = "",
+          p: Principal = Depends(page_user), session: Session = db):
+    """待办 (open items, the earliest due first) or 已办 (done, waived and awaiting review, the
+    latest due first): counted, paged, searched and sorted in SQL; ``export=xlsx`` gives every
+    filtered row."""
     day = today(request)
+    show = "done" if show == "done" else "open"
+    settings = request.app.state.settings
+    soon = settings.due_soon_days
     statuses = OPEN if show == "open" else ("submitted", "done", "done_late", "waived")
-    rows = occ.list_occurrences(session, today=day, soon_days=request.app.state.settings.due_soon_days,
-                                statuses=statuses, where=occurrence_filter(p), limit=500)
-    if show != "open":
-        rows.sort(key=lambda r: r["due"], reverse=True)
+    status = status if status in statuses else ""        # one status of the tab, or all of them
+    statuses = (status,) if status else statuses
+    lst = listing.read(request, sorts=itemrows.SORTS_OPEN if show == "open" else itemrows.SORTS_DONE,
+                       default_sort="due", default_desc=show == "done")
+    q = itemrows.query(session, today=day, soon_days=soon, q=lst.q, where=occurrence_filter(p), statuses=statuses)
+    total = itemrows.count(session, q)
+    calendar = settings.calendar()
+    if lst.export:
+        listing.check_export(total)
+        rows = itemrows.export_rows(session, itemrows.ordered(q, lst, day, soon), today=day, calendar=calendar)
+        return listing.xlsx_response("待办事项" if show == "open" else "已办事项", itemrows.export_columns(), rows,
+                                     day=day)
+    lst.count(total)
+    rows = itemrows.rows(session, itemrows.ordered(q, lst, day, soon).limit(lst.limit).offset(lst.offset),
+                         today=day, calendar=calendar)
     ics = feed_url(request, session, p)
+    dept = session.get(Department, p.department_key) if p.department_key else None
     return render(request, "inbox.html", {"user": p, "rows": rows, "show": show, "today": day, "ics": ics,
-                                          "ok": ok, "error": error})
+                                          "ok": ok, "error": error, "lst": lst, "department": dept.name if dept else "",
+                                          "status": status, "choices": OPEN if show == "open" else DONE,
+                                          "soon_days": soon})
 
 
 def _visible(session: Session, p: Principal, occurrence_id: int):

@@ -7,6 +7,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
@@ -19,6 +20,7 @@ from reports.cache import figures as build_report
 from storage import audit, report_issues, views
 from storage.access import Principal
 from storage.occurrences import OccurrenceError
+from web import listing
 from web.deps import check_csrf, db, page_user, unit_in_area
 from web.templating import render, today
 
@@ -92,10 +94,51 @@ def _report_file(request: Request, p: Principal, session: Session, *, period: st
 
 
 @router.get("/audit")
-def audit_page(request: Request, p: Principal = Depends(page_user), session: Session = db):
+def audit_page(request: Request, action: str = "", since: str = "", until: str = "", p: Principal = Depends(page_user),
+               session: Session = db):
+    """The audit trail of the coordinator's area as sentences: counted, paged, searched (people,
+    actions, items), filtered by action and dates in the URL, exported as filtered."""
     if not p.can_review:
         raise HTTPException(403, "审计记录仅供协调员查看")
-    rows = audit.entries(session, area_path=p.jurisdiction_path, limit=300)
-    return render(request, "audit.html", {"user": p, "rows": rows, "actions": audit.ACTIONS})
+    lst = listing.read(request, sorts=audit.SORTS, default_sort="at", default_desc=True)
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    first, last = _day_or_none(since), _day_or_none(until)
+    filters = dict(area_path=p.jurisdiction_path, q=lst.q, actions=(action,) if action in audit.ACTIONS else None,
+                   since=_start_of(first, zone), until=_start_of(last + dt.timedelta(days=1), zone) if last else None)
+    total = audit.count(session, **filters)
+    if lst.export:
+        listing.check_export(total)
+        rows = audit.entries(session, **filters, limit=None, sort=lst.sort, desc=lst.desc)
+        names = audit.names_for(session, rows)
+        return listing.xlsx_response("审计记录", AUDIT_COLUMNS, ({"entry": e, "names": names} for e in rows), zone=zone,
+                                     day=today(request))
+    lst.count(total)
+    rows = audit.entries(session, **filters, limit=lst.limit, offset=lst.offset, sort=lst.sort, desc=lst.desc)
+    names = audit.names_for(session, rows)
+    shown = [{"at": e.at, "who": e.actor, "action": audit.ACTIONS.get(e.action, "其他操作"), "item":
+              e.object_id if e.object_type == "occurrence" else None, "text": audit.audit_sentence(e, names)}
+             for e in rows]
+    return render(request, "audit.html", {"user": p, "rows": shown, "lst": lst, "actions": audit.ACTIONS,
+                                          "filters": {"action": action if action in audit.ACTIONS else "",
+                                                      "since": first.isoformat() if first else "",
+                                                      "until": last.isoformat() if last else ""}})
 
 
+def _day_or_none(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text.strip()) if text.strip() else None
+    except ValueError:
+        raise HTTPException(400, f"日期“{text[:20]}”有误，请写成 2025-06-30 的形式") from None
+
+
+def _start_of(day: dt.date | None, zone: ZoneInfo) -> dt.datetime | None:
+    """The first moment of a local day, in UTC (the entries' times are stored in UTC)."""
+    if day is None:
+        return None
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.timezone.utc)
+
+
+AUDIT_COLUMNS = [listing.Column("时间", lambda r: r["entry"].at, "datetime"),
+                 listing.Column("操作", lambda r: audit.ACTIONS.get(r["entry"].action, "其他操作"), width=14),
+                 listing.Column("操作人", lambda r: r["names"]["people"].get(r["entry"].actor, r["entry"].actor)),
+                 listing.Column("记录", lambda r: audit.audit_sentence(r["entry"], r["names"]), width=90)]

@@ -273,7 +273,7 @@ def test_departments_and_supervisors_get_403_with_their_navigation(app, personas
         for path in ("/accounts", "/contacts", f"/accounts/{who.user_id}", "/contacts.xlsx"):
             r = c.get(path)
             assert r.status_code == 403, path
-            assert "只有协调员可以管理" in r.text and who.display_name in r.text and "<nav>" in r.text
+            assert "只有协调员可以管理" in r.text and who.display_name in r.text and "main-nav" in r.text
         r = c.post("/accounts", data={"csrf": csrf_of(c, "/"), "username": "x", "role": "coordinator"})
         assert r.status_code == 403
 
@@ -401,8 +401,11 @@ def test_an_error_page_has_the_navigation_a_way_back_and_no_command_hints(app, p
     from fastapi.testclient import TestClient
 
     anon = TestClient(app, cookies={"duban_session": "garbage"})
-    r = anon.get("/items/1")
-    assert r.status_code in (200, 303) or "<nav>" not in r.text
+    r = anon.post("/login", data={"username": "mz", "password": PASSWORD, "csrf": "forged"})
+    assert r.status_code == 403 and "CSRF" in r.text and "main-nav" not in r.text
+    # the same for a signed-in person: words, not JSON, and the navigation
+    r = c.get("/accounts/abc")
+    assert r.status_code == 422 and "地址或表单中的内容有误" in r.text and "main-nav" in r.text
 
 
 def test_the_lists_export_exactly_the_filtered_rows(app, engine, personas):

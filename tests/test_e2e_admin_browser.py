@@ -81,7 +81,7 @@ def test_a_coordinator_makes_an_account_and_edits_a_contact(site, browser, tmp_p
     newcomer.fill("#password", NEW_PASSWORD)
     newcomer.click("button[type=submit]")
     newcomer.wait_for_load_state()
-    assert newcomer.url.endswith("/inbox") and "中兴路街道卫健办" in newcomer.inner_text("header")
+    assert newcomer.url.endswith("/inbox") and "中兴路街道卫健办" in newcomer.text_content("header")
     # … and as a department, the accounts page is refused on an error page that keeps the navigation
     newcomer.goto(f"{base}/accounts")
     assert "无权访问" in newcomer.inner_text("h1") and newcomer.locator("header nav a[href='/inbox']").count() == 1

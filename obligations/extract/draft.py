@@ -310,7 +310,7 @@ def _checklist_fields(rows: list[Clause]) -> dict[str, dict]:
                 category = cells[at - 1]
             if pick(r"对象"):
                 target = pick(r"对象")
-            content = "".join(v for k, v in cols.items() if re.search(r"内容|标准|措施|要求|频次|频率", k) and v) or None
+            content = "".join(v for k, v in cols.items() if re.search(r"内容|标准|措施|要求|频次|频率|指标", k) and v) or None
             out[row.id] = {"category": category, "target": target, "item": pick(r"项目|事项|名称"), "content": content}
             continue
         cells = row.cells

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from obligations.directory import Directory
 from obligations.extract.structure import _heading, _plain, source_lines, without_reading_aids
 
-_TITLE_WORD = re.compile(r"(方案|意见|办法|计划|规划|细则|措施|通知|职责|分工|要点|清单)$")
+_TITLE_WORD = re.compile(r"(方案|意见|办法|计划|规划|细则|措施|通知|职责|分工|分解|要点|清单)$")
 _DRAFT = re.compile(r"^[(（](征求意见稿|试行|送审稿|讨论稿)[)）]$")
 # a date standing alone; a web copy may drop its 年月日 (20211125)
 _DATE = re.compile(r"^(\d{4})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|(\d{2})(\d{2}))$")
@@ -42,7 +42,8 @@ def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> Pla
     """``lead_key``: the department that leads most clauses (the issuer when none signs)."""
     lines = source_lines(without_reading_aids(text))
     body_at = next((i for i, ln in enumerate(lines) if (h := _heading(ln, i)) and h.level == 1), len(lines))
-    preamble = [(i, _plain(ln)) for i, ln in enumerate(lines[:body_at]) if _plain(ln)]
+    # a table's title cell (| 2025年度…任务分解 |) reads without the bars around it
+    preamble = [(i, _plain(ln).strip("|").strip()) for i, ln in enumerate(lines[:body_at]) if _plain(ln).strip("|").strip()]
     info = PlanInfo()
     info.title, info.status = _title(preamble)
     if info.title is None:

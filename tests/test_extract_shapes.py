@@ -236,3 +236,38 @@ def test_a_definition_that_also_gives_a_duty_stays_a_task():
                       "1.明确工作对象。流动儿童是指跨县域异地居住6个月以上的未成年人，各区要逐一登记建档。",
                       "2.开展摸底排查。每半年更新一次台账（市民政局负责）。"])
     assert [c["title"] for c in _tasks_of(extract_catalog(text, DIRECTORY, "t").document)] == ["明确工作对象", "开展摸底排查"]
+
+
+def test_a_text_that_is_only_a_table_with_the_responsibility_column_first():
+    """A task breakdown that is nothing but its table (no notice, no 附件), flattened one cell a
+    line with bars on both sides of the row number (| 1 |), the responsibility column before the
+    task (序号 | 责任单位 | 考核指标 | 进度 | 实施部门 | 完成时限): each row is read, its 责任单位 cell
+    gives its department (not the 实施部门 one), its 考核指标 cell its cadence; the table's title
+    cell is the plan's title."""
+    text = "\n".join([
+        "| 江城区2026年度区民政局重点工作任务分解 |", "| 序号 |", "责任单位 |", "考核指标 |", "分月序时进度 |",
+        "实施部门 |", "完成时限 |",
+        "| 1 |", "区民政局 |", "按照救助政策要求,按月完成救助审核确认工作。 |", "①1-3月份完成审核;②4-6月份完成审核。 |",
+        "社会事务科 |", "2026年12月底 |",
+        "| 2 |", "区教育局 |", "按季度报送流动儿童入学情况。 |", "全年推进 |", "基础教育科 |", "2026年12月底 |",
+    ])
+    doc = extract_catalog(text, DIRECTORY, "t").document
+    rows = [c for c in doc["clauses"] if c["kind"] == "checklist"]
+    assert [keys(c) for c in rows] == [["civil_affairs"], ["education"]]
+    assert rows[0]["title"].startswith("按照救助政策要求") and [c["lines"] for c in rows] == [[8, 13], [14, 19]]
+    assert [stated(c) for c in rows] == [["monthly"], ["quarterly"]]
+    assert doc["plan"]["title"] == "江城区2026年度区民政局重点工作任务分解"
+
+
+def test_an_item_that_only_gives_a_contact_is_no_task():
+    """A notice calling for comments numbers the ways to send them (1.…邮寄至…, 2.…发送至邮箱…): no
+    task; an item that gives a hotline and a duty stays one."""
+    text = "\n".join([
+        "江城市民政局关于征求《江城市流动儿童关爱保护实施方案（征求意见稿）》意见的公告",
+        "公众可通过以下途径提出意见:", "1.通过信函方式将意见邮寄至:江城市民政局儿童福利科,联系电话:0100-1234567。",
+        "2.通过电子邮件方式将意见发送至邮箱:etfl@example.org。",
+        "江城市流动儿童关爱保护实施方案", "一、重点任务",
+        "1.开通关爱热线。开通热线电话:0100-7654321,每季度通报接听情况（市民政局负责）。",
+        "2.开展摸底排查。每半年更新一次台账（市民政局负责）。",
+    ])
+    assert [c["title"] for c in _tasks_of(extract_catalog(text, DIRECTORY, "t").document)] == ["开通关爱热线", "开展摸底排查"]

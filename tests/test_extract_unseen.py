@@ -104,7 +104,8 @@ def test_the_plans_particulars():
 # items is measured.
 JOURNEYS = [("sanming_weibao_fengong_2021", "三明市"), ("shandong_weibao_zhize_2023", "山东省"), ("dalian_weibao_jigou_2023", "大连市"),
             ("rugao_weibao_qingdan_2022", "南通市/如皋市"), ("baoshan_xiaowaibaohu_2022", "保山市"),
-            ("chaohu_liushouertong_2017", "巢湖市"), ("linyi_lanshan_jiancemopai_2024", "临沂市/兰山区")]
+            ("chaohu_liushouertong_2017", "巢湖市"), ("linyi_lanshan_jiancemopai_2024", "临沂市/兰山区"),
+            ("qiaocheng_minzheng_renwu_2025", "亳州市/谯城区"), ("dongguan_liudongertong_2025", "东莞市")]
 
 
 @pytest.mark.parametrize("name,locality", JOURNEYS)

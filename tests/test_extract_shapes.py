@@ -9,7 +9,7 @@ import re
 import yaml
 
 from obligations.directory import Directory, dump_directory, parse_directory
-from obligations.extract.draft import extract_catalog, proposal_key, to_yaml, with_proposals
+from obligations.extract.draft import extract_catalog, plan_id_for, proposal_key, to_yaml, with_proposals
 from obligations.extract.structure import read_structure
 from tests.test_extract_draft import DIRECTORY, curated, draft_of, source
 
@@ -257,6 +257,8 @@ def test_a_text_that_is_only_a_table_with_the_responsibility_column_first():
     assert rows[0]["title"].startswith("按照救助政策要求") and [c["lines"] for c in rows] == [[8, 13], [14, 19]]
     assert [stated(c) for c in rows] == [["monthly"], ["quarterly"]]
     assert doc["plan"]["title"] == "江城区2026年度区民政局重点工作任务分解"
+    # undated: the plan's id takes the year its title names, not the year it is drafted in
+    assert plan_id_for({**doc["plan"], "locality": "江城区"}, 2030) == "jiangcheng-2026"
 
 
 def test_an_item_that_only_gives_a_contact_is_no_task():

@@ -145,13 +145,16 @@ def canonical(name: str, directory: Directory, locality: str | None) -> tuple[st
 
 def plan_id_for(plan: dict, year: int) -> str:
     """A plan id from its locality and year, for a text whose file name gives none:
-    洛阳市 2025 → luoyang-2025 (the issue year when the text has one)."""
+    洛阳市 2025 → luoyang-2025 (the issue year when the text has one, else the year at the head
+    of its title, else ``year``)."""
     from pypinyin import lazy_pinyin
 
     place = re.sub(r"(省|市|县|区|自治区|自治州|州|盟|旗)$", "", str(plan.get("locality") or ""))
     slug = "".join(re.sub(r"[^a-z0-9]", "", p.lower()) for p in lazy_pinyin(place)) or "plan"
     issued = plan.get("issued")
-    return f"{slug}-{getattr(issued, 'year', None) or year}"
+    # an undated text whose title names its year (2025年度…任务分解, …2024年工作要点): that year
+    named = re.match(r"^(\d{4})年", re.sub(r"^[^\d]{0,12}?(?=\d{4}年)", "", str(plan.get("title") or "")))
+    return f"{slug}-{getattr(issued, 'year', None) or (int(named[1]) if named else year)}"
 
 
 def proposal_key(name: str, taken: set[str]) -> str:

@@ -273,3 +273,16 @@ def test_an_item_that_only_gives_a_contact_is_no_task():
         "2.开展摸底排查。每半年更新一次台账（市民政局负责）。",
     ])
     assert [c["title"] for c in _tasks_of(extract_catalog(text, DIRECTORY, "t").document)] == ["开通关爱热线", "开展摸底排查"]
+
+
+def test_one_township_named_among_the_departments_is_said_to_be_a_unit():
+    """市民政局、城东街道: a subdistrict is one unit, not a kind of department; it is left out of the
+    departments with a note that says so (not 'no department name'), and generic 各乡镇 is no unit."""
+    from obligations.extract.draft import is_unit_name
+
+    text = "\n".join(["江城市2026年重点工作任务清单", "一、重点任务",
+                      "1.建设示范站。新建1个未成年人保护工作站（市民政局、城东街道负责）。"])
+    clause = _tasks_of(extract_catalog(text, DIRECTORY, "t").document)[0]
+    assert keys(clause) == ["civil_affairs"] and "“城东街道”是一个乡镇（街道）等单位" in clause["review"]
+    assert is_unit_name("城东街道", DIRECTORY) and is_unit_name("丁堰镇", DIRECTORY)
+    assert not any(is_unit_name(n, DIRECTORY) for n in ("各乡镇", "乡镇(街道)", "行政村", "市民政局", "团市委"))

@@ -5,7 +5,11 @@ answer (truth/<name>.yaml), and on the plan fragments beside the repository when
 (../shared/plans/fragments), and prints per plan and overall: clause recall, department lists
 exact, stated cadences found, and what was invented (clauses or cadences the answer does not have).
 
-    .venv/bin/python benchmarks/reader_accuracy.py [--json]
+    .venv/bin/python benchmarks/reader_accuracy.py [--json] [--damaged N]
+
+``--damaged N`` also reads N damaged copies of each text (OCR and conversion damage as in
+tests/test_extract_draft.py: half-width punctuation, 〈〉, 丨, an X for a lost character, broken
+lines, stray spaces) and counts them as plans of their own.
 
 The goal for other localities' plans (issue 16): clause recall >= 95 %, department lists exact
 >= 95 %, stated cadences >= 90 %, nothing invented.
@@ -40,13 +44,17 @@ def figures(r: dict) -> dict:
             "invented": r["fp"] + r["cad_fp"]}
 
 
-def run() -> dict:
-    plans: dict[str, dict] = {}
-    for name in UNSEEN_NAMES:
-        plans[f"unseen/{name}"] = measure_text(text_of(name), truth_of(name))
+def run(damaged: int = 0) -> dict:
+    from tests.test_extract_draft import damage
+
+    texts = [(f"unseen/{name}", text_of(name), truth_of(name)) for name in UNSEEN_NAMES]
     if FRAGMENTS is not None:
-        for path in sorted(FRAGMENTS.glob("*.txt")):
-            plans[f"fragments/{path.stem}"] = measure_text(fragment_text(path.stem), truth(path.stem))
+        texts += [(f"fragments/{p.stem}", fragment_text(p.stem), truth(p.stem)) for p in sorted(FRAGMENTS.glob("*.txt"))]
+    plans: dict[str, dict] = {}
+    for name, text, want in texts:
+        plans[name] = measure_text(text, want)
+        for seed in range(damaged):
+            plans[f"{name} (damaged {seed})"] = measure_text(damage(text, seed), want)
     total = {k: sum(r[k] for r in plans.values()) for k in COUNTS}
     return {"plans": plans, "overall": total}
 
@@ -58,8 +66,9 @@ def _fmt(v) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--damaged", type=int, default=0, metavar="N", help="also read N damaged copies of each text")
     args = ap.parse_args(argv)
-    result = run()
+    result = run(args.damaged)
     rows = {name: figures(r) for name, r in result["plans"].items()}
     overall = figures(result["overall"])
     if args.json:

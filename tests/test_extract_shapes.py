@@ -286,3 +286,18 @@ def test_one_township_named_among_the_departments_is_said_to_be_a_unit():
     assert keys(clause) == ["civil_affairs"] and "“城东街道”是一个乡镇（街道）等单位" in clause["review"]
     assert is_unit_name("城东街道", DIRECTORY) and is_unit_name("丁堰镇", DIRECTORY)
     assert not any(is_unit_name(n, DIRECTORY) for n in ("各乡镇", "乡镇(街道)", "行政村", "市民政局", "团市委"))
+
+
+def test_a_place_named_only_in_a_document_the_plan_implements_is_not_its_place():
+    """A copy without its title: the place is the unit the text names most, but a document cited
+    with its number (《广东省民政厅等21部门关于印发〈…〉的通知》(粤民发〔2024〕70号)) is a higher
+    unit's, so the places in it do not count."""
+    from obligations.extract.plan_info import read_plan_info
+
+    text = "\n".join([
+        "根据《广东省民政厅等21部门关于印发〈广东省加强流动儿童关爱保护实施方案〉的通知》(粤民发〔2024〕70号)、"
+        "《广东省民政厅关于做好流动儿童摸排工作的通知》(粤民函〔2024〕12号)精神,结合我市实际,制定本方案。",
+        "一、重点任务", "1.加强摸排。将在平顶山市居住6个月以上的流动儿童纳入摸排范围,每半年更新一次(市民政局负责)。"])
+    info = read_plan_info(text, DIRECTORY, None)
+    assert (info.locality, info.level) == ("平顶山市", "city")
+    assert info.implements == ["粤民发〔2024〕70号", "粤民函〔2024〕12号"]

@@ -145,11 +145,18 @@ def _home_unit(directory: Directory) -> tuple[str, str] | None:
     return (unit.name, unit.level) if unit.level in ("province", "city", "county") else None
 
 
+_CITED_WITH_NUMBER = re.compile(r"《[^《》]{2,120}》(?:的通知)?[(（][^()（）]{0,12}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}号[)）]")
+
+
 def _named_unit(lines: list[str], directory: Directory) -> tuple[str, str] | None:
     """The locality a text without a title is about: the unit of the directory's jurisdictions
     (province, city or county) its text names most often (保山市民政局, 《保山市…工作要点》),
-    the higher one on a tie; None when it names none."""
+    the higher one on a tie; None when it names none. A document cited with its number is one the
+    plan implements: the places in it do not count."""
     text = re.sub(r"\s+", "", "".join(lines))
+    # a document cited with its number (《某省…关于印发〈…〉的通知》(粤民发〔2024〕70号)) is one the
+    # plan implements, a higher unit's: the place it names is the level above, not the plan's
+    text = _CITED_WITH_NUMBER.sub("", text)
     best: tuple[int, int, str, str] | None = None
     rank = {"province": 0, "city": 1, "county": 2}
     for unit in _units(directory.doc.jurisdictions):

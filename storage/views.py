@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from obligations.words import NOTICE_KIND_NAMES, clause_label, short_title
+from obligations.words import NOTICE_KIND_NAMES, OUTBOX_STATUS_NAMES, clause_label, short_title, stage_name
 from storage.access import Principal, jurisdiction_filter, occurrence_filter
 from storage.tables import (
     AuditEntry,
@@ -21,6 +21,7 @@ from storage.tables import (
     Notice,
     Obligation,
     Occurrence,
+    Outbox,
     Plan,
     UserAccount,
 )
@@ -72,9 +73,18 @@ def item_history(session: Session, occurrence_id: int, completions: list[dict] |
     requests = session.scalars(select(ItemRequest).where(ItemRequest.occurrence_id == occurrence_id)
                                .order_by(ItemRequest.id)).all()
     groups = notice_groups(session, occurrence_id)
-    return {"requests": requests, "notice_groups": groups, "owner": owner,
+    return {"requests": requests, "notice_groups": groups, "owner": owner, "urges": urges_of(session, occurrence_id),
             "clause_info": clause,
             "timeline": _timeline(session, occurrence_id, completions or [], requests, groups)}
+
+
+def urges_of(session: Session, occurrence_id: int) -> list:
+    """An item's hand reminders (催办), oldest first: when, who, the note, its stage and whether
+    its message went out."""
+    return session.execute(
+        select(HandReminder.at, HandReminder.actor, HandReminder.note, Notice.stage, Outbox.status)
+        .join(Notice, Notice.id == HandReminder.notice_id).outerjoin(Outbox, Outbox.id == HandReminder.outbox_id)
+        .where(HandReminder.occurrence_id == occurrence_id).order_by(HandReminder.id)).all()
 
 
 _NOTICE_ORDER = {"remind": 0, "due": 1, "overdue": 2, "escalate": 3, "urge": 4, "return": 5}
@@ -138,9 +148,10 @@ def _timeline(session: Session, occurrence_id: int, completions: list[dict], req
                 f"理由：{after.get('reason') or ''}", e.actor)
         else:
             add(e.at, "decision", "审核通过", f"审核意见：{after['note']}" if after.get("note") else "", e.actor)
-    for h in session.execute(select(HandReminder.at, HandReminder.actor, HandReminder.note)
-                             .where(HandReminder.occurrence_id == occurrence_id).order_by(HandReminder.id)):
-        add(h.at, "urge", "协调员催办", f"催办说明：{h.note}" if h.note else "", h.actor)
+    for h in urges_of(session, occurrence_id):
+        sent = OUTBOX_STATUS_NAMES.get(h.status or "", "")
+        text = "；".join(x for x in (f"催办说明：{h.note}" if h.note else "", f"通知{sent}" if sent else "") if x)
+        add(h.at, "urge", stage_name(h.stage), text, h.actor)
     for g in groups:
         if g["kind"] in ("urge", "return"):   # shown above, one row each with who and why
             continue

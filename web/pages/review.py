@@ -132,6 +132,8 @@ def _decide(request: Request, session: Session, p: Principal, ids: list[int], de
                                        note=note)
     except DubanError as exc:
         session.rollback()
+        if exc.http_status in (403, 404) and len(ids) == 1:   # not theirs: the error page, as elsewhere
+            raise
         if exc.http_status == 403:
             raise
         return redirect(f"{back}?error={quote(str(exc))}")

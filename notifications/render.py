@@ -57,7 +57,8 @@ ITEMS_SQL = sa.text(
     "SELECT n.digest_id, n.id AS notice_id, n.stage, n.kind, n.workdays, o.id AS occurrence_id, o.due, o.period_key, "
     "o.required, o.done_count, p.title AS plan_title, p.id AS plan_id, cl.code AS clause, cl.title AS clause_title, "
     "ob.what, ob.code AS obligation, j.name AS unit, d.name AS dept, c.name AS contact_name, k.code AS case_code, "
-    "t.name AS township, h.note AS urge_note, "
+    "t.name AS township, h.note AS urge_note, s.supervisor_name AS sender_name, "
+    "s.supervisor_person AS sender_person, s.supervisor_mobile AS sender_mobile, s.supervisor_email AS sender_email, "
     "CASE WHEN n.kind = 'return' THEN (SELECT r.return_reason FROM completion r WHERE r.occurrence_id = o.id "
     "AND r.returned_at IS NOT NULL ORDER BY r.returned_at DESC, r.id DESC LIMIT 1) END AS return_reason "
     "FROM notice n JOIN occurrence o ON o.id = n.occurrence_id JOIN obligation ob ON ob.id = o.obligation_id "
@@ -66,6 +67,7 @@ ITEMS_SQL = sa.text(
     "LEFT JOIN contact c ON c.jurisdiction_id = o.jurisdiction_id AND c.department_key = o.party_key "
     "LEFT JOIN care_case k ON k.id = o.case_id LEFT JOIN hand_reminder h ON h.notice_id = n.id "
     "LEFT JOIN jurisdiction t ON t.id = CASE WHEN j.level = 'village' THEN j.parent_id ELSE j.id END "
+    "LEFT JOIN jurisdiction s ON s.id = j.escalate_to_id "
     "WHERE n.digest_id IN :digests AND o.waived_at IS NULL AND o.done_count < o.required "
     "ORDER BY n.digest_id, p.id, n.kind, o.due, cl.position, ob.position, j.path, d.key, n.id"
 ).bindparams(sa.bindparam("digests", expanding=True))
@@ -77,6 +79,35 @@ def item_rows(session: Session, digest_ids: list[int]) -> dict[int, list]:
     for r in session.execute(ITEMS_SQL, {"digests": digest_ids}):
         out[r.digest_id].append(r)
     return out
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a digest comes from, for the reader to call back: the office supervising the items'
+    unit (its 督查室 from the directory) with its contact person, phone and address."""
+    unit: str
+    person: str = ""
+    phone: str = ""
+    email: str = ""
+
+    @property
+    def contact(self) -> str:
+        return "，".join(x for x in (f"联系人：{self.person}" if self.person else "",
+                                     f"电话：{self.phone}" if self.phone else "",
+                                     f"邮箱：{self.email}" if self.email else "") if x)
+
+
+def _sender(rows: list, supervisor: bool) -> Sender | None:
+    """The supervising office of a department's digest (the items of one digest share their
+    unit); None for a supervisor's own digest (it is about the units it supervises)."""
+    if supervisor:
+        return None
+    r = rows[0]
+    name = getattr(r, "sender_name", None)
+    if not name:
+        return None
+    return Sender(name, getattr(r, "sender_person", None) or "", getattr(r, "sender_mobile", None) or "",
+                  getattr(r, "sender_email", None) or "")
 
 
 def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secret: bytes, base_url: str,
@@ -100,8 +131,10 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         group = plan["groups"].setdefault(kind, {"name": NOTICE_KIND_NAMES[kind], "colour": COLOURS[kind],
                                                  "css": CSS[kind], "entries": [], "order": KIND_ORDER[kind]})
         due = r.due if isinstance(r.due, dt.date) else dt.date.fromisoformat(str(r.due))
+        # days late as the web says them: working days, the calendar days beside
+        late = f"已逾期 {r.workdays} 个工作日（{(day - due).days} 天）"
         if kind == "urge":
-            timing = (f"已逾期 {r.workdays} 个工作日" if r.workdays > 0 and due < day
+            timing = (late if r.workdays > 0 and due < day
                       else "今日到期" if due == day else f"还剩 {max(-r.workdays, 0)} 个工作日")
         elif kind == "return":
             late = day > due
@@ -111,7 +144,7 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         elif kind == "due":
             timing = "今日到期"
         else:
-            timing = f"已逾期 {r.workdays} 个工作日"
+            timing = late
         token = make_token(secret, notice_id=r.notice_id, occurrence_id=r.occurrence_id, expires=expires)
         # a key child's item names the township only: not the village (with the code, it could
         # point to the child) nor a contact named after it
@@ -136,7 +169,9 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
     overdue = sum(len(g["entries"]) for p in plan_list for g in p["groups"] if 0 <= g["order"] <= 1)
     intro = (f"截至{date_with_weekday(day)}，贵单位督查范围内下列单位的督办事项已逾期且尚未办结，请督促有关单位抓紧办理："
              if supervisor else f"根据有关实施方案，截至{date_with_weekday(day)}，贵单位有下列事项需要办理：")
-    ctx = {"intro": intro, "recipient": recipient, "supervisor": supervisor, "day_text": date_with_weekday(day), "plans": plan_list,
+    base = base_url.rstrip("/")
+    ctx = {"list_url": f"{base}/dashboard" if supervisor else f"{base}/inbox", "sender": _sender(rows, supervisor),
+           "intro": intro, "recipient": recipient, "supervisor": supervisor, "day_text": date_with_weekday(day), "plans": plan_list,
            "subject_day": f"{day.year}年{day.month}月{day.day}日", "total": len(rows), "overdue": overdue, "headline": headline, "link_days": link_days}
     subject = _env.get_template("digest.subject.j2").render(ctx).strip()
     return Rendered(subject, _env.get_template("digest.txt.j2").render(ctx),

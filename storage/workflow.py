@@ -4,8 +4,10 @@ every rule and writes its audit row, in the caller's transaction.
     complete(…)        a completion (count, date, note, evidence file)
     complete_by_link(…) the same from a notice's single-use link
     waive(…)           a coordinator's waiver with a reason
+    extend(…)          a coordinator moves an open item's due date later, with a reason
     request(…)         a department's waiver or extension request
     decide(…)          a coordinator's decision on a request
+    decide_many(…)     the same on several requests at once (each checked, one audit row each)
     accept(…)          a coordinator accepts completions awaiting review (办结审核), in bulk
     return_(…)         a coordinator returns one, with a reason: the item is open again
 
@@ -264,6 +266,40 @@ def waive(session: Session, occurrence_id: int, *, by: Actor, reason: str, now: 
                  jurisdiction_id=o.jurisdiction_id, before=before, after={**_state(o), "reason": reason})
 
 
+MAX_EXTENSION_DAYS = 366
+
+
+def extend(session: Session, occurrence_id: int, *, by: Actor, new_due: dt.date | None, reason: str,
+           today: dt.date) -> None:
+    """A coordinator (or the operator) moves an open item's due date later (延期), with a reason:
+    the item must be visible to them, still open (not done, awaiting review or waived) and have
+    no request waiting for a decision (decide that one instead); the new date later than the
+    current one and at most a year after ``today``. The first due date stays beside the new one."""
+    o = _item(session, occurrence_id, by)
+    if by.principal is not None and not by.principal.can_review:
+        raise Forbidden("只有协调员可以为督办事项延期")
+    reason = _text(reason, "延期理由", MAX_NOTE)
+    if not reason:
+        raise InvalidInput("延期必须说明理由")
+    if new_due is None:
+        raise InvalidInput("请填写延期后的截止日期")
+    if new_due <= o.due:
+        raise InvalidInput(f"延期后的截止日期须晚于现截止日期 {o.due}")
+    if new_due > today + dt.timedelta(days=MAX_EXTENSION_DAYS):
+        raise InvalidInput(f"延期后的截止日期不能晚于 {today + dt.timedelta(days=MAX_EXTENSION_DAYS)}（一年之内）")
+    _finished(o)
+    if session.scalar(sa.select(sa.func.count()).select_from(ItemRequest).where(
+            ItemRequest.occurrence_id == o.id, ItemRequest.status == "pending")):
+        raise Refused("该事项有待审核的豁免或延期申请，请先在“申请审核”中批准或驳回")
+    before = _state(o)
+    o.original_due = o.original_due or o.due    # the first due date stays beside the new one
+    o.due = new_due
+    session.flush()
+    audit.record(session, actor=by.name, action="extend", object_type="occurrence", object_id=o.id,
+                 jurisdiction_id=o.jurisdiction_id, before=before,
+                 after={**_state(o), "reason": reason, "channel": by.channel})
+
+
 def request(session: Session, occurrence_id: int, *, by: Actor, kind: str, reason: str, today: dt.date,
             new_due: dt.date | None = None, now: dt.datetime | None = None) -> ItemRequest:
     """The owing department or director asks to waive the item or move its due date, while the
@@ -325,6 +361,23 @@ def decide(session: Session, request_id: int, *, by: Actor, approve: bool, note:
                  object_id=o.id, jurisdiction_id=o.jurisdiction_id, before=before,
                  after={**_state(o), "request": r.id, "kind": r.kind, "note": note})
     return r
+
+
+def decide_many(session: Session, request_ids: list[int], *, by: Actor, approve: bool,
+                note: str | None = None, now: dt.datetime | None = None) -> list[ItemRequest]:
+    """Approve or reject several pending requests at once with one note: each is checked by
+    ``decide``'s rules and gets its own audit row; one that fails refuses the whole batch (the
+    caller rolls back: nothing is half decided)."""
+    if not request_ids:
+        raise InvalidInput("请勾选要审核的申请")
+    if len(request_ids) > MAX_BULK:
+        raise InvalidInput(f"一次最多审核 {MAX_BULK} 项申请（现有 {len(request_ids)} 项）")
+    if any(not isinstance(i, int) or isinstance(i, bool) or not 1 <= i <= 2**62 for i in request_ids):
+        raise InvalidInput("申请编号应为正整数")
+    if len(set(request_ids)) != len(request_ids):
+        raise InvalidInput("申请编号重复")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return [decide(session, i, by=by, approve=approve, note=note, now=now) for i in request_ids]
 
 
 def needs_review(session: Session, o: Occurrence) -> bool:

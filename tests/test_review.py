@@ -107,7 +107,7 @@ def test_submit_return_resubmit_accept(world, smtp_sink, monkeypatch):
     # the coordinator finds it in the queue and returns it with a reason, from the item's page
     mz = client(app, "mz")
     queue = mz.get("/review").text
-    assert f'value="{oid}"' in queue and "待审核 1 项" in queue
+    assert f'value="{oid}"' in queue and "待审核共 1 项" in queue
     board = mz.get("/dashboard", params={"period": "2025", "jurisdiction": "新华区"}).text
     assert '<div class="v" id="kpi-submitted"><a href="/review">1</a>' in board
     r = mz.post(f"/items/{oid}/return", data={"reason": REASON, "csrf": csrf_of(mz, f"/items/{oid}")})
@@ -118,7 +118,7 @@ def test_submit_return_resubmit_accept(world, smtp_sink, monkeypatch):
     assert item["return_reason"] == REASON and item["returns"] == 1
     page = client(app, "jy").get(f"/items/{oid}").text
     assert f"理由：{REASON}" in page and 'id="complete-form"' in page
-    assert "退回重办" in page and f"mz：{REASON}" in page      # the notice waiting for the digest; the marked completion
+    assert "退回重办" in page and f"退回理由：{REASON}" in page   # the returned completion in the timeline
     with Session(engine) as s:
         c = s.scalar(sa.select(Completion).where(Completion.occurrence_id == oid))
         assert (c.returned_by, c.return_reason) == ("mz", REASON) and c.returned_at is not None

@@ -245,7 +245,8 @@ def pending_counts(session: Session, principal: Principal) -> dict[str, int]:
     if not principal.can_review:
         return {"requests": 0, "review": 0}
     review = session.scalar(select(func.count()).select_from(Occurrence).where(
-        Occurrence.submitted_at.is_not(None), Occurrence.waived_at.is_(None), occurrence_filter(principal)))
+        Occurrence.submitted_at.is_not(None), Occurrence.waived_at.is_(None),
+        Occurrence.done_count >= Occurrence.required, occurrence_filter(principal)))
     return {"requests": request_count(session, principal, "pending"), "review": review or 0}
 
 

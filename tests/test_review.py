@@ -15,6 +15,7 @@ account jy, coordinator mz, 卫东区 民政局 wd, supervisor dc of 平顶山�
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -182,6 +183,13 @@ def test_bulk_accept_from_the_review_queue_all_or_none(world):
     mz = client(app, "mz")
     queue = mz.get("/review").text
     assert all(f'name="id" value="{i}"' in queue for i in ids) and f'value="{stranger}"' not in queue
+
+    def badge() -> int:     # the navigation's count beside 办结审核
+        found = re.search(r'title="待审核 (\d+) 项"', mz.get("/inbox").text)
+        return int(found.group(1)) if found else 0
+
+    waiting = badge()
+    assert waiting >= 3
     token = csrf_of(mz, "/review")
     # one item not awaiting review (never completed) refuses the whole batch
     r = mz.post("/review/accept", data={"id": [str(ids[0]), str(stranger)], "csrf": token, "back": "/review"})
@@ -190,6 +198,7 @@ def test_bulk_accept_from_the_review_queue_all_or_none(world):
     r = mz.post("/review/accept", data={"id": [str(ids[0]), str(ids[1])], "note": "材料齐全", "csrf": token,
                                         "back": "/review?plan=pingdingshan-2025"})
     assert _query(r, "ok") == "已审核通过 2 项"
+    assert badge() == waiting - 2
     assert r.headers["location"].startswith("/review?plan=pingdingshan-2025&")
     states = [_item(app, tokens["mz"], i) for i in ids]
     # judged by the submission (recorded today, 2025-04-10) against each item's due date

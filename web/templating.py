@@ -24,8 +24,9 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env.globals.update(csrf_token=csrf_token, status_names=words.STATUS_NAMES,
                        request_status_names=words.REQUEST_STATUS_NAMES, review_names=words.REVIEW_NAMES,
                        outbox_status_names=words.OUTBOX_STATUS_NAMES)
-    from web.nav import todo_count
+    from web.nav import pending_counts, todo_count
     env.globals["todo_count"] = todo_count       # the navigation's to-do badge (web/nav.py)
+    env.globals["pending_counts"] = pending_counts   # and the review and request badges
     env.filters["cjson"] = lambda v: json.dumps(v, ensure_ascii=False)
 
     def localtime(t: dt.datetime | str) -> str:

@@ -20,6 +20,7 @@ from obligations.words import (
     period_words,
 )
 from reports.data import ReportData
+from reports.progress import section as progress_section
 
 ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务",
                 "assigned": "交办任务（批示、会议、来文等）"}
@@ -290,6 +291,8 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
             detail.append(towns)
         add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
 
+    if data.progress.get("long_open") or data.progress.get("reports"):
+        add("长期事项进度反馈", **progress_section(data))
     add("提醒催办情况", **notice_section(data))
 
     add("下一步工作要求", paragraphs=[f"（{numeral(i + 1)}）{t}" for i, t in enumerate(requirements or DEFAULT_REQUIREMENTS)])

@@ -20,7 +20,6 @@ from obligations.words import (
     period_words,
 )
 from reports.data import ReportData
-from reports.progress import section as progress_section
 
 ORIGIN_NAMES = {"stated": "原文规定周期的任务", "policy": "原文未定周期、按统一要求报送的任务",
                 "assigned": "交办任务（批示、会议、来文等）"}
@@ -397,3 +396,24 @@ def tight(text: str) -> str:
     """Printed Chinese takes no space between a character and a number (“应办事项 2,168 项” reads
     “应办事项2,168项” in a 公文); a justified line would stretch those spaces."""
     return _LOOSE.sub("", text)
+
+
+def progress_section(data: ReportData) -> dict[str, list]:
+    """长期事项进度反馈 (reports/progress.py): a paragraph and the table of the least advanced open long
+    items (none reported first)."""
+    p = data.progress
+    words = (f"本期各单位报送进度反馈 {p['reports']:,} 条。截至{date_words(data.as_of)}，期限在 {p['min_period_days']} 天及以上、"
+             f"尚未办结的长期事项 {p['long_open']:,} 项，其中已反馈进度 {p['with_progress']:,} 项")
+    words += (f"，平均最新进度 {p['average_percent']:.1f}%。" if p["average_percent"] is not None else "。")
+    rows = [{"rank": i + 1, "unit": x["unit"], "department": x["department"],
+             "clause": "交办" if x["clause"] == "assigned" else clause_label(x["clause"]), "what": x["what"],
+             "due": dt.date.fromisoformat(x["due"]), "percent": "未反馈" if x["percent"] is None else f"{x['percent']}%",
+             "reported_on": dt.date.fromisoformat(x["reported_on"]) if x["reported_on"] else None}
+            for i, x in enumerate(p["items"])]
+    cols = [Column("rank", "序号", "int", 6), Column("unit", "地区", "text", 14), Column("department", "责任部门", "text", 18),
+            Column("clause", "条款", "text", 12), Column("what", "事项", "text", 30), Column("due", "应办日期", "date", 12),
+            Column("percent", "最新进度", "text", 10), Column("reported_on", "反馈日期", "date", 12)]
+    if rows:
+        words += f"下表列出进度最慢的 {len(rows)} 项（未反馈的在前）。"
+    return {"paragraphs": [words],
+            "tables": [Table("progress", "长期事项最新进度", cols, rows)] if rows else []}

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from obligations.feedback import FeedbackPolicy
-from obligations.words import clause_label, date_words
 from storage.tables import Clause, Department, Jurisdiction, Obligation, Occurrence, ProgressReport
 
 TOP = 20
@@ -67,25 +66,3 @@ def summary(conn, scope, *, min_days: int | None = None, top: int = TOP) -> dict
 
 def _date(v) -> dt.date:
     return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
-
-
-def section(data) -> dict[str, list]:
-    """The document's section: a paragraph and the table of the least advanced open long items."""
-    from reports.document import Column, Table
-
-    p = data.progress
-    words = (f"本期各单位报送进度反馈 {p['reports']:,} 条。截至{date_words(data.as_of)}，期限在 {p['min_period_days']} 天及以上、"
-             f"尚未办结的长期事项 {p['long_open']:,} 项，其中已反馈进度 {p['with_progress']:,} 项")
-    words += (f"，平均最新进度 {p['average_percent']:.1f}%。" if p["average_percent"] is not None else "。")
-    rows = [{"rank": i + 1, "unit": x["unit"], "department": x["department"],
-             "clause": "交办" if x["clause"] == "assigned" else clause_label(x["clause"]), "what": x["what"],
-             "due": dt.date.fromisoformat(x["due"]), "percent": "未反馈" if x["percent"] is None else f"{x['percent']}%",
-             "reported_on": dt.date.fromisoformat(x["reported_on"]) if x["reported_on"] else None}
-            for i, x in enumerate(p["items"])]
-    cols = [Column("rank", "序号", "int", 6), Column("unit", "地区", "text", 14), Column("department", "责任部门", "text", 18),
-            Column("clause", "条款", "text", 12), Column("what", "事项", "text", 30), Column("due", "应办日期", "date", 12),
-            Column("percent", "最新进度", "text", 10), Column("reported_on", "反馈日期", "date", 12)]
-    if rows:
-        words += f"下表列出进度最慢的 {len(rows)} 项（未反馈的在前）。"
-    return {"paragraphs": [words],
-            "tables": [Table("progress", "长期事项最新进度", cols, rows)] if rows else []}

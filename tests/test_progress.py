@@ -297,3 +297,31 @@ def test_a_bad_feedback_value_in_a_catalog_is_refused_with_its_line(directory):
     said = str(err.value)
     assert "catalog.yaml:1" in said and "feedback.day 应为 1 到 28" in said
     assert "catalog.yaml:15" in said and "feedback 应为 none" in said
+
+
+@pytest.mark.slow
+def test_the_demo_reports_progress_on_feedback_days_and_reminds_the_rest(project, tmp_path):
+    """The simulated year on its March feedback day (the 25th, a Tuesday): most long items get a
+    progress report through the door (channel demo, audited), the others the sweep's reminder."""
+    from flows.simulation import demo_settings, prepare, simulate_day, summary
+    from storage.db import make_engine
+    from storage.files import load_settings
+
+    settings = demo_settings(load_settings(), tmp_path / "demo")
+    settings.data_dir.mkdir(parents=True)
+    world = prepare(settings, 7, cases=5)
+    for day in (D(2025, 3, 24), D(2025, 3, 25), D(2025, 3, 26)):
+        simulate_day(world, day)
+    out = summary(settings)
+    assert out["progress_reports"] > 0 and out["notices"]["feedback"] > 0
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as s:
+            reported = set(s.scalars(sa.select(ProgressReport.occurrence_id)))
+            reminded = set(s.scalars(sa.select(Notice.occurrence_id).where(Notice.kind == "feedback")))
+            audited = s.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "progress", AuditEntry.actor == "演示部门"))
+            days = set(s.scalars(sa.select(ProgressReport.reported_on)))
+    finally:
+        engine.dispose()
+    assert not reported & reminded and audited == len(reported) == out["progress_reports"] and days == {D(2025, 3, 25)}

@@ -290,7 +290,7 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
             detail.append(towns)
         add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
 
-    if data.progress.get("long_open") or data.progress.get("reports"):
+    if data.progress.get("long_open") or data.progress.get("reports") or data.notices.get("feedback"):
         add("长期事项进度反馈", **progress_section(data))
     add("提醒催办情况", **notice_section(data))
 
@@ -402,7 +402,9 @@ def progress_section(data: ReportData) -> dict[str, list]:
     """长期事项进度反馈 (reports/progress.py): a paragraph and the table of the least advanced open long
     items (none reported first)."""
     p = data.progress
-    words = (f"本期各单位报送进度反馈 {p['reports']:,} 条。截至{date_words(data.as_of)}，期限在 {p['min_period_days']} 天及以上、"
+    reminded = data.notices.get("feedback", 0)
+    words = (f"本期各单位报送进度反馈 {p['reports']:,} 条"
+             + (f"，督办系统发出进度反馈提醒 {reminded:,} 项次" if reminded else "") + "。截至{date_words(data.as_of)}，期限在 {p['min_period_days']} 天及以上、"
              f"尚未办结的长期事项 {p['long_open']:,} 项，其中已反馈进度 {p['with_progress']:,} 项")
     words += (f"，平均最新进度 {p['average_percent']:.1f}%。" if p["average_percent"] is not None else "。")
     rows = [{"rank": i + 1, "unit": x["unit"], "department": x["department"],

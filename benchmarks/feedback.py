@@ -32,10 +32,26 @@ FEEDBACK_DAY = dt.date(2025, 4, 25)     # a Friday: the feedback day of April
 ORDINARY_DAY = dt.date(2025, 5, 13)     # no feedback day within the catch-up days
 
 
-def timed_sweep(engine, day):
+def timed_sweep(engine, day, **feedback):
     t0 = time.perf_counter()
-    report = sweep(engine, WorkCalendar(), NotifyPolicy(), day, send_time=dt.time(9), timezone="Asia/Shanghai")
+    report = sweep(engine, WorkCalendar(), NotifyPolicy(), day, send_time=dt.time(9), timezone="Asia/Shanghai",
+                   **feedback)
     return time.perf_counter() - t0, report
+
+
+def repeat_cost(engine, day, rounds: int = 5) -> tuple[float, float] | None:
+    """The same-day repeat (every statement runs, nothing is added) with feedback days on and
+    off, alternating, best of ``rounds`` each: the feedback stage's own cost on a loaded machine.
+    None on a checkout without progress feedback."""
+    try:
+        from obligations.feedback import FeedbackPolicy
+    except ImportError:
+        return None
+    on, off = [], []
+    for _ in range(rounds):
+        on.append(timed_sweep(engine, day)[0])
+        off.append(timed_sweep(engine, day, feedback=FeedbackPolicy(enabled=False))[0])
+    return min(on), min(off)
 
 
 def main() -> None:
@@ -66,6 +82,7 @@ def main() -> None:
             timed_sweep(engine, FEEDBACK_DAY - dt.timedelta(days=1))      # yesterday's sweep ran
             t_feedback, fb = timed_sweep(engine, FEEDBACK_DAY)
             t_again, again = timed_sweep(engine, FEEDBACK_DAY)
+            cost = repeat_cost(engine, FEEDBACK_DAY)
             timed_sweep(engine, ORDINARY_DAY - dt.timedelta(days=1))
             t_ordinary, ordinary = timed_sweep(engine, ORDINARY_DAY)
         finally:
@@ -78,6 +95,9 @@ def main() -> None:
     print(f"  feedback day {FEEDBACK_DAY}: {t_feedback:6.2f} s, {fb.added:,} notice rows "
           f"({fb.notices.get('feedback', 0):,} feedback reminders), {fb.digests:,} digests   (target ≤ 2 s)")
     print(f"  same-day repeat:          {t_again:6.2f} s, {again.added} rows added")
+    if cost:
+        print(f"  same-day repeat, best of 5: {cost[0]:6.2f} s with feedback days, {cost[1]:6.2f} s without "
+              f"(the feedback stage: {cost[0] - cost[1]:+.2f} s)")
     print(f"  ordinary day {ORDINARY_DAY}: {t_ordinary:6.2f} s, {ordinary.added:,} notice rows, "
           f"{ordinary.digests:,} digests")
 

@@ -225,17 +225,24 @@ def _stage_rows(session: Session, policy: NotifyPolicy, only, excluded, today: d
             .where(*owed, route.is_not(None), o.c.due < day, t - wd.c.idx >= _inline(after), *group))
 
 
-def _feedback_groups(session: Session, default: FeedbackPolicy) -> list[tuple[FeedbackPolicy, list[int] | None, list[int]]]:
-    """[(feedback policy, only these obligation ids | None for "all others", excluded ids)]: the
-    obligations whose plan or catalog entry sets ``feedback`` (a handful) apart from the rest."""
-    overrides: dict[FeedbackPolicy, list[int]] = defaultdict(list)
-    rows = session.execute(select(Obligation.id, Obligation.doc, Plan.doc).join(Plan, Plan.id == Obligation.plan_id)
-                           .where(Obligation.active))
-    for oid, odoc, pdoc in rows:
-        if (odoc or {}).get("feedback") is not None or (pdoc or {}).get("feedback") is not None:
-            overrides[feedback_policy(default, pdoc, odoc)].append(oid)
-    special = [oid for ids in overrides.values() for oid in ids]
-    return [(default, None, special)] + [(p, ids, []) for p, ids in overrides.items()]
+# the longest period of a cadence kind, in days: obligations whose periods are all shorter than a
+# policy's min_period_days never ask for feedback and are left out of its statement altogether
+LONGEST = {"monthly": 31, "quarterly": 92}
+
+
+def _feedback_groups(session: Session, default: FeedbackPolicy) -> list[tuple[FeedbackPolicy, list[int]]]:
+    """[(feedback policy, its obligation ids)]: each active obligation under the policy its plan
+    and catalog entry give it (obligations.feedback.feedback_policy), leaving out those that are
+    off and those whose cadence has no period long enough (a month, a quarter). The statement
+    then reads only the candidates' items through the occurrence key (obligation first)."""
+    groups: dict[FeedbackPolicy, list[int]] = defaultdict(list)
+    rows = session.execute(select(Obligation.id, Obligation.cadence_kind, Obligation.doc, Plan.doc)
+                           .join(Plan, Plan.id == Obligation.plan_id).where(Obligation.active))
+    for oid, kind, odoc, pdoc in rows:
+        policy = feedback_policy(default, pdoc, odoc)
+        if policy.enabled and LONGEST.get(kind, 10**6) >= policy.min_period_days:
+            groups[policy].append(oid)
+    return list(groups.items())
 
 
 def _days_between(session: Session, start, end):
@@ -256,7 +263,7 @@ def _stage_feedback(session: Session, default: FeedbackPolicy, today: dt.date) -
     r, n = ProgressReport.__table__.alias("r"), Notice.__table__.alias("n")
     from obligations.feedback import QUIET_BEFORE_DUE
 
-    for policy, only, excluded in _feedback_groups(session, default):
+    for policy, only in _feedback_groups(session, default):
         window = policy.window(today)
         if window is None:
             continue
@@ -271,7 +278,7 @@ def _stage_feedback(session: Session, default: FeedbackPolicy, today: dt.date) -
                        o.c.due > sa.bindparam("after", day + dt.timedelta(days=QUIET_BEFORE_DUE), type_=sa.Date),
                        o.c.period_start <= since,
                        _days_between(session, o.c.period_start, o.c.due) >= _inline(policy.min_period_days),
-                       *_group_filter(o, only, excluded),
+                       *_group_filter(o, only, []),
                        ~sa.select(_inline(1)).where(r.c.occurrence_id == o.c.id, r.c.reported_on > since).exists(),
                        ~sa.select(_inline(1)).where(n.c.occurrence_id == o.c.id, n.c.stage == stage).exists()))
         session.execute(sa.insert(STAGE).from_select(STAGE_COLS, rows))

@@ -57,7 +57,7 @@ def test_progress_on_a_phone_and_on_a_desktop(site, browser, tmp_path):  # noqa:
     sign_in(desk, base, "mz")
     desk.goto(f"{base}/items/{oid}")
     text = desk.inner_text("#progress-reports")
-    assert "45%" in text and "部分民办学校周边道路归属不清" in text and "jy" in text
+    assert "45%" in text and "部分民办学校周边道路归属不清" in text and "jy·网页" in text
     _no_sideways_scroll(desk)
     desk.locator("#progress-feedback").screenshot(path=str(tmp_path / "progress-1366.png"))
     if os.environ.get("DUBAN_SHOTS"):

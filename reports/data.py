@@ -46,7 +46,8 @@ from storage.tables import (
 
 # submitted (待审核): completed and awaiting a coordinator's review; in the total, not in the rates
 COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived", "submitted")
-NOTICE_KINDS = ("remind", "due", "overdue", "escalate", "urge")   # urge: hand reminders (催办)
+NOTICE_KINDS = ("remind", "due", "overdue", "escalate", "urge",   # urge: hand reminders (催办)
+                "feedback")                                         # feedback: 进度反馈提醒 (obligations.feedback)
 
 
 @dataclass

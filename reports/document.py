@@ -308,7 +308,7 @@ def notice_section(data: ReportData) -> dict[str, list]:
     paragraph or table appended here; every format renders the section whatever it holds."""
     n = data.notices
     rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n.get(k, 0), "sent": n.get(f"{k}_sent", 0)}
-            for k in ("remind", "due", "overdue", "escalate", "urge")]
+            for k in ("remind", "due", "overdue", "escalate", "urge") + (("feedback",) if n.get("feedback") else ())]
     tables = [Table("notices", "提醒、催办与督办通知", [
         Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
         Column("sent", "已送达（项次）", "int", 14)], rows)]
@@ -326,6 +326,7 @@ def notice_words(data: ReportData) -> str:
     if not n["total"]:
         return "本期未发出提醒、催办或督办通知。"
     urged = f"协调员催办 {n['urge']:,} 项次、" if n.get("urge") else ""
+    urged += f"进度反馈提醒 {n['feedback']:,} 项次、" if n.get("feedback") else ""
     return (f"本期督办系统共发出到期提醒 {n['remind'] + n['due']:,} 项次、逾期催办 {n['overdue']:,} 项次、"
             f"逾期督办 {n['escalate']:,} 项次，{urged}已送达 {n['sent']:,} 项次。")
 

@@ -17,9 +17,9 @@ from obligations.templating import environment
 from obligations.words import NOTICE_KIND_NAMES, clause_label, date_with_weekday, numeral, period_label
 
 TEMPLATES = Path(__file__).with_name("templates")
-KIND_ORDER = {"urge": -1, "escalate": 0, "overdue": 1, "due": 2, "remind": 3, "return": 4}
+KIND_ORDER = {"urge": -1, "escalate": 0, "overdue": 1, "due": 2, "remind": 3, "return": 4, "feedback": 5}
 CSS = {"remind": "#1f5fbf", "due": "#1f5fbf", "overdue": "#b8860b", "escalate": "#c0392b", "urge": "#c0392b",
-       "return": "#8e44ad"}
+       "return": "#8e44ad", "feedback": "#16a085"}
 
 _env = environment(TEMPLATES)
 
@@ -42,6 +42,7 @@ class Entry:
     link: str          # /c/…: the owing contact completes; /v/…: a supervisor views (cannot complete)
     note: str = ""        # a hand reminder's note (催办说明)
     reason: str | None = None   # why a coordinator returned the item's completion (退回)
+    progress_link: str = ""     # a feedback reminder: the item's page, where progress is reported (进度反馈)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ ITEMS_SQL = sa.text(
     "WHERE n.digest_id IN :digests AND o.waived_at IS NULL AND o.done_count < o.required "
     "ORDER BY n.digest_id, p.id, n.kind, o.due, cl.position, ob.position, j.path, d.key, n.id"
 ).bindparams(sa.bindparam("digests", expanding=True))
+
+
+def feedback_timing(stage: str) -> str:
+    """A feedback reminder's words: its feedback day (stage feedback-YYMMDD) and what to do."""
+    day = dt.datetime.strptime(stage.split("-", 1)[1], "%y%m%d").date()
+    return f"{day.month}月{day.day}日为进度反馈日，尚未报送工作进展，请登录督办系统在事项页“进度反馈”中填报"
 
 
 def item_rows(session: Session, digest_ids: list[int]) -> dict[int, list]:
@@ -139,6 +146,8 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         elif kind == "return":
             late = day > due
             timing = "已退回，请重新办理并登记" + ("（已过截止日期）" if late else "")
+        elif kind == "feedback":
+            timing = feedback_timing(r.stage)
         elif kind == "remind":
             timing = f"还剩 {r.workdays} 个工作日"
         elif kind == "due":
@@ -159,13 +168,14 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
             link=f"{base_url.rstrip('/')}/{'v' if supervisor else 'c'}/{token}",
             note=(r.urge_note or "") if kind == "urge" else "",
             reason=getattr(r, "return_reason", None),
+            progress_link=f"{base_url.rstrip('/')}/items/{r.occurrence_id}" if kind == "feedback" and not supervisor else "",
         ))
     plan_list = []
     for i, plan in enumerate(plans.values()):
         groups = sorted(plan["groups"].values(), key=lambda g: g["order"])
         plan_list.append({"number": numeral(i + 1), "title": plan["title"], "groups": groups})
     kinds = {g["order"] for p in plan_list for g in p["groups"]}
-    headline = {-1: "催办", 0: "督办", 1: "催办", 2: "提醒", 3: "提醒", 4: "退回"}[min(kinds)]
+    headline = {-1: "催办", 0: "督办", 1: "催办", 2: "提醒", 3: "提醒", 4: "退回", 5: "进度反馈"}[min(kinds)]
     overdue = sum(len(g["entries"]) for p in plan_list for g in p["groups"] if 0 <= g["order"] <= 1)
     intro = (f"截至{date_with_weekday(day)}，贵单位督查范围内下列单位的督办事项已逾期且尚未办结，请督促有关单位抓紧办理："
              if supervisor else f"根据有关实施方案，截至{date_with_weekday(day)}，贵单位有下列事项需要办理：")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from obligations.directory import Directory
 from obligations.errors import ProblemsError
+from obligations.feedback import check_feedback_value
 from obligations.problems import from_validation_error
 from obligations.words import CADENCE_KIND_NAMES
 from obligations.yamlsource import Located, Problem, YamlSyntaxError, format_path, parse
@@ -213,9 +214,15 @@ def check_catalog(
         if value is not None and value not in COMPLETION_REVIEW:
             at(path, f"completion_review 应为 required（须经协调员审核）或 none（登记即办结），发现 {value!r}")
 
+    def feedback_choice(path: tuple, value: Any) -> None:
+        reason = check_feedback_value(value)
+        if reason:
+            at(path, reason)
+
     plan = data.get("plan")
     if isinstance(plan, dict):
         review_choice(("plan", "completion_review"), plan.get("completion_review"))
+        feedback_choice(("plan", "feedback"), plan.get("feedback"))
     clauses = data.get("clauses") if isinstance(data.get("clauses"), list) else []
     clause_ids: dict[str, int] = {}
     obligation_ids: dict[str, tuple] = {}
@@ -254,6 +261,7 @@ def check_catalog(
                 continue
             opath = cpath + ("obligations", oi)
             review_choice(opath + ("completion_review",), ob.get("completion_review"))
+            feedback_choice(opath + ("feedback",), ob.get("feedback"))
             oid = str(ob["id"]) if ob.get("id") is not None else None
             if oid is not None:
                 if oid in obligation_ids:

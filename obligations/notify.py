@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 COLOURS = {"remind": "蓝色提醒", "due": "蓝色提醒", "overdue": "黄色预警", "escalate": "红色督办", "urge": "请即办理",
-           "return": "退回重办"}
+           "return": "退回重办", "feedback": "进度反馈"}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from sqlmodel import Session
 from notifications.outbox import OutboxStatus
 from obligations.channels import CHANNEL_NAMES
 from obligations.periods import previous_period
+from reports.progress import summary as progress_summary
 from storage.db import scan_slots
 from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
 from storage.tables import (
@@ -45,7 +46,8 @@ from storage.tables import (
 
 # submitted (待审核): completed and awaiting a coordinator's review; in the total, not in the rates
 COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived", "submitted")
-NOTICE_KINDS = ("remind", "due", "overdue", "escalate", "urge")   # urge: hand reminders (催办)
+NOTICE_KINDS = ("remind", "due", "overdue", "escalate", "urge",   # urge: hand reminders (催办)
+                "feedback")                                         # feedback: 进度反馈提醒 (obligations.feedback)
 
 
 @dataclass
@@ -78,6 +80,8 @@ class ReportData:
     previous_end: dt.date | None = None
     trend: dict[str, Any] = field(default_factory=dict)
     by_level: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # when asked: every unit, per level
+    # progress feedback (进度反馈, reports/progress.py): reports in the period, open long items' latest percent
+    progress: dict[str, Any] = field(default_factory=dict)
     returns: int = 0                        # completions of the period's items returned by a coordinator (退回)
 
 
@@ -224,6 +228,7 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                       overdue_rows, totals["overdue"], case_coverage, case_coverage_units, notice_counts,
                       returns=returns)
     data.deliveries = deliveries
+    data.progress = progress_summary(session.connection(), scope)
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *previous[0])
     if levels:

@@ -388,6 +388,25 @@ class HandReminder(SQLModel, table=True):
     note: str | None = None
 
 
+class ProgressReport(SQLModel, table=True):
+    """A dated progress report on an open item (进度反馈): how far it is (percent), what was done,
+    the difficulties and the next steps, by whom and through which channel; append-only
+    (migration 0018). The sweep asks long items for one on feedback days (obligations.feedback)."""
+
+    __tablename__ = "progress_report"
+    __table_args__ = (sa.Index("ix_progress_report_item_day", "occurrence_id", "reported_on"),)
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), nullable=False))
+    reported_on: dt.date
+    percent: int
+    done: str
+    difficulties: str | None = None
+    next_steps: str | None = None
+    actor: str
+    channel: str = Field(max_length=16)   # cli | web | api | demo
+    created_at: dt.datetime
+
+
 class WebSession(SQLModel, table=True):
     """A signed-in browser: the cookie holds a random key, the table its SHA-256. Ended at
     sign-out, when the account is disabled or its password changed, after the idle timeout and

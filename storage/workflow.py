@@ -474,3 +474,64 @@ def _notify_return(session: Session, o: Occurrence, returned: Completion, now: d
     session.add(Notice(occurrence_id=o.id, stage=f"return-{returned.id}", kind="return", swept_on=now.date(),
                        workdays=0, recipient_kind="contact", recipient_id=contact))
     session.flush()
+
+
+def report_progress(session: Session, occurrence_id: int, *, by: Actor, percent: int, done: str, today: dt.date,
+                    difficulties: str | None = None, next_steps: str | None = None, on: dt.date | None = None,
+                    now: dt.datetime | None = None):
+    """A dated progress report on an open item (进度反馈): visible to the actor and the actor
+    allowed to complete (a supervisor reads only); the item neither done, awaiting review nor
+    waived; percent 0–100 and not below the latest earlier report's unless the item was returned
+    since; what was done required; each text at most 2000 characters; the date (default today)
+    not after today, not before the period began nor before the latest earlier report
+    (obligations.feedback). One ``progress_report`` row and its audit row."""
+    from obligations import feedback
+    from storage.tables import ProgressReport
+
+    o = _item(session, occurrence_id, by)
+    if by.principal is not None and not by.principal.can_complete:
+        raise Forbidden("督查账号只能查看，不能报送进度")
+    on = on or today
+    if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
+        raise InvalidInput("反馈日期应为日期，如 2025-06-25")
+    if o.waived_at is not None:
+        raise Refused(f"督办事项 {o.id} 已豁免，不再报送进度")
+    if o.done_count >= o.required:
+        state = "已登记办结，正待审核" if o.submitted_at is not None else "已办结"
+        raise Refused(f"督办事项 {o.id} {state}，不再报送进度")
+    r = ProgressReport.__table__.c
+    last = session.execute(sa.select(r.reported_on, r.percent, r.created_at).where(r.occurrence_id == o.id)
+                           .order_by(r.reported_on.desc(), r.id.desc()).limit(1)).first()
+    reports = session.scalar(sa.select(sa.func.count()).where(r.occurrence_id == o.id)) or 0
+    returned = last is not None and bool(session.scalar(
+        sa.select(sa.func.count()).select_from(Completion).where(
+            Completion.occurrence_id == o.id, Completion.returned_at.is_not(None),
+            Completion.returned_at > last.created_at)))
+    try:
+        checked = feedback.check_report(percent=percent, done=done, difficulties=difficulties, next_steps=next_steps,
+                                        on=on, today=today, period_start=o.period_start,
+                                        last=(last.reported_on, last.percent) if last else None,
+                                        returned_since_last=returned, reports=reports)
+    except feedback.ProgressRefused as exc:
+        raise InvalidInput(str(exc)) from None
+    report = ProgressReport(occurrence_id=o.id, reported_on=checked.on, percent=checked.percent, done=checked.done,
+                            difficulties=checked.difficulties, next_steps=checked.next_steps, actor=by.name,
+                            channel=by.channel, created_at=now or dt.datetime.now(dt.timezone.utc))
+    session.add(report)
+    session.flush()
+    audit.record(session, actor=by.name, action="progress", object_type="occurrence", object_id=o.id,
+                 jurisdiction_id=o.jurisdiction_id,
+                 before={"percent": last.percent, "reported_on": last.reported_on} if last else None,
+                 after={"report": report.id, "percent": checked.percent, "reported_on": checked.on,
+                        "done": checked.done, "difficulties": checked.difficulties,
+                        "next_steps": checked.next_steps, "channel": by.channel})
+    return report
+
+
+def progress_reports(session: Session, occurrence_id: int, *, by: Actor) -> list:
+    """The item's progress reports, newest first (the item visible to ``by``: else NotFound)."""
+    from storage.tables import ProgressReport
+
+    o = _item(session, occurrence_id, by)
+    return list(session.scalars(select(ProgressReport).where(ProgressReport.occurrence_id == o.id)
+                                .order_by(ProgressReport.reported_on.desc(), ProgressReport.id.desc())))

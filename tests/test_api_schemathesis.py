@@ -22,20 +22,25 @@ from schemathesis.specs.openapi.checks import (
 from sqlmodel import Session
 
 from storage.tables import Occurrence
-from tests.test_web import world  # noqa: F401  (the fixture: plans, items, personas, tokens)
+from tests.test_web import (
+    TODAY,
+    world,  # noqa: F401  (the fixture: plans, items, personas, tokens)
+)
 
 pytestmark = pytest.mark.slow
 OPERATIONS = {"GET /api/v1/me", "GET /api/v1/occurrences", "GET /api/v1/occurrences/{occurrence_id}",
               "POST /api/v1/occurrences/{occurrence_id}/completions", "GET /api/v1/plans",
               "GET /api/v1/departments", "GET /api/v1/reports/data", "GET /api/v1/tasks", "POST /api/v1/tasks",
-              "POST /api/v1/urge", "POST /api/v1/review/accept", "POST /api/v1/occurrences/{occurrence_id}/return"}
+              "POST /api/v1/urge", "POST /api/v1/review/accept", "POST /api/v1/occurrences/{occurrence_id}/return",
+              "POST /api/v1/occurrences/{occurrence_id}/progress", "GET /api/v1/occurrences/{occurrence_id}/progress"}
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 # Answers the schema does not list, known and reported (web/api.py could document them with
 # `responses=`): a filter naming an unknown plan or department, or holding a NUL, is 400; a body
 # that is not JSON at all is FastAPI's own 400 ("There was an error parsing the body").
 UNDOCUMENTED = {"GET /api/v1/occurrences": {400}, "POST /api/v1/occurrences/{occurrence_id}/completions": {400},
                 "POST /api/v1/tasks": {400}, "POST /api/v1/urge": {400}, "POST /api/v1/review/accept": {400},
-                "POST /api/v1/occurrences/{occurrence_id}/return": {400}}
+                "POST /api/v1/occurrences/{occurrence_id}/return": {400},
+                "POST /api/v1/occurrences/{occurrence_id}/progress": {400}}
 EXAMPLES = settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
@@ -77,6 +82,10 @@ def test_generated_requests_are_answered_as_the_schema_says(world, personas):  #
         oid3 = s.scalar(sa.select(Occurrence.id).where(
             Occurrence.done_count == 0, Occurrence.waived_at.is_(None), Occurrence.id != oid,
             Occurrence.jurisdiction_id == personas.department.principal.jurisdiction_id).order_by(Occurrence.id.desc()))
+        oid4 = s.scalar(sa.select(Occurrence.id).where(      # the department's own, for progress feedback
+            Occurrence.party_key == personas.department.department, Occurrence.done_count == 0,
+            Occurrence.waived_at.is_(None), Occurrence.id != oid, Occurrence.period_start <= TODAY,
+            Occurrence.jurisdiction_id == personas.department.principal.jurisdiction_id).order_by(Occurrence.id.desc()))
     for persona in (personas.coordinator, personas.department):
         headers = {"Authorization": f"Bearer {persona.token}"}
         for op in operations.values():
@@ -101,6 +110,11 @@ def test_generated_requests_are_answered_as_the_schema_says(world, personas):  #
                 path_parameters={"occurrence_id": oid}, body={"reason": "佐证材料不全"}), mz, 200),
             (complete.Case(path_parameters={"occurrence_id": oid}, body={"count": need}), jy, 201),
             (operations["POST /api/v1/review/accept"].Case(body={"ids": [oid]}), mz, 200),
+            # progress feedback (100%: never below what a generated request reported) and its list
+            (operations["POST /api/v1/occurrences/{occurrence_id}/progress"].Case(
+                path_parameters={"occurrence_id": oid4}, body={"percent": 100, "done": "已完成部署"}), jy, 201),
+            (operations["GET /api/v1/occurrences/{occurrence_id}/progress"].Case(
+                path_parameters={"occurrence_id": oid4}), mz, 200),
             (operations["POST /api/v1/urge"].Case(body={"items": [oid3]}), mz, 201),
             (operations["POST /api/v1/tasks"].Case(body={
                 "title": "暑期安全专项排查", "departments": ["education"],

@@ -27,6 +27,11 @@ ItemId = Path(..., ge=1, le=2**62, description="督办事项编号")
 Status = Literal["open", "due_soon", "overdue", "done", "done_late", "waived", "submitted"]
 
 
+class ProgressBrief(BaseModel):
+    percent: int = Field(..., description="完成进度（%）")
+    on: dt.date = Field(..., description="反馈日期")
+
+
 class OccurrenceOut(BaseModel):
     id: int
     plan: str
@@ -50,6 +55,7 @@ class OccurrenceOut(BaseModel):
     original_due: dt.date | None = Field(None, description="批准延期前的原截止日期")
     returns: int | None = Field(None, description="办结情况被退回的次数（单个事项）")
     return_reason: str | None = Field(None, description="最近一次退回的理由（事项因退回而重新打开时）")
+    progress: ProgressBrief | None = Field(None, description="最新进度反馈（列表中给出）")
 
 
 class AcceptIn(BaseModel):
@@ -284,6 +290,54 @@ def _jsonable(value):
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return value
+
+
+
+class ProgressIn(BaseModel):
+    percent: int = Field(..., description="完成进度（0–100 的百分比，不低于上次反馈）")
+    done: str = Field(..., max_length=4000, description="已完成的工作（必填，2000 字以内）")
+    difficulties: str | None = Field(None, max_length=4000, description="存在的困难（2000 字以内）")
+    next_steps: str | None = Field(None, max_length=4000, description="下一步计划（2000 字以内）")
+    on: dt.date | None = Field(None, description="反馈日期，默认今天；不能晚于今天")
+
+
+class ProgressOut(BaseModel):
+    id: int
+    occurrence: int
+    reported_on: dt.date
+    percent: int
+    done: str
+    difficulties: str | None
+    next_steps: str | None
+    by: str
+    channel: str
+    created_at: dt.datetime
+
+
+def _progress_out(r) -> ProgressOut:
+    return ProgressOut(id=r.id, occurrence=r.occurrence_id, reported_on=r.reported_on, percent=r.percent, done=r.done,
+                       difficulties=r.difficulties, next_steps=r.next_steps, by=r.actor, channel=r.channel,
+                       created_at=r.created_at)
+
+
+@router.post("/occurrences/{occurrence_id}/progress", response_model=ProgressOut, status_code=201,
+             summary="进度反馈：报送工作进展", responses={404: {"description": "不存在或无权查看"},
+                                                403: {"description": "只读账号"}, 409: {"description": "已办结或已豁免"},
+                                                422: {"description": "进度、日期或文字不符合要求"}})
+def report_progress(request: Request, body: ProgressIn, occurrence_id: int = ItemId, *,
+                    p: Principal = Depends(api_user), session: Session = db):
+    r = workflow.report_progress(session, occurrence_id, by=workflow.Actor(p.username, "api", p), percent=body.percent,
+                                 done=body.done, difficulties=body.difficulties, next_steps=body.next_steps,
+                                 on=body.on, today=request.app.state.today())
+    session.flush()
+    return _progress_out(r)
+
+
+@router.get("/occurrences/{occurrence_id}/progress", response_model=list[ProgressOut], summary="进度反馈（最新在前）",
+            responses={404: {"description": "不存在或无权查看"}})
+def progress_list(occurrence_id: int = ItemId, *, p: Principal = Depends(api_user), session: Session = db):
+    return [_progress_out(r) for r in workflow.progress_reports(session, occurrence_id,
+                                                                by=workflow.Actor(p.username, "api", p))]
 
 
 assert set(STATUSES) == set(Status.__args__)

@@ -37,6 +37,12 @@ def _due_text(iso: str) -> str:
     return f"{iso}（{weekday(d)}）"
 
 
+def progress_text(r: dict) -> str:
+    """The latest progress report (进度反馈) of a listed item: 60%（2025-06-25）, or —."""
+    p = r.get("progress")
+    return f"{p['percent']}%\n{p['on']}" if p else "—"
+
+
 def _occurrence_columns(today: dt.date) -> list[Column]:
     def who(r: dict) -> str:
         return f"{r['jurisdiction']}\n{r['assignee_name']}" + (f"\n对象 {r['case']}" if r["case"] else "")
@@ -60,7 +66,8 @@ def _occurrence_columns(today: dt.date) -> list[Column]:
             col("截止日期", lambda r: f"{r['due']} {weekday(dt.date.fromisoformat(r['due']))}\n"
                 f"{period_label(r['period'])}" + (f"\n原定 {r['original_due']}" if r.get("original_due") else ""), min_width=15, overflow="fold"),
             col("进度", lambda r: f"{r['done']}/{r['required']}", no_wrap=True),
-            col("状态", state, min_width=8, no_wrap=True)]
+            col("状态", state, min_width=8, no_wrap=True),
+            col("最新进度", progress_text, no_wrap=True)]
 
 
 def _list(run: CliContext, title: str, today: Optional[str], format: ListFormat, limit: int, **filters) -> None:

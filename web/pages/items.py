@@ -168,3 +168,21 @@ def make_request(request: Request, occurrence_id: int = ItemId, *, kind: str = F
     except DubanError as exc:
         return _refused_keeping(session, exc, occurrence_id, "request", kind=kind, reason=reason, new_due=new_due)
     return redirect(f"/items/{occurrence_id}?ok={quote('申请已提交，等待协调员审核')}")
+
+
+@router.post("/items/{occurrence_id}/progress")
+def report_progress(request: Request, occurrence_id: int = ItemId, *, percent: str = Form(""), done: str = Form(""),
+                    difficulties: str = Form(""), next_steps: str = Form(""), on: str = Form(""),
+                    p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """进度反馈 from the item page (web/templates/_progress.html), through the one door."""
+    try:
+        try:
+            value = int(percent.strip())
+        except ValueError:
+            raise workflow.InvalidInput("完成进度应为 0 到 100 之间的整数（百分比）") from None
+        workflow.report_progress(session, occurrence_id, by=workflow.Actor(p.username, "web", p), percent=value,
+                                 done=done, difficulties=difficulties, next_steps=next_steps,
+                                 on=form_date(on, "反馈日期"), today=today(request))
+    except DubanError as exc:
+        return refused(session, exc, occurrence_id)
+    return redirect(f"/items/{occurrence_id}?ok={quote('已报送进度反馈')}#progress-feedback")

@@ -321,3 +321,63 @@ def test_who_may_not_confirm(confirm_world):
     with Session(engine) as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "confirm")) == 0
         assert s.scalar(sa.select(sa.func.count()).select_from(Notice).where(Notice.kind == "confirm")) == 0
+
+
+# ---------------------------------------------------------------- in the browser
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_codepartment_confirms_in_chromium_on_a_phone_and_a_laptop(confirm_world, tmp_path):
+    import os
+    import shutil
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.conftest import free_port
+    from tests.test_e2e_browser import CHROMIUM
+    from tests.test_e2e_browser import sign_in as browser_sign_in
+
+    app, engine, _, _ = confirm_world
+    lead = _lead(engine)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server.install_signal_handlers = lambda: None
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    from playwright.sync_api import sync_playwright
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+            for width, height in ((390, 844), (1366, 768)):
+                page = browser.new_page(viewport={"width": width, "height": height})
+                browser_sign_in(page, base, "jy")
+                page.goto(f"{base}/items/{lead}")
+                section = page.locator("#co-departments")
+                assert section.is_visible() and page.inner_text("#co-count") in ("0/7", "1/7")
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                # the co-department neither completes nor asks on the lead's item: those forms are hidden
+                assert not page.locator("#complete-form").is_visible()
+                assert not page.locator("#request-form").is_visible()
+                page.screenshot(path=str(tmp_path / f"codept-{width}.png"), full_page=True)
+                if width == 390:
+                    page.fill("#confirm-note", "已提供学籍数据")
+                    page.click("#confirm")
+                    page.wait_for_load_state()
+                    assert page.inner_text("#co-count") == "1/7" and "已确认协办部分" in page.inner_text("#flash")
+                    assert page.locator("#confirm-form").count() == 0
+                    page.screenshot(path=str(tmp_path / "codept-390-confirmed.png"), full_page=True)
+                page.close()
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    keep = os.environ.get("DUBAN_SCREENSHOTS")
+    if keep:
+        for png in tmp_path.glob("codept-*.png"):
+            shutil.copy(png, keep)

@@ -323,6 +323,42 @@ def test_who_may_not_confirm(confirm_world):
         assert s.scalar(sa.select(sa.func.count()).select_from(Notice).where(Notice.kind == "confirm")) == 0
 
 
+def test_the_report_shows_items_whose_confirmations_were_missing(confirm_world, tmp_path):
+    """Fujian's 11.1 (the demo's: 检察院 leads, 公安 confirms), 2025H2: Q3's item got its
+    confirmation the day after the due date, Q4's never: both count, in every format."""
+    import json
+
+    import openpyxl
+
+    from reports.html import render_html
+    from reports.render import document, write, write_json
+
+    _, engine, _, _ = confirm_world
+    with Session(engine) as s, s.begin():
+        ob = s.scalar(sa.select(Obligation.id).where(Obligation.plan_id == "fujian-2025", Obligation.code == "11.1"))
+        rows = s.execute(sa.select(Occurrence.id, Occurrence.due).where(Occurrence.obligation_id == ob)
+                         .order_by(Occurrence.due)).all()
+        assert [r.due.month for r in rows] == [3, 6, 9, 12]
+        for oid, due in rows[:3]:      # Q1, Q2 on time; Q3 a day late
+            late = due + dt.timedelta(days=1) if due.month == 9 else due
+            workflow.confirm_part(s, oid, by=workflow.Actor("公安厅", "cli"),
+                                  now=dt.datetime.combine(late, dt.time(9, 0), dt.UTC))
+    with Session(engine) as s:
+        data = build_report(s, start=D(2025, 1, 1), end=D(2025, 12, 31), today=D(2026, 1, 5), plan="fujian-2025",
+                            with_previous=False)
+    assert data.confirmations_missing == 2
+    doc = document(data)
+    [summary] = [t for sec in doc.sections for t in sec.tables if t.key == "summary"]
+    assert {"item": "协办部门到期未确认", "value": 2, "rate": None} in summary.rows
+    html = render_html(doc)
+    assert "；2项事项的协办部门到期未确认" in html.replace(" ", "")     # the summary's words, in the printed formats
+    json_path = write_json(data, tmp_path / "r.json")
+    assert json.loads(json_path.read_text(encoding="utf-8"))["confirmations_missing"] == 2
+    book = openpyxl.load_workbook(write(data, "xlsx", tmp_path / "r.xlsx"))
+    cells = [(r[0], r[1]) for ws in book.worksheets for r in ws.iter_rows(values_only=True) if r and r[0]]
+    assert ("协办部门到期未确认", 2) in cells
+
+
 # ---------------------------------------------------------------- in the browser
 
 @pytest.mark.slow

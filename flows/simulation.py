@@ -202,8 +202,14 @@ def review_day(world: DemoWorld, engine, day: dt.date) -> dict[str, int]:
             redo = day + dt.timedelta(days=rng.randrange(2, 7))
             world.agenda.setdefault(redo, []).append((oid, c.count, redo))
             world.returned.add(oid)
+        missing = _confirm_parts(world, session, accept, day)
+        accept = [oid for oid in accept if oid not in missing]
         for i in range(0, len(accept), workflow.MAX_BULK):
             workflow.accept(session, accept[i:i + workflow.MAX_BULK], by=by, note="演示：材料齐全，审核通过")
+        if missing:
+            workflow.accept(session, sorted(missing), by=by, anyway=True,
+                            note="演示：协办部门未按时确认，协办部分已由牵头部门一并报送，审核通过")
+            accept += sorted(missing)
     for oid in due:
         del world.awaiting[oid]
     return {"accepted": len(accept), "returned": len(to_return)}
@@ -243,6 +249,24 @@ def progress_day(world: DemoWorld, engine, day: dt.date) -> int:
                                      now=dt.datetime.combine(day, dt.time(8, 0), dt.UTC))
             made += 1
     return made
+def _confirm_parts(world: DemoWorld, session: Session, ids: list[int], day: dt.date) -> set[int]:
+    """Co-departments (协办确认) of the items about to be accepted confirm their part, most of
+    them by review time; returns the items some co-department left unconfirmed."""
+    from storage.tables import CoConfirmation
+
+    missing: set[int] = set()
+    if not ids:
+        return missing
+    for oid, party in session.execute(select(CoConfirmation.occurrence_id, CoConfirmation.party_key)
+                                      .where(CoConfirmation.occurrence_id.in_(ids),
+                                             CoConfirmation.confirmed_at.is_(None))
+                                      .order_by(CoConfirmation.occurrence_id, CoConfirmation.id)).all():
+        if random.Random(f"{world.seed}:{oid}:{party}:confirm").random() < 0.75:
+            workflow.confirm_part(session, oid, by=workflow.Actor("演示协办部门", "demo"), party=party,
+                                  note="演示：协办部分已完成", now=dt.datetime.combine(day, dt.time(8, 30), dt.UTC))
+        else:
+            missing.add(oid)
+    return missing
 
 
 def _assign(engine, s: Settings, day: dt.date) -> int:

@@ -20,6 +20,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 KIND_ORDER = {"urge": -1, "escalate": 0, "overdue": 1, "due": 2, "remind": 3, "return": 4, "feedback": 5}
 CSS = {"remind": "#1f5fbf", "due": "#1f5fbf", "overdue": "#b8860b", "escalate": "#c0392b", "urge": "#c0392b",
        "return": "#8e44ad", "feedback": "#16a085"}
+KIND_ORDER["confirm"], CSS["confirm"] = 6, "#1f7a5c"   # 协办确认提醒 (notifications/sweep.py)
 
 _env = environment(TEMPLATES)
 
@@ -43,6 +44,7 @@ class Entry:
     note: str = ""        # a hand reminder's note (催办说明)
     reason: str | None = None   # why a coordinator returned the item's completion (退回)
     progress_link: str = ""     # a feedback reminder: the item's page, where progress is reported (进度反馈)
+    action: str = ""      # the link's label when not the usual one (协办确认: the item's web page)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,12 @@ ITEMS_SQL = sa.text(
     "LEFT JOIN care_case k ON k.id = o.case_id LEFT JOIN hand_reminder h ON h.notice_id = n.id "
     "LEFT JOIN jurisdiction t ON t.id = CASE WHEN j.level = 'village' THEN j.parent_id ELSE j.id END "
     "LEFT JOIN jurisdiction s ON s.id = j.escalate_to_id "
-    "WHERE n.digest_id IN :digests AND o.waived_at IS NULL AND o.done_count < o.required "
+    "WHERE n.digest_id IN :digests AND o.waived_at IS NULL "
+    "AND (o.done_count < o.required OR (n.kind = 'confirm' AND o.submitted_at IS NOT NULL)) "
+    # a co-department's confirmation reminder only while its confirmation is still pending
+    "AND (n.kind <> 'confirm' OR EXISTS (SELECT 1 FROM co_confirmation cc JOIN contact cx "
+    "ON cx.department_key = cc.party_key AND cx.jurisdiction_id = o.jurisdiction_id "
+    "WHERE cx.id = n.recipient_id AND cc.occurrence_id = o.id AND cc.confirmed_at IS NULL)) "
     "ORDER BY n.digest_id, p.id, n.kind, o.due, cl.position, ob.position, j.path, d.key, n.id"
 ).bindparams(sa.bindparam("digests", expanding=True))
 
@@ -150,6 +157,8 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
             timing = feedback_timing(r.stage)
         elif kind == "remind":
             timing = f"还剩 {r.workdays} 个工作日"
+        elif kind == "confirm":
+            timing = "今日到期，请确认协办部分" if r.workdays <= 0 else f"还剩 {r.workdays} 个工作日，请确认协办部分"
         elif kind == "due":
             timing = "今日到期"
         else:
@@ -158,14 +167,18 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         # a key child's item names the township only: not the village (with the code, it could
         # point to the child) nor a contact named after it
         assignee = f"{r.township}{r.dept}" if r.case_code else (r.contact_name or f"{r.unit}{r.dept}")
+        confirm = kind == "confirm"    # to a co-department: the lead's item, confirmed on its web page
         group["entries"].append(Entry(
             clause=clause_label(r.clause), clause_title=r.clause_title or "", what=r.what,
             assignee=assignee,
             case=f"{r.case_code}（{r.township}）" if r.case_code else None,
-            who_line=f"责任单位：{assignee}" + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
+            who_line=(f"牵头单位：{assignee}；贵单位为协办部门" if confirm else f"责任单位：{assignee}")
+            + (f"；服务对象：{r.case_code}（{r.township}）" if r.case_code else ""),
             period=period_label(r.period_key), due=date_with_weekday(due), timing=timing,
             done=r.done_count, required=r.required,
-            link=f"{base_url.rstrip('/')}/{'v' if supervisor else 'c'}/{token}",
+            link=(f"{base_url.rstrip('/')}/items/{r.occurrence_id}" if confirm
+                  else f"{base_url.rstrip('/')}/{'v' if supervisor else 'c'}/{token}"),
+            action="协办确认（登录后在事项页确认）" if confirm else "",
             note=(r.urge_note or "") if kind == "urge" else "",
             reason=getattr(r, "return_reason", None),
             progress_link=f"{base_url.rstrip('/')}/items/{r.occurrence_id}" if kind == "feedback" and not supervisor else "",
@@ -175,7 +188,7 @@ def compose(rows: list, *, recipient: str, supervisor: bool, day: dt.date, secre
         groups = sorted(plan["groups"].values(), key=lambda g: g["order"])
         plan_list.append({"number": numeral(i + 1), "title": plan["title"], "groups": groups})
     kinds = {g["order"] for p in plan_list for g in p["groups"]}
-    headline = {-1: "催办", 0: "督办", 1: "催办", 2: "提醒", 3: "提醒", 4: "退回", 5: "进度反馈"}[min(kinds)]
+    headline = {-1: "催办", 0: "督办", 1: "催办", 2: "提醒", 3: "提醒", 4: "退回", 5: "进度反馈", 6: "协办确认"}[min(kinds)]
     overdue = sum(len(g["entries"]) for p in plan_list for g in p["groups"] if 0 <= g["order"] <= 1)
     intro = (f"截至{date_with_weekday(day)}，贵单位督查范围内下列单位的督办事项已逾期且尚未办结，请督促有关单位抓紧办理："
              if supervisor else f"根据有关实施方案，截至{date_with_weekday(day)}，贵单位有下列事项需要办理：")

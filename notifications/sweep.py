@@ -117,6 +117,7 @@ def sweep(engine: Engine, calendar: WorkCalendar, policy: NotifyPolicy, today: d
         for group_policy, only, excluded in _policy_groups(session, policy):
             _stage_rows(session, group_policy, only, excluded, today, tidx)
         _stage_feedback(session, feedback or FeedbackPolicy(), today)
+        _stage_confirmations(session, policy, today, tidx)
         if session.get_bind().dialect.name == "postgresql":
             session.execute(sa.text("ANALYZE sweep_stage"))    # temporary tables get no autovacuum
         send_at = dt.datetime.combine(today, send_time, ZoneInfo(timezone)).astimezone(dt.UTC)
@@ -353,3 +354,40 @@ def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[in
     created = (session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0) - before
     dead = dead_without_address(session, today)
     return created, dead, {k: v for k, v in added.items() if v}
+
+
+# ---------------------------------------------------------------- co-department confirmations (协办确认提醒)
+
+KINDS += ("confirm",)
+
+
+def confirm_stage_filter(o: sa.FromClause) -> sa.ColumnElement:
+    """The lead's item still needs the confirmation: open, or submitted and awaiting review (an
+    item accepted without it needs it no more)."""
+    return sa.and_(o.c.waived_at.is_(None), sa.or_(o.c.done_count < o.c.required, o.c.submitted_at.is_not(None)))
+
+
+def _stage_confirmations(session: Session, policy: NotifyPolicy, today: dt.date, tidx: int) -> None:
+    """A co-department whose confirmation (协办确认) on a lead's item is still pending when the
+    item comes within the first reminder window (``notify.reminders``' largest, working days
+    before the due date) gets one notice (stage ``confirm-<contact id>``, kind ``confirm``) in
+    its digest. One INSERT … SELECT over the pending rows (ix_co_confirmation_party's table is
+    small: one row per co-department of a lead item)."""
+    from storage.tables import CoConfirmation
+
+    window = max(policy.reminders or (1,))
+    o = Occurrence.__table__.alias("o")
+    wd = WorkdayIndex.__table__.alias("wd")
+    c = Contact.__table__.alias("c")
+    cc = CoConfirmation.__table__.alias("cc")
+    day = sa.bindparam("today", today, type_=sa.Date)
+    t = sa.bindparam("tidx", tidx, type_=sa.Integer)
+    until = sa.bindparam("until", today + dt.timedelta(days=window * 3 + 14), type_=sa.Date)
+    rows = (sa.select(o.c.id, _inline("confirm-") + sa.cast(c.c.id, sa.String(8)), _inline("confirm"), day,
+                      wd.c.idx - t, _inline("contact"), c.c.id)
+            .select_from(cc.join(o, o.c.id == cc.c.occurrence_id).join(wd, wd.c.day == o.c.due)
+                         .join(c, sa.and_(c.c.jurisdiction_id == o.c.jurisdiction_id,
+                                          c.c.department_key == cc.c.party_key)))
+            .where(cc.c.confirmed_at.is_(None), confirm_stage_filter(o), o.c.due >= day, o.c.due <= until,
+                   wd.c.idx - t <= _inline(window)))
+    session.execute(sa.insert(STAGE).from_select(STAGE_COLS, rows))

@@ -170,7 +170,8 @@ def summary_text(data: ReportData) -> str:
         parts.append(f"其中按期办结 {t['done']:,} 项、逾期办结 {t['done_late']:,} 项、逾期未办 {t['overdue']:,} 项、"
                      f"未到期 {t['open'] + t['due_soon']:,} 项、已豁免 {t['waived']:,} 项"
                      + (f"、待审核 {t['submitted']:,} 项" if t.get("submitted") else "")
-                     + (f"；办结情况被退回 {data.returns:,} 次" if data.returns else ""))
+                     + (f"；办结情况被退回 {data.returns:,} 次" if data.returns else "")
+                     + (f"；{data.confirmations_missing:,} 项事项的协办部门到期未确认" if data.confirmations_missing else ""))
         rate = f"按期办结率 {rate_text(t['on_time_rate'])}，办结率 {rate_text(t['completion_rate'])}"
         if data.previous is not None and data.trend.get("on_time_rate") is not None:
             rate += (f"，按期办结率较上期（{period_words(data.previous_start, data.previous_end)}，"
@@ -209,6 +210,8 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
          {"item": "已豁免", "value": data.totals["waived"], "rate": None},
          {"item": "待审核", "value": data.totals["submitted"], "rate": None},
          {"item": "退回次数", "value": data.returns, "rate": None},
+         *([{"item": "协办部门到期未确认", "value": data.confirmations_missing, "rate": None}]
+           if data.confirmations_missing else []),      # items whose co-departments had not all confirmed (协办确认)
          {"item": "办结（按期与逾期）", "value": data.totals["done"] + data.totals["done_late"],
           "rate": data.totals["completion_rate"]}],
         note="按期率（按期办结率）= 按期办结 ÷（按期办结 + 逾期办结 + 逾期未办）；办结率 =（按期办结 + 逾期办结）÷ 同一分母；"

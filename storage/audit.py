@@ -19,6 +19,7 @@ ACTIONS = {"complete": "登记办理", "waive": "豁免", "extend": "延期", "r
            "user.disable": "停用账号", "user.enable": "启用账号", "user.password": "修改密码",
            "user.ics": "更换日历订阅地址", "token.revoke": "吊销接口令牌", "report.issue": "印发通报",
            "accept": "审核通过", "return": "退回", "progress": "进度反馈"}
+ACTIONS["confirm"] = "协办确认"     # a co-department confirms its part (workflow.confirm_part)
 
 
 def record(session: Session, *, actor: str, action: str, object_type: str, object_id: Any,

@@ -487,3 +487,20 @@ class ChannelSend(SQLModel, table=True):
     transport: str = Field(max_length=10)
     request_id: str | None = Field(default=None, max_length=120)   # the provider's request / message id
     sent_at: dt.datetime
+
+
+class CoConfirmation(SQLModel, table=True):
+    """A co-department's confirmation of its part (协办确认) on the lead department's item, for
+    obligations with ``co_departments: confirm`` (migration 0019). Materialize writes one row per
+    co-department with a contact at the item's unit (pending: ``confirmed_at`` null); the
+    co-department confirms once, through storage.workflow.confirm_part."""
+
+    __tablename__ = "co_confirmation"
+    __table_args__ = (UniqueConstraint("occurrence_id", "party_key"),
+                      sa.Index("ix_co_confirmation_party", "party_key", "occurrence_id"))
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    occurrence_id: int = Field(sa_column=Column(_BigId, nullable=False))   # no FK: derived, see Occurrence
+    party_key: str = Field(max_length=64)
+    confirmed_at: dt.datetime | None = None
+    confirmed_by: str | None = None
+    note: str | None = None

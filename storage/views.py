@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -252,3 +253,42 @@ def pending_counts(session: Session, principal: Principal) -> dict[str, int]:
 
 def user_by_name(session: Session, username: str) -> UserAccount | None:
     return session.scalar(select(UserAccount).where(UserAccount.username == username))
+
+
+# ---------------------------------------------------------------- co-departments (协办确认)
+
+def confirmations_of(session: Session, occurrence_id: int) -> list:
+    """The co-departments of an item (``co_departments: confirm``) and where each stands:
+    rows of (party_key, name, confirmed_at, confirmed_by, note), in catalog order."""
+    from storage.tables import CoConfirmation
+
+    return session.execute(
+        select(CoConfirmation.party_key, Department.name, CoConfirmation.confirmed_at, CoConfirmation.confirmed_by,
+               CoConfirmation.note)
+        .join(Department, Department.key == CoConfirmation.party_key)
+        .where(CoConfirmation.occurrence_id == occurrence_id).order_by(CoConfirmation.id)).all()
+
+
+def awaiting_confirmation(session: Session, p: Principal, *, limit: int = 200) -> list:
+    """For a department's inbox: the lead departments' items at its unit on which it is a
+    co-department and has not confirmed yet (not waived), soonest due first: rows of
+    (occurrence_id, due, what, plan title, clause code, lead department name, done, required,
+    submitted_at). Empty for anyone but a department account. Uses ix_co_confirmation_party."""
+    from storage.access import co_department_filter
+    from storage.tables import CoConfirmation
+
+    if p.role != "department":
+        return []
+    return session.execute(
+        select(Occurrence.id.label("occurrence_id"), Occurrence.due, Obligation.what, Plan.title.label("plan"),
+               Clause.code.label("clause"), Department.name.label("lead"), Occurrence.done_count,
+               Occurrence.required, Occurrence.submitted_at)
+        .join(CoConfirmation, sa.and_(CoConfirmation.occurrence_id == Occurrence.id,
+                                      CoConfirmation.party_key == p.department_key,
+                                      CoConfirmation.confirmed_at.is_(None)))
+        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Clause, Clause.id == Obligation.clause_id)
+        .join(Plan, Plan.id == Occurrence.plan_id)
+        .join(Department, Department.key == Occurrence.party_key)
+        .where(co_department_filter(p), Occurrence.waived_at.is_(None))
+        .order_by(Occurrence.due, Occurrence.id).limit(limit)).all()

@@ -61,6 +61,7 @@ class OccurrenceOut(BaseModel):
 class AcceptIn(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(..., min_length=1, max_length=1000, description="待审核的督办事项编号（一次至多 1000 项）")
     note: str | None = Field(None, description="审核意见（2000 字以内）")
+    anyway: bool = Field(False, description="协办部门未全部确认也审核通过（须填写审核意见）")
 
 
 class ReturnIn(BaseModel):
@@ -160,7 +161,7 @@ def review_accept(request: Request, body: AcceptIn, p: Principal = Depends(api_u
     """Accepted items count as done on time or late by their judged completion day; one item not
     awaiting review refuses the whole batch."""
     day = request.app.state.today()
-    workflow.accept(session, body.ids, by=workflow.Actor(p.username, "api", p), note=body.note)
+    workflow.accept(session, body.ids, by=workflow.Actor(p.username, "api", p), note=body.note, anyway=body.anyway)
     session.flush()
     return [occ.occurrence_detail(session, i, today=day) for i in body.ids]
 
@@ -341,3 +342,40 @@ def progress_list(occurrence_id: int = ItemId, *, p: Principal = Depends(api_use
 
 
 assert set(STATUSES) == set(Status.__args__)
+
+
+# ---------------------------------------------------------------- co-departments (协办确认)
+
+class ConfirmIn(BaseModel):
+    note: str | None = Field(None, max_length=2000, description="协办部分的办理说明（2000 字以内）")
+
+
+class CoDepartmentOut(BaseModel):
+    department: str
+    name: str
+    confirmed_at: dt.datetime | None
+    confirmed_by: str | None
+    note: str | None
+
+
+class ConfirmOut(BaseModel):
+    occurrence: int
+    department: str = Field(..., description="确认的协办部门（键）")
+    confirmed: int = Field(..., description="已确认的协办部门数")
+    of: int = Field(..., description="协办部门总数")
+    co_departments: list[CoDepartmentOut]
+
+
+@router.post("/occurrences/{occurrence_id}/confirm", response_model=ConfirmOut, summary="协办确认：协办部门确认协办部分",
+             responses={404: {"description": "不存在或无权查看"}, 403: {"description": "不是本事项的协办部门"},
+                        409: {"description": "已确认过或事项已豁免"}, 422: {"description": "说明不符合要求"}})
+def confirm_part(body: ConfirmIn, occurrence_id: int = ItemId, *, p: Principal = Depends(api_user),
+                 session: Session = db):
+    """A co-department's token confirms its part on the lead department's item, once."""
+    row = workflow.confirm_part(session, occurrence_id, by=workflow.Actor(p.username, "api", p), note=body.note)
+    session.flush()
+    parts = views.confirmations_of(session, occurrence_id)
+    return ConfirmOut(occurrence=occurrence_id, department=row.party_key,
+                      confirmed=sum(1 for r in parts if r.confirmed_at is not None), of=len(parts),
+                      co_departments=[CoDepartmentOut(department=r.party_key, name=r.name, confirmed_at=r.confirmed_at,
+                                                      confirmed_by=r.confirmed_by, note=r.note) for r in parts])

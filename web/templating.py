@@ -34,7 +34,19 @@ def make_templates(timezone: str) -> Jinja2Templates:
         return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     env.filters["localtime"] = localtime
+    env.globals["co_departments"] = co_departments
     return Jinja2Templates(env=env)
+
+
+def co_departments(request: Request, occurrence_id: int) -> list:
+    """The co-departments of an item and their confirmations (协办确认), for the item page's
+    _codepartments.html (the page's own route need not know about them)."""
+    from sqlmodel import Session
+
+    from storage.views import confirmations_of
+
+    with Session(request.app.state.engine) as session:
+        return confirmations_of(session, occurrence_id)
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:

@@ -234,12 +234,14 @@ def review_list(ctx: typer.Context, plan: Optional[str] = typer.Option(None, "--
 def review_accept(ctx: typer.Context, occurrences: list[int] = typer.Argument(..., help="督办事项编号（可多个）"),
                   note: Optional[str] = typer.Option(None, "--note", help="审核意见 / note"),
                   by: str = typer.Option("命令行用户", "--by", help="审核人 / who"),
+                  anyway: bool = typer.Option(False, "--anyway",
+                                              help="协办部门未全部确认也通过（须填 --note）/ accept without all co-department confirmations"),
                   format: ListFormat = FormatOption):
     """审核通过（可批量）：按登记的办结日期判定按期或逾期办结 / accept completions."""
     run = cli(ctx)
     s = run.settings
     with run.session() as session, session.begin():
-        workflow.accept(session, list(occurrences), by=workflow.Actor(by, "cli"), note=note)
+        workflow.accept(session, list(occurrences), by=workflow.Actor(by, "cli"), note=note, anyway=anyway)
     with run.session() as session:
         details = [occ.occurrence_detail(session, i, today=s.today(), soon_days=s.due_soon_days) for i in occurrences]
     if format == ListFormat.json:

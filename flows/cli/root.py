@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from sqlalchemy.exc import OperationalError
 
+import flows.cli.confirm as confirm
 import flows.cli.contacts as contacts
 import flows.cli.db as db
 import flows.cli.directory as directory
@@ -54,6 +55,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(tasks.urge_app)        # urge
 app.add_typer(progress.app, name="progress")
+app.add_typer(confirm.app)           # confirm (协办确认)
 
 
 @app.callback()

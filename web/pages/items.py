@@ -186,3 +186,28 @@ def report_progress(request: Request, occurrence_id: int = ItemId, *, percent: s
     except DubanError as exc:
         return refused(session, exc, occurrence_id)
     return redirect(f"/items/{occurrence_id}?ok={quote('已报送进度反馈')}#progress-feedback")
+
+
+# ---------------------------------------------------------------- co-departments (协办确认)
+
+@router.post("/items/{occurrence_id}/confirm")
+def confirm_part(request: Request, occurrence_id: int = ItemId, *, note: str = Form(""),
+                 p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """A co-department confirms its part on the lead's item (storage.workflow.confirm_part)."""
+    try:
+        workflow.confirm_part(session, occurrence_id, by=workflow.Actor(p.username, "web", p), note=note)
+    except DubanError as exc:
+        return refused(session, exc, occurrence_id)
+    return redirect(f"/items/{occurrence_id}?ok={quote('已确认协办部分')}")
+
+
+@router.post("/items/{occurrence_id}/accept-anyway")
+def accept_anyway(request: Request, occurrence_id: int = ItemId, *, note: str = Form(""),
+                  p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """A coordinator accepts a submission whose co-departments have not all confirmed, with a
+    note (storage.workflow.accept with anyway)."""
+    try:
+        workflow.accept(session, [occurrence_id], by=workflow.Actor(p.username, "web", p), note=note, anyway=True)
+    except DubanError as exc:
+        return refused(session, exc, occurrence_id)
+    return redirect(f"/items/{occurrence_id}?ok={quote('已审核通过（协办部门未全部确认，已记录审核意见）')}")

@@ -23,7 +23,7 @@ def prepare_task(folder: str, seed: int, config: str | None) -> DemoWorld:
 
 @task(name="simulate-week", cache_policy=NO_CACHE)
 def simulate_week(world: DemoWorld, first: dt.date) -> dict:
-    totals = {"completions": 0, "sent": 0, "accepted": 0, "returned": 0}
+    totals = {"completions": 0, "sent": 0, "accepted": 0, "returned": 0, "progress": 0}
     day = first
     while day <= min(first + dt.timedelta(days=6), YEAR_END):
         for k, v in simulate_day(world, day).items():
@@ -37,7 +37,7 @@ def simulate_week(world: DemoWorld, first: dt.date) -> dict:
 @flow(name="demo", flow_run_name="demo-seed-{seed}")
 def demo_flow(folder: str, seed: int = 7, config: str | None = None) -> dict:
     world = prepare_task(folder, seed, config)
-    totals = {"completions": 0, "sent": 0, "accepted": 0, "returned": 0}
+    totals = {"completions": 0, "sent": 0, "accepted": 0, "returned": 0, "progress": 0}
     week = YEAR_START
     while week <= YEAR_END:
         for k, v in simulate_week(world, week).items():

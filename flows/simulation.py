@@ -3,7 +3,8 @@
 Departments behave deterministically for a seed: most complete their items before the due
 date, some late, a few never; multi-visit items (6 a quarter) are done in instalments; a few
 record their work days after doing it, some beyond the grace (flagged 补登待核 and judged by the
-recording day). Each completion that reaches the required count awaits review (待审核); the
+recording day). On feedback days most departments owing a long item report its progress
+(进度反馈), the others get the sweep's reminder. Each completion that reaches the required count awaits review (待审核); the
 coordinator reviews two days later, accepting most in one batch and returning a few with a
 reason (退回), which the department redoes some days after. Each simulated day records that
 day's completions and reviews, sweeps on working days, and delivers the day's digests to the
@@ -27,7 +28,7 @@ from storage.catalogs import load_plans
 from storage.db import make_engine, migrate
 from storage.files import Settings
 from storage.schedule import materialize
-from storage.tables import Case, Completion, Jurisdiction, Notice, Occurrence, Outbox, Plan
+from storage.tables import Case, Completion, Jurisdiction, Notice, Occurrence, Outbox, Plan, ProgressReport
 
 YEAR_START, YEAR_END = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
 D = dt.date
@@ -164,6 +165,7 @@ def simulate_day(world: DemoWorld, day: dt.date) -> dict[str, int]:
                                       setting=setting)
                     done += 1
         reviewed = review_day(world, engine, day)
+        reviewed["progress"] = progress_day(world, engine, day)
         sent = 0
         if day in URGE_DAYS:
             _urge(engine, s, day)
@@ -200,11 +202,71 @@ def review_day(world: DemoWorld, engine, day: dt.date) -> dict[str, int]:
             redo = day + dt.timedelta(days=rng.randrange(2, 7))
             world.agenda.setdefault(redo, []).append((oid, c.count, redo))
             world.returned.add(oid)
+        missing = _confirm_parts(world, session, accept, day)
+        accept = [oid for oid in accept if oid not in missing]
         for i in range(0, len(accept), workflow.MAX_BULK):
             workflow.accept(session, accept[i:i + workflow.MAX_BULK], by=by, note="演示：材料齐全，审核通过")
+        if missing:
+            workflow.accept(session, sorted(missing), by=by, anyway=True,
+                            note="演示：协办部门未按时确认，协办部分已由牵头部门一并报送，审核通过")
+            accept += sorted(missing)
     for oid in due:
         del world.awaiting[oid]
     return {"accepted": len(accept), "returned": len(to_return)}
+
+
+PROGRESS_SHARE = 0.7      # of the long items asked on a feedback day, those that report in time
+PROGRESS_WORDS = ("已完成阶段性摸排，建立工作台账", "已召开部署会，明确责任分工", "已完成部分入户走访和情况核查")
+PROGRESS_DIFFICULTIES = (None, None, "基层人手不足，部分流动儿童信息更新滞后")
+
+
+def progress_day(world: DemoWorld, engine, day: dt.date) -> int:
+    """On a feedback day (进度反馈, obligations.feedback) most departments owing an open long item
+    report its progress through the one door, the rest do not (and the day's sweep reminds
+    them): the percent follows the share of the period gone by, so it never goes backwards."""
+    from obligations.feedback import FeedbackPolicy
+
+    f = world.settings.notify.feedback
+    policy = FeedbackPolicy(f.every, f.day, f.min_period_days, f.enabled)
+    if not policy.enabled or policy.last_day(day) != day:
+        return 0
+    with Session(engine) as session:
+        rows = session.execute(select(Occurrence.id, Occurrence.period_start, Occurrence.due).where(
+            Occurrence.waived_at.is_(None), Occurrence.done_count < Occurrence.required,
+            Occurrence.submitted_at.is_(None), Occurrence.due > day)).all()
+    asked = [(oid, start, due) for oid, start, due in rows if policy.asks(period_start=start, due=due, day=day)]
+    by = workflow.Actor("演示部门", "demo")
+    made = 0
+    with Session(engine) as session, session.begin():
+        for oid, start, due in asked:
+            rng = random.Random(f"{world.seed}:{oid}:{day}:progress")
+            if rng.random() >= PROGRESS_SHARE:
+                continue
+            percent = min(95, round(100 * (day - start).days / max((due - start).days, 1)))
+            workflow.report_progress(session, oid, by=by, percent=percent, done=rng.choice(PROGRESS_WORDS),
+                                     difficulties=rng.choice(PROGRESS_DIFFICULTIES),
+                                     next_steps="按计划推进，按期完成", on=day, today=day,
+                                     now=dt.datetime.combine(day, dt.time(8, 0), dt.UTC))
+            made += 1
+    return made
+def _confirm_parts(world: DemoWorld, session: Session, ids: list[int], day: dt.date) -> set[int]:
+    """Co-departments (协办确认) of the items about to be accepted confirm their part, most of
+    them by review time; returns the items some co-department left unconfirmed."""
+    from storage.tables import CoConfirmation
+
+    missing: set[int] = set()
+    if not ids:
+        return missing
+    for oid, party in session.execute(select(CoConfirmation.occurrence_id, CoConfirmation.party_key)
+                                      .where(CoConfirmation.occurrence_id.in_(ids),
+                                             CoConfirmation.confirmed_at.is_(None))
+                                      .order_by(CoConfirmation.occurrence_id, CoConfirmation.id)).all():
+        if random.Random(f"{world.seed}:{oid}:{party}:confirm").random() < 0.75:
+            workflow.confirm_part(session, oid, by=workflow.Actor("演示协办部门", "demo"), party=party,
+                                  note="演示：协办部分已完成", now=dt.datetime.combine(day, dt.time(8, 30), dt.UTC))
+        else:
+            missing.add(oid)
+    return missing
 
 
 def _assign(engine, s: Settings, day: dt.date) -> int:
@@ -255,10 +317,11 @@ def summary(settings: Settings) -> dict:
             assignments = s.scalar(select(func.count()).select_from(Plan).where(Plan.id.like("task-%")))
             assigned_items = s.scalar(select(func.count()).select_from(Occurrence).where(Occurrence.plan_id.like("task-%")))
             returned = s.scalar(select(func.count()).select_from(Completion).where(Completion.returned_at.is_not(None)))
+            progress_reports = s.scalar(select(func.count()).select_from(ProgressReport))
     finally:
         engine.dispose()
     return {"occurrences": total, "cases": cases, "departments": departments, "notices": kinds, "outbox": outbox,
             "flagged": flagged, "assignments": assignments, "assigned_items": assigned_items,
-            "channels": channels, "returned": returned}
+            "channels": channels, "returned": returned, "progress_reports": progress_reports}
 
 

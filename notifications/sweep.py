@@ -20,10 +20,22 @@ from sqlalchemy.schema import CreateTable
 from sqlmodel import Session
 
 from notifications.outbox import OutboxStatus, dead_without_address, status_sql, unrendered_pending
+from obligations.feedback import FeedbackPolicy, feedback_policy
+from obligations.feedback import stage as feedback_stage
 from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
 from storage.db import refresh_statistics
-from storage.tables import Contact, Jurisdiction, Notice, Obligation, Occurrence, Outbox, WorkdayIndex
+from storage.tables import (
+    Contact,
+    Jurisdiction,
+    Notice,
+    Obligation,
+    Occurrence,
+    Outbox,
+    Plan,
+    ProgressReport,
+    WorkdayIndex,
+)
 
 
 @dataclass
@@ -90,7 +102,8 @@ def _policy_groups(session: Session, default: NotifyPolicy) -> list[tuple[Notify
 
 
 def sweep(engine: Engine, calendar: WorkCalendar, policy: NotifyPolicy, today: dt.date, *,
-          send_time: dt.time, timezone: str) -> SweepReport:
+          send_time: dt.time, timezone: str, feedback: FeedbackPolicy | None = None) -> SweepReport:
+    """``feedback``: the feedback days (config ``notify.feedback``; default obligations.feedback's)."""
     report = SweepReport(today)
     with Session(engine) as session, session.begin():
         lowest = session.scalar(select(func.min(Occurrence.due)).where(Occurrence.done_count < Occurrence.required,
@@ -103,6 +116,8 @@ def sweep(engine: Engine, calendar: WorkCalendar, policy: NotifyPolicy, today: d
         _staging(session)
         for group_policy, only, excluded in _policy_groups(session, policy):
             _stage_rows(session, group_policy, only, excluded, today, tidx)
+        _stage_feedback(session, feedback or FeedbackPolicy(), today)
+        _stage_confirmations(session, policy, today, tidx)
         if session.get_bind().dialect.name == "postgresql":
             session.execute(sa.text("ANALYZE sweep_stage"))    # temporary tables get no autovacuum
         send_at = dt.datetime.combine(today, send_time, ZoneInfo(timezone)).astimezone(dt.UTC)
@@ -140,7 +155,7 @@ def _group_filter(o: sa.FromClause, only: list[int] | None, excluded: list[int])
     return ()
 
 
-KINDS = ("remind", "due", "overdue", "escalate")
+KINDS = ("remind", "due", "overdue", "escalate", "feedback")
 
 # The day's new notice rows, before they are written to ``notice`` (see _staging). A temporary
 # table: in its own MetaData, never part of the schema or its migrations.
@@ -148,7 +163,7 @@ STAGE = sa.Table(
     "sweep_stage", sa.MetaData(),
     sa.Column("occurrence_id", sa.BigInteger, nullable=False),
     sa.Column("stage", sa.String(16), nullable=False),
-    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),
     sa.Column("swept_on", sa.Date, nullable=False),
     sa.Column("workdays", sa.Integer, nullable=False),
     sa.Column("recipient_kind", sa.String(10), nullable=False),
@@ -209,6 +224,65 @@ def _stage_rows(session: Session, policy: NotifyPolicy, only, excluded, today: d
                       _inline("supervisor"), route)
             .select_from(dated.join(j, j.c.id == o.c.jurisdiction_id))
             .where(*owed, route.is_not(None), o.c.due < day, t - wd.c.idx >= _inline(after), *group))
+
+
+# the longest period of a cadence kind, in days: obligations whose periods are all shorter than a
+# policy's min_period_days never ask for feedback and are left out of its statement altogether
+LONGEST = {"monthly": 31, "quarterly": 92}
+
+
+def _feedback_groups(session: Session, default: FeedbackPolicy) -> list[tuple[FeedbackPolicy, list[int]]]:
+    """[(feedback policy, its obligation ids)]: each active obligation under the policy its plan
+    and catalog entry give it (obligations.feedback.feedback_policy), leaving out those that are
+    off and those whose cadence has no period long enough (a month, a quarter). The statement
+    then reads only the candidates' items through the occurrence key (obligation first)."""
+    groups: dict[FeedbackPolicy, list[int]] = defaultdict(list)
+    rows = session.execute(select(Obligation.id, Obligation.cadence_kind, Obligation.doc, Plan.doc)
+                           .join(Plan, Plan.id == Obligation.plan_id).where(Obligation.active))
+    for oid, kind, odoc, pdoc in rows:
+        policy = feedback_policy(default, pdoc, odoc)
+        if policy.enabled and LONGEST.get(kind, 10**6) >= policy.min_period_days:
+            groups[policy].append(oid)
+    return list(groups.items())
+
+
+def _days_between(session: Session, start, end):
+    """Whole days from ``start`` to ``end`` (two date columns) in the session's SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return end - start
+    return func.julianday(end) - func.julianday(start)
+
+
+def _stage_feedback(session: Session, default: FeedbackPolicy, today: dt.date) -> None:
+    """Feedback reminders (进度反馈提醒, obligations.feedback): on the first sweep on or after a
+    feedback day, each open long item whose period began by the feedback day before it, whose due
+    date is not close, that has had no progress report since that earlier feedback day and no
+    reminder for this feedback day yet. One INSERT … SELECT per policy group; nothing on the
+    days between (no feedback day within the catch-up days)."""
+    o = Occurrence.__table__.alias("o")
+    c = Contact.__table__.alias("c")
+    r, n = ProgressReport.__table__.alias("r"), Notice.__table__.alias("n")
+    from obligations.feedback import QUIET_BEFORE_DUE
+
+    for policy, only in _feedback_groups(session, default):
+        window = policy.window(today)
+        if window is None:
+            continue
+        day, before = window
+        stage = _inline(feedback_stage(day))
+        since = sa.bindparam("since", before, type_=sa.Date)
+        rows = (sa.select(o.c.id, stage, _inline("feedback"), sa.bindparam("today", today, type_=sa.Date),
+                          _inline(0), _inline("contact"), c.c.id)
+                .select_from(o.join(c, sa.and_(c.c.jurisdiction_id == o.c.jurisdiction_id,
+                                               c.c.department_key == o.c.party_key)))
+                .where(o.c.waived_at.is_(None), o.c.done_count < o.c.required,   # ix_occurrence_open
+                       o.c.due > sa.bindparam("after", day + dt.timedelta(days=QUIET_BEFORE_DUE), type_=sa.Date),
+                       o.c.period_start <= since,
+                       _days_between(session, o.c.period_start, o.c.due) >= _inline(policy.min_period_days),
+                       *_group_filter(o, only, []),
+                       ~sa.select(_inline(1)).where(r.c.occurrence_id == o.c.id, r.c.reported_on > since).exists(),
+                       ~sa.select(_inline(1)).where(n.c.occurrence_id == o.c.id, n.c.stage == stage).exists()))
+        session.execute(sa.insert(STAGE).from_select(STAGE_COLS, rows))
 
 
 def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[int, int, dict[str, int]]:
@@ -280,3 +354,40 @@ def _digests(session: Session, today: dt.date, send_at: dt.datetime) -> tuple[in
     created = (session.scalar(select(func.count()).select_from(Outbox).where(Outbox.day == today)) or 0) - before
     dead = dead_without_address(session, today)
     return created, dead, {k: v for k, v in added.items() if v}
+
+
+# ---------------------------------------------------------------- co-department confirmations (协办确认提醒)
+
+KINDS += ("confirm",)
+
+
+def confirm_stage_filter(o: sa.FromClause) -> sa.ColumnElement:
+    """The lead's item still needs the confirmation: open, or submitted and awaiting review (an
+    item accepted without it needs it no more)."""
+    return sa.and_(o.c.waived_at.is_(None), sa.or_(o.c.done_count < o.c.required, o.c.submitted_at.is_not(None)))
+
+
+def _stage_confirmations(session: Session, policy: NotifyPolicy, today: dt.date, tidx: int) -> None:
+    """A co-department whose confirmation (协办确认) on a lead's item is still pending when the
+    item comes within the first reminder window (``notify.reminders``' largest, working days
+    before the due date) gets one notice (stage ``confirm-<contact id>``, kind ``confirm``) in
+    its digest. One INSERT … SELECT over the pending rows (ix_co_confirmation_party's table is
+    small: one row per co-department of a lead item)."""
+    from storage.tables import CoConfirmation
+
+    window = max(policy.reminders or (1,))
+    o = Occurrence.__table__.alias("o")
+    wd = WorkdayIndex.__table__.alias("wd")
+    c = Contact.__table__.alias("c")
+    cc = CoConfirmation.__table__.alias("cc")
+    day = sa.bindparam("today", today, type_=sa.Date)
+    t = sa.bindparam("tidx", tidx, type_=sa.Integer)
+    until = sa.bindparam("until", today + dt.timedelta(days=window * 3 + 14), type_=sa.Date)
+    rows = (sa.select(o.c.id, _inline("confirm-") + sa.cast(c.c.id, sa.String(8)), _inline("confirm"), day,
+                      wd.c.idx - t, _inline("contact"), c.c.id)
+            .select_from(cc.join(o, o.c.id == cc.c.occurrence_id).join(wd, wd.c.day == o.c.due)
+                         .join(c, sa.and_(c.c.jurisdiction_id == o.c.jurisdiction_id,
+                                          c.c.department_key == cc.c.party_key)))
+            .where(cc.c.confirmed_at.is_(None), confirm_stage_filter(o), o.c.due >= day, o.c.due <= until,
+                   wd.c.idx - t <= _inline(window)))
+    session.execute(sa.insert(STAGE).from_select(STAGE_COLS, rows))

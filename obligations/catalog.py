@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from obligations.directory import Directory
 from obligations.errors import ProblemsError
+from obligations.feedback import check_feedback_value
 from obligations.problems import from_validation_error
 from obligations.words import CADENCE_KIND_NAMES
 from obligations.yamlsource import Located, Problem, YamlSyntaxError, format_path, parse
@@ -29,6 +30,12 @@ PLAN_ID = r"^[a-z0-9][a-z0-9-]*$"
 # extractor's free-text notes for whoever checks the draft.
 COMPLETION_REVIEW = {"required": "须经协调员审核", "none": "登记即办结"}
 DEFAULT_COMPLETION_REVIEW = "required"
+# ``co_departments`` (plan: and each obligation, which overrides the plan): how the parties of an
+# obligation owe it. ``separate`` (default): one item per party. ``confirm``: the first party of
+# ``who`` (the lead, 牵头) owes the one item that reports for the clause; each other party (协办)
+# confirms its part on that item (协办确认) instead of owing its own.
+CO_DEPARTMENTS = {"separate": "各部门分别办理", "confirm": "牵头部门办理、协办部门确认"}
+DEFAULT_CO_DEPARTMENTS = "separate"
 
 
 
@@ -213,9 +220,19 @@ def check_catalog(
         if value is not None and value not in COMPLETION_REVIEW:
             at(path, f"completion_review 应为 required（须经协调员审核）或 none（登记即办结），发现 {value!r}")
 
+    def feedback_choice(path: tuple, value: Any) -> None:
+        reason = check_feedback_value(value)
+        if reason:
+            at(path, reason)
+    def co_choice(path: tuple, value: Any) -> None:
+        if value is not None and value not in CO_DEPARTMENTS:
+            at(path, f"co_departments 应为 separate（各部门分别办理）或 confirm（牵头部门办理、协办部门确认），发现 {value!r}")
+
     plan = data.get("plan")
     if isinstance(plan, dict):
         review_choice(("plan", "completion_review"), plan.get("completion_review"))
+        feedback_choice(("plan", "feedback"), plan.get("feedback"))
+        co_choice(("plan", "co_departments"), plan.get("co_departments"))
     clauses = data.get("clauses") if isinstance(data.get("clauses"), list) else []
     clause_ids: dict[str, int] = {}
     obligation_ids: dict[str, tuple] = {}
@@ -254,6 +271,8 @@ def check_catalog(
                 continue
             opath = cpath + ("obligations", oi)
             review_choice(opath + ("completion_review",), ob.get("completion_review"))
+            feedback_choice(opath + ("feedback",), ob.get("feedback"))
+            co_choice(opath + ("co_departments",), ob.get("co_departments"))
             oid = str(ob["id"]) if ob.get("id") is not None else None
             if oid is not None:
                 if oid in obligation_ids:
@@ -313,6 +332,15 @@ def completion_review(plan_doc: dict | None, obligation_doc: dict | None) -> boo
         if doc.get("completion_review") in COMPLETION_REVIEW:
             return doc["completion_review"] == "required"
     return DEFAULT_COMPLETION_REVIEW == "required"
+
+
+def co_departments(plan_doc: dict | None, obligation_doc: dict | None) -> str:
+    """How the obligation's parties owe it: the obligation's ``co_departments``, else the
+    plan's, else ``separate`` (one item per party)."""
+    for doc in (obligation_doc or {}, plan_doc or {}):
+        if doc.get("co_departments") in CO_DEPARTMENTS:
+            return doc["co_departments"]
+    return DEFAULT_CO_DEPARTMENTS
 
 
 def content_hash(value: Any) -> str:

@@ -121,6 +121,15 @@ class SmsConfig(_Section):
     daily_limit: int = Field(default=0, ge=0)
 
 
+class FeedbackConfig(_Section):
+    """Feedback days (进度反馈, obligations.feedback): items whose period is at least
+    ``min_period_days`` long are asked for a progress report every month or quarter on ``day``."""
+    enabled: bool = True
+    every: Literal["month", "quarter"] = "month"
+    day: int = Field(default=25, ge=1, le=28)
+    min_period_days: int = Field(default=120, ge=1, le=3660)
+
+
 class NotifyConfig(_Section):
     reminders: list[int] = [7, 1]
     on_due_day: bool = True
@@ -137,6 +146,7 @@ class NotifyConfig(_Section):
     dingtalk: DingTalkAppConfig = DingTalkAppConfig()
     wecom: WeComAppConfig = WeComAppConfig()
     sms: SmsConfig = SmsConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
 
 
 # -- service: when `duban up` (and `duban deploy`) run each flow -------------------------------

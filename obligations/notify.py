@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 COLOURS = {"remind": "蓝色提醒", "due": "蓝色提醒", "overdue": "黄色预警", "escalate": "红色督办", "urge": "请即办理",
-           "return": "退回重办"}
+           "return": "退回重办", "feedback": "进度反馈"}
+COLOURS["confirm"] = "协办确认"   # a co-department's pending confirmation (协办确认提醒)
 
 
 @dataclass(frozen=True)

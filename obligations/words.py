@@ -17,7 +17,9 @@ STATUS_NAMES = {"open": "未到期", "due_soon": "即将到期", "overdue": "逾
 REVIEW_NAMES = {"submitted": "待审核", "returned": "已退回", "accepted": "审核通过"}
 NOTICE_KIND_NAMES = {"remind": "到期提醒", "due": "今日到期", "overdue": "逾期催办", "escalate": "逾期督办",
                      "urge": "协调员催办",   # urge: a coordinator's reminder sent by hand
-                     "return": "退回重办"}
+                     "return": "退回重办",
+                     "feedback": "进度反馈提醒"}   # feedback: a long item's feedback day (obligations.feedback)
+NOTICE_KIND_NAMES["confirm"] = "协办确认提醒"   # to a co-department, on the lead's item
 LEVEL_NAMES = {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇（街道）", "village": "村（社区）"}
 CHANNEL_NAMES = {"cli": "命令行", "web": "网页", "email": "通知链接", "api": "接口", "demo": "演示", "import": "表格导入",
                  "dingtalk": "钉钉", "wecom": "企业微信", "file": "邮件文件", "none": "无"}

@@ -28,6 +28,7 @@ from sqlmodel import Session
 from notifications.outbox import OutboxStatus
 from obligations.channels import CHANNEL_NAMES
 from obligations.periods import previous_period
+from reports.progress import summary as progress_summary
 from storage.db import scan_slots
 from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
 from storage.tables import (
@@ -45,7 +46,8 @@ from storage.tables import (
 
 # submitted (待审核): completed and awaiting a coordinator's review; in the total, not in the rates
 COUNTS = ("done", "done_late", "overdue", "open", "due_soon", "waived", "submitted")
-NOTICE_KINDS = ("remind", "due", "overdue", "escalate", "urge")   # urge: hand reminders (催办)
+NOTICE_KINDS = ("remind", "due", "overdue", "escalate", "urge",   # urge: hand reminders (催办)
+                "feedback")                                         # feedback: 进度反馈提醒 (obligations.feedback)
 
 
 @dataclass
@@ -78,7 +80,12 @@ class ReportData:
     previous_end: dt.date | None = None
     trend: dict[str, Any] = field(default_factory=dict)
     by_level: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # when asked: every unit, per level
+    # progress feedback (进度反馈, reports/progress.py): reports in the period, open long items' latest percent
+    progress: dict[str, Any] = field(default_factory=dict)
     returns: int = 0                        # completions of the period's items returned by a coordinator (退回)
+    # items due in the period (and by the report day) whose co-departments had not all confirmed
+    # their part (协办确认) by the due date (co_departments: confirm; _confirmations_missing)
+    confirmations_missing: int = 0
 
 
 def empty_row(**labels: Any) -> dict[str, Any]:
@@ -224,6 +231,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                       overdue_rows, totals["overdue"], case_coverage, case_coverage_units, notice_counts,
                       returns=returns)
     data.deliveries = deliveries
+    data.progress = progress_summary(session.connection(), scope)
+    data.confirmations_missing = _confirmations_missing(session.connection(), scope, today)
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *previous[0])
     if levels:
@@ -488,6 +497,24 @@ def _returns(conn, scope: _Scope) -> int:
     """How many completions of the scope's items a coordinator returned (退回)."""
     q = (select(func.count()).select_from(Completion).join(Occurrence, Occurrence.id == Completion.occurrence_id)
          .where(Completion.returned_at.is_not(None)))
+    return int(conn.execute(scope.apply(q)).scalar() or 0)
+
+
+def _confirmations_missing(conn, scope: _Scope, as_of: dt.date) -> int:
+    """Items of the scope due in the period and before ``as_of`` with a co-department that had not
+    confirmed its part by the end of the due date (UTC timestamps; a confirmation still pending
+    counts). One grouped query over co_confirmation, which holds only confirm-mode items."""
+    from storage.tables import CoConfirmation
+
+    cc = CoConfirmation
+    if conn.dialect.name == "postgresql":
+        day = sa.cast(cc.confirmed_at, sa.Date)
+    else:
+        day = func.date(cc.confirmed_at)
+    late = sa.or_(cc.confirmed_at.is_(None), day > Occurrence.due)
+    q = (select(func.count(sa.distinct(Occurrence.id))).select_from(cc)
+         .join(Occurrence, Occurrence.id == cc.occurrence_id)
+         .where(late, Occurrence.waived_at.is_(None), Occurrence.due < as_of))
     return int(conn.execute(scope.apply(q)).scalar() or 0)
 
 

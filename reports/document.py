@@ -170,7 +170,8 @@ def summary_text(data: ReportData) -> str:
         parts.append(f"其中按期办结 {t['done']:,} 项、逾期办结 {t['done_late']:,} 项、逾期未办 {t['overdue']:,} 项、"
                      f"未到期 {t['open'] + t['due_soon']:,} 项、已豁免 {t['waived']:,} 项"
                      + (f"、待审核 {t['submitted']:,} 项" if t.get("submitted") else "")
-                     + (f"；办结情况被退回 {data.returns:,} 次" if data.returns else ""))
+                     + (f"；办结情况被退回 {data.returns:,} 次" if data.returns else "")
+                     + (f"；{data.confirmations_missing:,} 项事项的协办部门到期未确认" if data.confirmations_missing else ""))
         rate = f"按期办结率 {rate_text(t['on_time_rate'])}，办结率 {rate_text(t['completion_rate'])}"
         if data.previous is not None and data.trend.get("on_time_rate") is not None:
             rate += (f"，按期办结率较上期（{period_words(data.previous_start, data.previous_end)}，"
@@ -209,6 +210,8 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
          {"item": "已豁免", "value": data.totals["waived"], "rate": None},
          {"item": "待审核", "value": data.totals["submitted"], "rate": None},
          {"item": "退回次数", "value": data.returns, "rate": None},
+         *([{"item": "协办部门到期未确认", "value": data.confirmations_missing, "rate": None}]
+           if data.confirmations_missing else []),      # items whose co-departments had not all confirmed (协办确认)
          {"item": "办结（按期与逾期）", "value": data.totals["done"] + data.totals["done_late"],
           "rate": data.totals["completion_rate"]}],
         note="按期率（按期办结率）= 按期办结 ÷（按期办结 + 逾期办结 + 逾期未办）；办结率 =（按期办结 + 逾期办结）÷ 同一分母；"
@@ -290,6 +293,8 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
             detail.append(towns)
         add("重点关爱对象服务覆盖情况", paragraphs=words, tables=shown)
 
+    if data.progress.get("long_open") or data.progress.get("reports") or data.notices.get("feedback"):
+        add("长期事项进度反馈", **progress_section(data))
     add("提醒催办情况", **notice_section(data))
 
     add("下一步工作要求", paragraphs=[f"（{numeral(i + 1)}）{t}" for i, t in enumerate(requirements or DEFAULT_REQUIREMENTS)])
@@ -306,7 +311,7 @@ def notice_section(data: ReportData) -> dict[str, list]:
     paragraph or table appended here; every format renders the section whatever it holds."""
     n = data.notices
     rows = [{"kind": NOTICE_KIND_NAMES[k], "count": n.get(k, 0), "sent": n.get(f"{k}_sent", 0)}
-            for k in ("remind", "due", "overdue", "escalate", "urge")]
+            for k in ("remind", "due", "overdue", "escalate", "urge") + (("feedback",) if n.get("feedback") else ())]
     tables = [Table("notices", "提醒、催办与督办通知", [
         Column("kind", "通知类别", "text", 14), Column("count", "涉及事项（项次）", "int", 14),
         Column("sent", "已送达（项次）", "int", 14)], rows)]
@@ -324,6 +329,7 @@ def notice_words(data: ReportData) -> str:
     if not n["total"]:
         return "本期未发出提醒、催办或督办通知。"
     urged = f"协调员催办 {n['urge']:,} 项次、" if n.get("urge") else ""
+    urged += f"进度反馈提醒 {n['feedback']:,} 项次、" if n.get("feedback") else ""
     return (f"本期督办系统共发出到期提醒 {n['remind'] + n['due']:,} 项次、逾期催办 {n['overdue']:,} 项次、"
             f"逾期督办 {n['escalate']:,} 项次，{urged}已送达 {n['sent']:,} 项次。")
 
@@ -394,3 +400,26 @@ def tight(text: str) -> str:
     """Printed Chinese takes no space between a character and a number (“应办事项 2,168 项” reads
     “应办事项2,168项” in a 公文); a justified line would stretch those spaces."""
     return _LOOSE.sub("", text)
+
+
+def progress_section(data: ReportData) -> dict[str, list]:
+    """长期事项进度反馈 (reports/progress.py): a paragraph and the table of the least advanced open long
+    items (none reported first)."""
+    p = data.progress
+    reminded = data.notices.get("feedback", 0)
+    words = (f"本期各单位报送进度反馈 {p['reports']:,} 条"
+             + (f"，督办系统发出进度反馈提醒 {reminded:,} 项次" if reminded else "") + "。截至{date_words(data.as_of)}，期限在 {p['min_period_days']} 天及以上、"
+             f"尚未办结的长期事项 {p['long_open']:,} 项，其中已反馈进度 {p['with_progress']:,} 项")
+    words += (f"，平均最新进度 {p['average_percent']:.1f}%。" if p["average_percent"] is not None else "。")
+    rows = [{"rank": i + 1, "unit": x["unit"], "department": x["department"],
+             "clause": "交办" if x["clause"] == "assigned" else clause_label(x["clause"]), "what": x["what"],
+             "due": dt.date.fromisoformat(x["due"]), "percent": "未反馈" if x["percent"] is None else f"{x['percent']}%",
+             "reported_on": dt.date.fromisoformat(x["reported_on"]) if x["reported_on"] else None}
+            for i, x in enumerate(p["items"])]
+    cols = [Column("rank", "序号", "int", 6), Column("unit", "地区", "text", 14), Column("department", "责任部门", "text", 18),
+            Column("clause", "条款", "text", 12), Column("what", "事项", "text", 30), Column("due", "应办日期", "date", 12),
+            Column("percent", "最新进度", "text", 10), Column("reported_on", "反馈日期", "date", 12)]
+    if rows:
+        words += f"下表列出进度最慢的 {len(rows)} 项（未反馈的在前）。"
+    return {"paragraphs": [words],
+            "tables": [Table("progress", "长期事项最新进度", cols, rows)] if rows else []}

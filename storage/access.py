@@ -3,7 +3,9 @@ counts and single items obey the same rule) and as plain checks for actions.
 
 - coordinator: every item of their jurisdiction and below; completes, reviews requests, sees audit
 - supervisor: reads every item of their jurisdiction and below and fetches reports; changes nothing
-- department: the items their department owes at their own unit; completes, requests waivers
+- department: the items their department owes at their own unit; completes, requests waivers; and
+  the items at their unit on which it is a co-department (协办, ``co_departments: confirm``):
+  it sees them and confirms its part there, nothing else (storage/workflow.py)
 - director (children's director): the items of the key-child cases they are responsible for"""
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from storage.tables import Case, Jurisdiction, Occurrence
+from storage.tables import Case, CoConfirmation, Jurisdiction, Occurrence
 
 ROLES = {"coordinator": "协调员（民政）", "supervisor": "督查", "department": "责任部门", "director": "儿童主任"}
 
@@ -56,7 +58,8 @@ def occurrence_filter(p: Principal):
         area = select(Jurisdiction.id).where(Jurisdiction.path.like(p.jurisdiction_path + "%"))
         return Occurrence.jurisdiction_id.in_(area)
     if p.role == "department":
-        return sa.and_(Occurrence.party_key == p.department_key, Occurrence.jurisdiction_id == p.jurisdiction_id)
+        own = sa.and_(Occurrence.party_key == p.department_key, Occurrence.jurisdiction_id == p.jurisdiction_id)
+        return sa.or_(own, co_department_filter(p))
     if p.role == "director":
         own = select(Case.id).where(Case.director == p.director, Case.jurisdiction_id.in_(
             select(Jurisdiction.id).where(Jurisdiction.path.like(p.jurisdiction_path + "%"))))
@@ -69,3 +72,11 @@ def jurisdiction_filter(p: Principal):
     if p.sees_area:
         return Jurisdiction.path.like(p.jurisdiction_path + "%")
     return Jurisdiction.id == p.jurisdiction_id
+
+
+def co_department_filter(p: Principal):
+    """The items at ``p``'s unit on which ``p``'s department is a co-department (协办确认)."""
+    if p.role != "department" or not p.department_key:
+        return sa.false()
+    return sa.and_(Occurrence.jurisdiction_id == p.jurisdiction_id, Occurrence.id.in_(
+        select(CoConfirmation.occurrence_id).where(CoConfirmation.party_key == p.department_key)))

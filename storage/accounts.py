@@ -9,7 +9,11 @@ and its audit row; the CLI, the pages and the API call them.
   sign-out, when the account is disabled or its password changed, after an idle time and at an
   absolute time.
 - API tokens are stored as SHA-256 hashes, shown once, expire, and can be listed and revoked.
-- Each account's ICS feed URL carries its own salt; a new salt retires the old URL alone."""
+- Each account's ICS feed URL carries its own salt; a new salt retires the old URL alone.
+- Every change takes ``by``: None from the command line (the operator may do anything), or the
+  signed-in coordinator's Principal from the pages; then ``_may_manage`` holds: coordinators
+  only, accounts of their unit and below only (another area's account is "not found"), never a
+  role above their own, never another coordinator of their own unit."""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,15 +23,17 @@ import re
 import secrets
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from obligations.errors import DubanError
+from obligations.mailbox import check_name
 from storage import audit
 from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction
-from storage.tables import ApiToken, Department, SignInFailure, UserAccount, WebSession
+from storage.tables import ApiToken, Department, Jurisdiction, SignInFailure, UserAccount, WebSession
 
 ROLES = ("coordinator", "supervisor", "department", "director")
 _hasher = PasswordHasher()
@@ -50,7 +56,44 @@ duban123456 duban12345 dubanduban
 
 
 class AccountError(DubanError, ValueError):
-    pass
+    """A refusal; ``web`` is its wording for a page when the command line's names an option or
+    a command (the pages never tell a person to run one)."""
+
+    def __init__(self, text: str, web: str | None = None):
+        super().__init__(text)
+        self.web = web or text
+
+
+class AccountForbidden(AccountError):
+    http_status = 403
+
+
+class AccountNotFound(AccountError):
+    http_status = 404
+
+
+# who may grant what: a coordinator never makes or changes an account above their own role
+RANK = {"coordinator": 3, "supervisor": 2, "department": 1, "director": 1}
+ROLE_NAMES = {"coordinator": "协调员", "supervisor": "督查", "department": "责任部门", "director": "儿童主任"}
+
+
+def _may_manage(session: Session, by, unit, role: str, target: UserAccount | None = None) -> None:
+    """``by`` (a Principal, or None for the command line) may make or change an account of
+    ``role`` at ``unit`` (``target``: the account changed). AccountForbidden (403) or, for an
+    existing account outside ``by``'s area, AccountNotFound (404: its existence is not told)."""
+    if by is None:
+        return
+    if by.role != "coordinator":
+        raise AccountForbidden("只有协调员可以管理账号")
+    if not unit.path.startswith(by.jurisdiction_path):
+        if target is not None:
+            raise AccountNotFound(f"没有编号为 {target.id} 的账号")
+        raise AccountForbidden(f"{unit.name} 不在您的管辖范围（{by.jurisdiction_name}）内")
+    if RANK.get(role, 99) > RANK[by.role]:
+        raise AccountForbidden(f"不能设置高于自己角色的账号（{ROLE_NAMES.get(role, role)}）")
+    if (target is not None and target.id != by.user_id and RANK.get(target.role, 99) >= RANK[by.role]
+            and unit.id == by.jurisdiction_id):
+        raise AccountForbidden("本级其他协调员的账号由上级协调员管理")
 
 
 def utcnow() -> dt.datetime:
@@ -116,31 +159,48 @@ def _check_new_password(password: str, username: str) -> None:
 
 def add_user(session: Session, *, username: str, password: str, role: str, jurisdiction: str,
              display_name: str | None = None, department: str | None = None, director: str | None = None,
-             actor: str = "cli") -> UserAccount:
+             actor: str = "cli", by=None) -> UserAccount:
+    """A new account (``by``: see the module's docstring). Department given by its name or key."""
+    if by is not None:
+        actor = by.username
+    username, display_name = (username or "").strip(), (display_name or "").strip() or None
+    department, director = (department or "").strip() or None, (director or "").strip() or None
     if role not in ROLES:
-        raise AccountError(f"未知的角色 {role}（可用：{'、'.join(ROLES)}）")
+        raise AccountError(f"未知的角色 {role}（可用：{'、'.join(ROLES)}）", web="请选择角色")
     if not username or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise AccountError(f"用户名 {username!r} 只能包含字母、数字、-、_、.")
     if len(username) > 64:
         raise AccountError("用户名至多 64 个字符")
+    if display_name is not None:
+        try:
+            check_name(display_name, "显示名称")
+        except ValueError as exc:
+            raise AccountError(str(exc)) from None
+    if not jurisdiction or not jurisdiction.strip():
+        raise AccountError("请给出账号所属地区", web="请填写所属地区（名称或区划代码）")
+    try:
+        unit = resolve_jurisdiction(session, jurisdiction.strip())
+    except OccurrenceError as exc:
+        raise AccountError(str(exc), web=f"没有名为 {jurisdiction.strip()} 的地区，或名称不唯一（请改填区划代码）") from None
+    _may_manage(session, by, unit, role)
     _check_new_password(password, username)
     if session.scalar(select(UserAccount).where(UserAccount.username == username)):
         raise AccountError(f"用户名 {username} 已存在")
-    try:
-        unit = resolve_jurisdiction(session, jurisdiction)
-    except OccurrenceError as exc:
-        raise AccountError(str(exc)) from None
     if role == "department":
         if not department:
-            raise AccountError("责任部门账号须用 --department 指定部门（名称或键，duban departments list 可查看）")
+            raise AccountError("责任部门账号须用 --department 指定部门（名称或键，duban departments list 可查看）",
+                               web="责任部门账号须填写部门（名称或键，如 卫健委）")
         try:
             department = resolve_department(session, department).key
         except OccurrenceError as exc:
-            raise AccountError(str(exc)) from None
+            raise AccountError(str(exc), web=f"没有名为 {department} 的部门，或名称不唯一（请换用全称）") from None
     elif department:
-        raise AccountError("只有责任部门账号（role department）有 --department")
+        raise AccountError("只有责任部门账号（role department）有 --department", web="只有责任部门账号需要填写部门")
     if role == "director" and not director:
-        raise AccountError("儿童主任账号须用 --director 指定其在台账中的名字或工号")
+        raise AccountError("儿童主任账号须用 --director 指定其在台账中的名字或工号",
+                           web="儿童主任账号须填写其在台账中的名字或工号")
+    if role != "director" and director:
+        raise AccountError("只有儿童主任账号（role director）有 --director", web="只有儿童主任账号需要填写台账中的名字")
     user = UserAccount(username=username, display_name=display_name or username, password_hash=hash_password(password),
                        role=role, jurisdiction_id=unit.id, department_key=department, director=director,
                        created_at=utcnow(), ics_salt=secrets.token_hex(16))
@@ -158,8 +218,6 @@ def find_user(session: Session, username: str) -> UserAccount | None:
 
 def list_users(session: Session) -> list[dict]:
     """Every account by username, with the name of its jurisdiction."""
-    from storage.tables import Jurisdiction
-
     rows = session.execute(select(UserAccount, Jurisdiction.name)
                            .join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
                            .order_by(UserAccount.username))
@@ -172,9 +230,7 @@ def add_sample_accounts(session: Session, password: str, *, province: str = "福
     """The demo's accounts, only into a database that has none: a coordinator and a supervisor
     of ``province``, and a ``department`` account at the unit with the most of its items.
     Returns (username, what it is) pairs; [] when accounts exist already."""
-    from sqlalchemy import func
-
-    from storage.tables import Jurisdiction, Occurrence
+    from storage.tables import Occurrence
 
     if session.scalar(select(func.count()).select_from(UserAccount)):
         return []
@@ -201,14 +257,37 @@ def add_sample_accounts(session: Session, password: str, *, province: str = "福
 def _account(session: Session, username: str) -> UserAccount:
     user = find_user(session, username)
     if user is None:
-        raise AccountError(f"没有用户名为 {username} 的账号")
+        raise AccountNotFound(f"没有用户名为 {username} 的账号")
     return user
 
 
-def disable_user(session: Session, username: str, *, actor: str = "cli") -> bool:
+def _managed(session: Session, username: str, by, actor: str) -> tuple[UserAccount, str]:
+    """The account ``by`` changes (under ``_may_manage``) and the actor its audit row names."""
+    user = _account(session, username)
+    if by is not None:
+        _may_manage(session, by, session.get(Jurisdiction, user.jurisdiction_id), user.role, user)
+        actor = by.username
+    return user, actor
+
+
+def account_of(session: Session, user_id: int, by) -> UserAccount:
+    """The account numbered ``user_id`` as ``by`` may see it: AccountNotFound (404) when there is
+    none or it is outside ``by``'s area, AccountForbidden (403) when ``by`` manages no accounts."""
+    if by.role != "coordinator":
+        raise AccountForbidden("只有协调员可以管理账号")
+    user = session.get(UserAccount, user_id)
+    unit = session.get(Jurisdiction, user.jurisdiction_id) if user is not None else None
+    if user is None or not unit.path.startswith(by.jurisdiction_path):
+        raise AccountNotFound(f"没有编号为 {user_id} 的账号")
+    return user
+
+
+def disable_user(session: Session, username: str, *, actor: str = "cli", by=None) -> bool:
     """Stop an account: it can no longer sign in, its sessions end and its API tokens are
     revoked (enabling it again does not bring them back). False when it was disabled already."""
-    user = _account(session, username)
+    user, actor = _managed(session, username, by, actor)
+    if by is not None and user.id == by.user_id:
+        raise AccountForbidden("不能停用自己的账号")
     if not user.active:
         return False
     now = utcnow()
@@ -222,10 +301,10 @@ def disable_user(session: Session, username: str, *, actor: str = "cli") -> bool
     return True
 
 
-def enable_user(session: Session, username: str, *, actor: str = "cli") -> bool:
+def enable_user(session: Session, username: str, *, actor: str = "cli", by=None) -> bool:
     """Let a disabled account sign in again; also lifts a sign-in lock on it (its recorded
     failures are forgotten). False when it was enabled and not locked."""
-    user = _account(session, username)
+    user, actor = _managed(session, username, by, actor)
     cleared = session.execute(delete(SignInFailure).where(SignInFailure.username == user.username)).rowcount
     if user.active and not cleared:
         return False
@@ -237,9 +316,9 @@ def enable_user(session: Session, username: str, *, actor: str = "cli") -> bool:
     return True
 
 
-def set_password(session: Session, username: str, password: str, *, actor: str = "cli") -> UserAccount:
+def set_password(session: Session, username: str, password: str, *, actor: str = "cli", by=None) -> UserAccount:
     """A new password (under ``password_problem``'s rule); the account's sessions end."""
-    user = _account(session, username)
+    user, actor = _managed(session, username, by, actor)
     _check_new_password(password, user.username)
     now = utcnow()
     user.password_hash = hash_password(password)
@@ -247,6 +326,39 @@ def set_password(session: Session, username: str, password: str, *, actor: str =
     audit.record(session, actor=actor, action="user.password", object_type="user", object_id=user.id,
                  jurisdiction_id=user.jurisdiction_id, after={"sessions_ended": ended}, at=now)
     return user
+
+
+ACCOUNT_SORTS = {"unit": "地区", "username": "用户名", "role": "角色", "created": "创建时间"}
+
+
+def list_accounts(session: Session, by, *, q: str = "", sort: str = "unit", desc: bool = False, offset: int = 0,
+                  limit: int | None = 50) -> tuple[list[dict], int]:
+    """The accounts of ``by``'s area (their unit and below) whose user name, display name, unit
+    or department (name or key) holds every word of ``q``, in the order of ``sort`` (a key of
+    ``ACCOUNT_SORTS``): one page of them (``limit`` None: all) and how many match in all."""
+    if by.role != "coordinator":
+        raise AccountForbidden("只有协调员可以管理账号")
+    where = [Jurisdiction.path.like(by.jurisdiction_path + "%")]
+    for word in (q or "").split()[:8]:
+        like = "%" + word[:64].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(sa.or_(*(func.coalesce(c, "").like(like, escape="\\") for c in (
+            UserAccount.username, UserAccount.display_name, Jurisdiction.name, Department.name,
+            UserAccount.department_key, UserAccount.director))))
+
+    def query(*columns):
+        return (select(*columns).select_from(UserAccount)
+                .join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
+                .outerjoin(Department, Department.key == UserAccount.department_key).where(*where))
+
+    total = session.scalar(query(func.count()))
+    key = {"unit": (Jurisdiction.path,), "username": (), "role": (UserAccount.role,),
+           "created": (UserAccount.created_at,)}.get(sort, (Jurisdiction.path,))
+    terms = [c.desc() if desc else c.asc() for c in (*key, UserAccount.username)]
+    page = query(UserAccount, Jurisdiction.name, Department.name).order_by(*terms).offset(max(offset, 0))
+    rows = session.execute(page.limit(limit) if limit is not None else page).all()
+    return [{"id": u.id, "username": u.username, "name": u.display_name, "role": u.role,
+             "role_name": ROLE_NAMES.get(u.role, u.role), "jurisdiction": j, "department": d,
+             "director": u.director, "active": u.active, "created": u.created_at} for u, j, d in rows], total
 
 
 # ---------------------------------------------------------------- sign-in and its throttle
@@ -360,8 +472,11 @@ def end_sessions(session: Session, user_id: int, *, reason: str, now: dt.datetim
 # ---------------------------------------------------------------- API tokens
 
 def add_token(session: Session, user: UserAccount, *, label: str | None = None, days: int = TOKEN_DAYS,
-              actor: str = "cli") -> str:
+              actor: str = "cli", by=None) -> str:
     """A new API token for ``user``, valid ``days`` days; the token itself (shown once)."""
+    if by is not None:
+        user, actor = _managed(session, user.username, by, actor)
+    label = (label or "").strip()[:100] or None
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise AccountError(f"令牌有效天数应在 1 到 {MAX_TOKEN_DAYS} 之间，而不是 {days}")
     if not user.active:
@@ -415,16 +530,18 @@ def list_tokens(session: Session, username: str) -> list[dict]:
              "expires": r.expires_at, "revoked": r.revoked_at, "state": token_state(r, now)} for r in rows]
 
 
-def revoke_token(session: Session, username: str, token_id: int | None = None, *, actor: str = "cli") -> int:
+def revoke_token(session: Session, username: str, token_id: int | None = None, *, actor: str = "cli",
+                 by=None) -> int:
     """Revoke one of an account's tokens (by its number in ``list_tokens``), or with None every
     live one; how many were revoked."""
-    user = _account(session, username)
+    user, actor = _managed(session, username, by, actor)
     now = utcnow()
     q = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     if token_id is not None:
         row = session.get(ApiToken, token_id)
         if row is None or row.user_id != user.id:
-            raise AccountError(f"账号 {username} 没有编号为 {token_id} 的令牌（duban users tokens {username} 可查看）")
+            raise AccountNotFound(f"账号 {username} 没有编号为 {token_id} 的令牌（duban users tokens {username} 可查看）",
+                                  web=f"账号 {username} 没有编号为 {token_id} 的令牌")
         if row.revoked_at is not None:
             raise AccountError(f"令牌 {token_id} 已于 {row.revoked_at:%Y-%m-%d %H:%M} 吊销")
         q = q.where(ApiToken.id == token_id)
@@ -444,9 +561,9 @@ def ics_signature(secret: bytes, user: UserAccount) -> str:
     return hmac.new(secret, f"ics|{user.id}|{user.ics_salt or ''}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def rotate_ics(session: Session, username: str, *, actor: str = "cli") -> UserAccount:
+def rotate_ics(session: Session, username: str, *, actor: str = "cli", by=None) -> UserAccount:
     """A new ICS feed URL for one account; its old URL stops working (other accounts' stay)."""
-    user = _account(session, username)
+    user, actor = _managed(session, username, by, actor)
     user.ics_salt = secrets.token_hex(16)
     audit.record(session, actor=actor, action="user.ics", object_type="user", object_id=user.id,
                  jurisdiction_id=user.jurisdiction_id, after={"ics": "rotated"})

@@ -18,7 +18,8 @@ ACTIONS = {"complete": "登记办理", "waive": "豁免", "extend": "延期", "r
            "user.sign_in": "登录", "user.sign_in_failed": "登录失败", "user.sign_out": "退出登录",
            "user.disable": "停用账号", "user.enable": "启用账号", "user.password": "修改密码",
            "user.ics": "更换日历订阅地址", "token.revoke": "吊销接口令牌", "report.issue": "印发通报",
-           "accept": "审核通过", "return": "退回", "contact.update": "修改联系人"}
+           "accept": "审核通过", "return": "退回", "contact.update": "修改联系人", "progress": "进度反馈"}
+ACTIONS["confirm"] = "协办确认"     # a co-department confirms its part (workflow.confirm_part)
 
 
 def record(session: Session, *, actor: str, action: str, object_type: str, object_id: Any,
@@ -324,6 +325,15 @@ def audit_sentence(entry: Any, names: dict[str, dict[str, str]] | None = None, *
     elif action == "contacts.import":
         text = (f"{who}导入通讯录（共 {after.get('rows') or 0} 行，新增 {after.get('added') or 0}，"
                 f"修改 {after.get('changed') or 0}，删除 {after.get('removed') or 0}）")
+    elif action == "progress":           # a progress report on a long item (workflow.report_progress)
+        was = f"{before['percent']}% → " if before.get("percent") is not None else ""
+        text = f"{who}反馈了 {item} 的进度：{was}{after.get('percent', 0)}%" \
+            + (f"（截至 {_day(after['reported_on'])}）" if after.get("reported_on") else "") \
+            + _note("已完成", after.get("done")) + _note("困难", after.get("difficulties")) \
+            + _note("下一步", after.get("next_steps"))
+    elif action == "confirm":            # a co-department confirms its part (workflow.confirm_part)
+        dept = names.get("departments", {}).get(after.get("department"), "协办部门")
+        text = f"{who}确认了 {item} 中{dept}的协办部分" + _note("说明", after.get("note"))
     elif action == "contact.update":     # storage.contacts: a unit's contact edited on the web
         fields = {"person": "联系人", "title": "职务", "mobile": "手机", "email": "邮箱", "im_account": "钉钉/企业微信账号"}
         changed = [f"{label} {before.get(k) or '无'} → {after.get(k) or '无'}" for k, label in fields.items()

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from obligations.cases import CODE, HEADERS, OPTIONAL_HEADERS, REQUIRED_HEADERS, CaseRow, validate_row
 from obligations.errors import ProblemsError
 from storage.tables import Case, Jurisdiction
+from storage.workbook import read_rows
 
 
 class LedgerError(ProblemsError, ValueError):
@@ -34,26 +35,8 @@ class ImportReport:
 
 def read_ledger(path: Path) -> list[tuple[str, int, dict[str, Any]]]:
     """(sheet, row number, values by header) for every non-empty row of the first sheet."""
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise LedgerError([f"{path}: 文件不存在"]) from None
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
-        raise LedgerError([f"{path}: 不是有效的 xlsx 文件（{type(exc).__name__}）"]) from None
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-    missing = [h for h in REQUIRED_HEADERS if h not in header]
-    if missing:
-        book.close()
-        raise LedgerError([f"{sheet.title}!1: 表头: 缺少列 {'、'.join(missing)}（应为：{'、'.join(HEADERS)}）"])
-    out = []
-    for number, values in enumerate(rows, start=2):
-        if values is None or all(v is None or str(v).strip() == "" for v in values):
-            continue
-        out.append((sheet.title, number, {h: v for h, v in zip(header, values, strict=False) if h}))
-    book.close()
-    return out
+    return read_rows(path, required=REQUIRED_HEADERS, known=None, error=LedgerError,
+                     header_hint=f"应为：{'、'.join(HEADERS)}")
 
 
 def import_ledger(session: Session, path: Path, code_pattern: str | None = None) -> ImportReport:

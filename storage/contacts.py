@@ -20,12 +20,12 @@ from pathlib import Path
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, or_, select, union_all, update
 from sqlmodel import Session
 
 from obligations.channels import channels_text, parse_channels, parse_quiet, parse_time
 from obligations.directory import normalize_name
-from obligations.errors import ProblemsError
+from obligations.errors import Forbidden, NotFound, ProblemsError
 from obligations.mailbox import check_email, check_name
 from storage import audit
 from storage.atomic import atomic_path
@@ -47,6 +47,10 @@ _ACCOUNT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 class ContactsError(ProblemsError, ValueError):
     head = "通讯录有误，未导入任何内容"
+
+
+class ContactEditError(ProblemsError, ValueError):
+    head = "联系人信息有误，未保存"
 
 
 @dataclass
@@ -105,8 +109,11 @@ def _cell(value) -> str:
 
 # ---------------------------------------------------------------- export
 
-def _units(session: Session) -> list[Jurisdiction]:
-    return list(session.scalars(select(Jurisdiction).order_by(Jurisdiction.path)))
+def _units(session: Session, area_path: str | None = None) -> list[Jurisdiction]:
+    q = select(Jurisdiction).order_by(Jurisdiction.path)
+    if area_path is not None:
+        q = q.where(Jurisdiction.path.like(area_path + "%"))
+    return list(session.scalars(q))
 
 
 def _holders(session: Session) -> list[tuple[str, str, set[str], dict[str, str]]]:
@@ -119,13 +126,17 @@ def _holders(session: Session) -> list[tuple[str, str, set[str], dict[str, str]]
     return out
 
 
-def rows(session: Session) -> list[tuple]:
-    """The workbook's rows: each unit in tree order, its supervisor row (units at county level
-    and above, and any unit with a supervisor), then each department and role of its level."""
-    contacts = {(c.jurisdiction_id, c.department_key): c for c in session.scalars(select(Contact))}
+def rows(session: Session, area_path: str | None = None) -> list[tuple]:
+    """The workbook's rows: each unit in tree order (of ``area_path`` and below, when given),
+    its supervisor row (units at county level and above, and any unit with a supervisor), then
+    each department and role of its level."""
+    q = select(Contact)
+    if area_path is not None:
+        q = q.where(Contact.jurisdiction_id.in_(select(Jurisdiction.id).where(Jurisdiction.path.like(area_path + "%"))))
+    contacts = {(c.jurisdiction_id, c.department_key): c for c in session.scalars(q)}
     holders = _holders(session)
     out = []
-    for u in _units(session):
+    for u in _units(session, area_path):
         if u.level in SUPERVISED_LEVELS or u.supervisor_name or u.supervisor_email:
             office = (u.supervisor_name or "").removeprefix(u.name) or SUPERVISOR
             out.append((u.code, u.name, office, u.supervisor_person, u.supervisor_title, u.supervisor_mobile,
@@ -143,9 +154,10 @@ def rows(session: Session) -> list[tuple]:
     return out
 
 
-def export_workbook(session: Session, path: Path) -> int:
-    """Write the workbook; returns the number of rows (without the header)."""
-    data = rows(session)
+def export_workbook(session: Session, path: Path, area_path: str | None = None) -> int:
+    """Write the workbook (of the units at ``area_path`` and below, when given); returns the
+    number of rows (without the header)."""
+    data = rows(session, area_path)
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET
@@ -173,8 +185,9 @@ def export_workbook(session: Session, path: Path) -> int:
 
 # ---------------------------------------------------------------- import
 
-def read_workbook(session: Session, path: Path) -> list[_Row]:
-    """Check every row; ContactsError with every problem, or the rows to write."""
+def read_workbook(session: Session, path: Path, area_path: str | None = None) -> list[_Row]:
+    """Check every row; ContactsError with every problem, or the rows to write. With
+    ``area_path``, a row of a unit outside that area is a problem."""
     if not path.is_file():
         raise ContactsError([f"{path}: 文件不存在"])
     try:
@@ -213,6 +226,9 @@ def read_workbook(session: Session, path: Path) -> list[_Row]:
             problems.append(f"{SHEET}!{number}: {column}: {reason}")
 
         unit = _unit(cells, units_by_code, units_by_name, bad)
+        if unit is not None and area_path is not None and not unit.path.startswith(area_path):
+            bad("单位代码" if cells["单位代码"] else "单位", f"{unit.name} 不在您的管辖范围内")
+            unit = None
         flag = cells["督查联系人"] or NO
         if flag not in (YES, NO):
             bad("督查联系人", f"应为“{YES}”或“{NO}”，不是 {flag!r}")
@@ -300,12 +316,19 @@ def _department(text: str, unit: Jurisdiction, aliases: dict, holders, bad) -> s
     return key
 
 
-def import_workbook(session: Session, path: Path, *, actor: str = "cli") -> ContactsReport:
+def import_workbook(session: Session, path: Path, *, actor: str = "cli", by=None,
+                    name: str | None = None) -> ContactsReport:
     """Check the whole workbook, then write it in the caller's transaction: each department row
     with anything filled in becomes the unit's contact for that department (kept by later
     directory syncs), an empty one removes a contact the workbook had set; each 督查联系人 row
-    sets the unit's supervisor."""
-    data = read_workbook(session, path)
+    sets the unit's supervisor. ``by``: None from the command line, or the coordinator (a
+    Principal) uploading it on a page: only rows of their area. ``name``: the file's name as
+    the person knows it (an upload's), for the audit row."""
+    area = None
+    if by is not None:
+        _may_edit(by)
+        actor, area = by.username, by.jurisdiction_path
+    data = read_workbook(session, path, area)
     report = ContactsReport(rows=len(data))
     have = {(c.jurisdiction_id, c.department_key): c for c in session.scalars(select(Contact))}
     units = {u.id: u for u in session.scalars(select(Jurisdiction))}
@@ -351,7 +374,126 @@ def import_workbook(session: Session, path: Path, *, actor: str = "cli") -> Cont
         else:
             report.unchanged += 1
     session.flush()
-    audit.record(session, actor=actor, action="contacts.import", object_type="contacts", object_id=path.name,
-                 after={"rows": report.rows, "added": report.added, "changed": report.changed,
+    audit.record(session, actor=actor, action="contacts.import", object_type="contacts", object_id=name or path.name,
+                 jurisdiction_id=by.jurisdiction_id if by is not None else None, after={"rows": report.rows, "added": report.added, "changed": report.changed,
                         "removed": report.removed, "supervisors": report.supervisors})
     return report
+
+
+# ---------------------------------------------------------------- one contact, on a page
+
+EDITABLE = ("person", "title", "mobile", "email", "im_account")
+FIELD_NAMES = {"person": "联系人", "title": "职务", "mobile": "手机", "email": "邮箱", "im_account": "钉钉/企业微信账号"}
+_SUPERVISOR_COLUMNS = {"person": "supervisor_person", "title": "supervisor_title", "mobile": "supervisor_mobile",
+                       "email": "supervisor_email", "im_account": "supervisor_im_account"}
+
+
+def _may_edit(by) -> None:
+    if by is not None and by.role != "coordinator":
+        raise Forbidden("只有协调员可以管理通讯录")
+
+
+def _like(q: str) -> str:
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+CONTACT_SORTS = {"unit": "地区", "office": "部门", "person": "联系人"}
+
+
+def list_contacts(session: Session, by, *, q: str = "", sort: str = "unit", desc: bool = False, offset: int = 0,
+                  limit: int | None = 50) -> tuple[list[dict], int]:
+    """The contacts of ``by``'s area: each unit's department and role contacts and its
+    supervisor contact (督查联系人), those whose unit, office, person, phone or mailbox holds
+    every word of ``q``, in the order of ``sort`` (a key of ``CONTACT_SORTS``): one page of them
+    (``limit`` None: all) and how many match in all."""
+    _may_edit(by)
+    area = select(Jurisdiction.id).where(Jurisdiction.path.like(by.jurisdiction_path + "%"))
+    dept = (select(literal("department").label("kind"), Contact.id.label("id"), Jurisdiction.id.label("unit_id"),
+                   Jurisdiction.name.label("unit"), Jurisdiction.path.label("path"), Contact.name.label("office"),
+                   Contact.person.label("person"), Contact.title.label("title"), Contact.mobile.label("mobile"),
+                   Contact.email.label("email"), Contact.im_account.label("im_account"))
+            .join(Jurisdiction, Jurisdiction.id == Contact.jurisdiction_id)
+            .where(Contact.jurisdiction_id.in_(area)))
+    sup = (select(literal("supervisor").label("kind"), Jurisdiction.id.label("id"), Jurisdiction.id.label("unit_id"),
+                  Jurisdiction.name.label("unit"), Jurisdiction.path.label("path"),
+                  Jurisdiction.supervisor_name.label("office"), Jurisdiction.supervisor_person.label("person"),
+                  Jurisdiction.supervisor_title.label("title"), Jurisdiction.supervisor_mobile.label("mobile"),
+                  Jurisdiction.supervisor_email.label("email"), Jurisdiction.supervisor_im_account.label("im_account"))
+           .where(Jurisdiction.id.in_(area), (Jurisdiction.supervisor_name.is_not(None))
+                  | Jurisdiction.supervisor_person.is_not(None) | Jurisdiction.supervisor_email.is_not(None)))
+    both = union_all(dept, sup).subquery()
+    where = []
+    for word in (q or "").split()[:8]:
+        like = _like(word[:64])
+        where.append(or_(*(func.coalesce(c, "").like(like, escape="\\") for c in (
+            both.c.unit, both.c.office, both.c.person, both.c.mobile, both.c.email))))
+    total = session.scalar(select(func.count()).select_from(both).where(*where))
+    chosen = {"unit": both.c.path, "office": both.c.office, "person": both.c.person}.get(sort, both.c.path)
+    page = (select(both).where(*where)
+            .order_by(chosen.desc() if desc else chosen.asc(), both.c.path, both.c.kind.desc(), both.c.office, both.c.id)
+            .offset(max(offset, 0)))
+    rows = session.execute(page.limit(limit) if limit is not None else page).mappings().all()
+    return [dict(r) | {"supervisor": r["kind"] == "supervisor"} for r in rows], total
+
+
+def contact_of(session: Session, by, kind: str, ident: int) -> dict:
+    """One contact as ``by`` may see it (``kind`` department: a contact's number; supervisor: its
+    unit's number); NotFound (404) when there is none or it is outside ``by``'s area."""
+    _may_edit(by)
+    if kind == "department":
+        c = session.get(Contact, ident)
+        unit = session.get(Jurisdiction, c.jurisdiction_id) if c is not None else None
+        values = {f: getattr(c, f) for f in EDITABLE} if c is not None else {}
+        office = c.name if c is not None else None
+    elif kind == "supervisor":
+        unit = session.get(Jurisdiction, ident)
+        values = {f: getattr(unit, col) for f, col in _SUPERVISOR_COLUMNS.items()} if unit is not None else {}
+        office = (unit.supervisor_name or unit.name + SUPERVISOR) if unit is not None else None
+    else:
+        unit = None
+    if unit is None or (by is not None and not unit.path.startswith(by.jurisdiction_path)):
+        raise NotFound(f"没有编号为 {ident} 的联系人")
+    return {"kind": kind, "id": ident, "unit": unit.name, "unit_id": unit.id, "office": office,
+            "supervisor": kind == "supervisor", **values}
+
+
+def check_contact(values: dict) -> dict:
+    """The fields of one contact checked as the workbook's rows are (a name never carries an
+    address, a comma or a line break; one mailbox; an 11-digit mobile): the clean values, or
+    ContactEditError with every problem as ``column: reason``."""
+    checks = {"person": lambda v: check_name(v, "联系人"), "title": lambda v: check_name(v, "职务"),
+              "mobile": check_mobile, "email": check_email, "im_account": check_account}
+    out, problems = {}, []
+    for field in EDITABLE:
+        try:
+            out[field] = checks[field](values.get(field))
+        except ValueError as exc:
+            problems.append(f"{FIELD_NAMES[field]}: {exc}")
+    if problems:
+        raise ContactEditError(problems)
+    return out
+
+
+def update_contact(session: Session, kind: str, ident: int, values: dict, *, by=None, actor: str = "cli") -> bool:
+    """Change one contact (a department's, or a unit's supervisor contact) to ``values``
+    (person, title, mobile, email, im_account), checked as the workbook's rows are; kept by later
+    directory syncs like a workbook row; an audit row with before and after. False when
+    nothing changed."""
+    before = contact_of(session, by, kind, ident)
+    after = check_contact(values)
+    if by is not None:
+        actor = by.username
+    old = {f: before[f] for f in EDITABLE}
+    if old == after:
+        return False
+    if kind == "department":
+        session.execute(update(Contact).where(Contact.id == ident).values(source="sheet", **after))
+    else:
+        session.execute(update(Jurisdiction).where(Jurisdiction.id == ident).values(
+            supervisor_source="sheet", supervisor_name=before["office"],
+            **{_SUPERVISOR_COLUMNS[f]: v for f, v in after.items()}))
+    changed = [f for f in EDITABLE if old[f] != after[f]]
+    audit.record(session, actor=actor, action="contact.update", object_type=f"contact.{kind}", object_id=ident,
+                 jurisdiction_id=before["unit_id"], before={"office": before["office"], **{f: old[f] for f in changed}},
+                 after={f: after[f] for f in changed})
+    return True

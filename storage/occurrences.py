@@ -129,7 +129,43 @@ def list_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, pl
         q = q.limit(limit)
     if offset:
         q = q.offset(offset)
-    return [_row(r) for r in session.execute(q)]
+    return [_with_progress(_row(r), r) for r in session.execute(q.add_columns(*_latest_progress()))]
+
+
+def progress_of(session: Session, occurrence_id: int) -> list[dict[str, Any]]:
+    """An item's progress reports (进度反馈), newest first."""
+    from storage.tables import ProgressReport
+
+    r = ProgressReport
+    return [{"id": x.id, "reported_on": x.reported_on.isoformat(), "percent": x.percent, "done": x.done,
+             "difficulties": x.difficulties, "next_steps": x.next_steps, "actor": x.actor, "channel": x.channel,
+             "created_at": x.created_at.isoformat(timespec="seconds")}
+            for x in session.scalars(select(r).where(r.occurrence_id == occurrence_id)
+                                     .order_by(r.reported_on.desc(), r.id.desc()))]
+
+
+def _latest_progress() -> tuple:
+    """The item's latest progress report (进度反馈): its percent and date, as two correlated
+    subqueries over ix_progress_report_item_day (one index probe per listed row; only the
+    listing reads them, never the counts)."""
+    from storage.tables import ProgressReport
+
+    r = ProgressReport.__table__.alias("latest_progress")
+
+    def latest(column, label: str):
+        return (select(column).where(r.c.occurrence_id == Occurrence.id)
+                .order_by(r.c.reported_on.desc(), r.c.id.desc()).limit(1).scalar_subquery().label(label))
+
+    return latest(r.c.percent, "progress_percent"), latest(r.c.reported_on, "progress_on")
+
+
+def _with_progress(row: dict[str, Any], r) -> dict[str, Any]:
+    """``progress``: {"percent", "on"} of the latest progress report, or None."""
+    on = r.progress_on
+    if on is not None and not isinstance(on, dt.date):
+        on = dt.date.fromisoformat(str(on))
+    row["progress"] = {"percent": r.progress_percent, "on": on.isoformat()} if on is not None else None
+    return row
 
 
 def count_occurrences(session: Session, *, today: dt.date, soon_days: int = 7, **filters: Any) -> int:
@@ -230,6 +266,9 @@ def occurrence_detail(session: Session, occurrence_id: int, *, today: dt.date, s
         for c in session.scalars(select(Completion).where(Completion.occurrence_id == occurrence_id)
                                  .order_by(Completion.id))]
     detail["submitted_at"] = occ.submitted_at.isoformat(timespec="seconds") if occ.submitted_at else None
+    detail["progress_reports"] = progress_of(session, occurrence_id)
+    latest = detail["progress_reports"][0] if detail["progress_reports"] else None
+    detail["progress"] = {"percent": latest["percent"], "on": latest["reported_on"]} if latest else None
     returned = [c for c in detail["completions"] if c["returned_at"]]
     detail["returns"] = len(returned)
     detail["return_reason"] = returned[-1]["return_reason"] if returned and detail["status"] != "submitted" \

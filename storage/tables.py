@@ -388,6 +388,25 @@ class HandReminder(SQLModel, table=True):
     note: str | None = None
 
 
+class ProgressReport(SQLModel, table=True):
+    """A dated progress report on an open item (进度反馈): how far it is (percent), what was done,
+    the difficulties and the next steps, by whom and through which channel; append-only
+    (migration 0018). The sweep asks long items for one on feedback days (obligations.feedback)."""
+
+    __tablename__ = "progress_report"
+    __table_args__ = (sa.Index("ix_progress_report_item_day", "occurrence_id", "reported_on"),)
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), nullable=False))
+    reported_on: dt.date
+    percent: int
+    done: str
+    difficulties: str | None = None
+    next_steps: str | None = None
+    actor: str
+    channel: str = Field(max_length=16)   # cli | web | api | demo
+    created_at: dt.datetime
+
+
 class WebSession(SQLModel, table=True):
     """A signed-in browser: the cookie holds a random key, the table its SHA-256. Ended at
     sign-out, when the account is disabled or its password changed, after the idle timeout and
@@ -468,3 +487,20 @@ class ChannelSend(SQLModel, table=True):
     transport: str = Field(max_length=10)
     request_id: str | None = Field(default=None, max_length=120)   # the provider's request / message id
     sent_at: dt.datetime
+
+
+class CoConfirmation(SQLModel, table=True):
+    """A co-department's confirmation of its part (协办确认) on the lead department's item, for
+    obligations with ``co_departments: confirm`` (migration 0019). Materialize writes one row per
+    co-department with a contact at the item's unit (pending: ``confirmed_at`` null); the
+    co-department confirms once, through storage.workflow.confirm_part."""
+
+    __tablename__ = "co_confirmation"
+    __table_args__ = (UniqueConstraint("occurrence_id", "party_key"),
+                      sa.Index("ix_co_confirmation_party", "party_key", "occurrence_id"))
+    id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
+    occurrence_id: int = Field(sa_column=Column(_BigId, nullable=False))   # no FK: derived, see Occurrence
+    party_key: str = Field(max_length=64)
+    confirmed_at: dt.datetime | None = None
+    confirmed_by: str | None = None
+    note: str | None = None

@@ -42,6 +42,7 @@ from storage.tables import (
     Plan,
     SchedulePeriod,
 )
+from storage.workbook import read_rows
 
 ORIGIN = "assigned"            # plan.doc.origin, obligation.origin
 CLAUSE_CODE = "assigned"       # the one clause of an assignment (words.clause_label: 交办事项)
@@ -310,28 +311,8 @@ NO = {"", "否", "不需要", "不要", "n", "no", "false", "0"}
 
 
 def read_sheet(path: Path) -> list[tuple[str, int, dict[str, Any]]]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise TaskSheetError([f"{path}: 文件不存在"]) from None
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
-        raise TaskSheetError([f"{path}: 不是有效的 xlsx 文件（{type(exc).__name__}）"]) from None
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-    missing = [h for h in REQUIRED if h not in header]
-    if missing:
-        book.close()
-        raise TaskSheetError([f"{sheet.title}!1: 表头: 缺少列 {'、'.join(missing)}（可用列：{'、'.join(HEADERS)}）"])
-    out = []
-    for number, values in enumerate(rows, start=2):
-        if values is None or all(v is None or str(v).strip() == "" for v in values):
-            continue
-        out.append((sheet.title, number, {h: v for h, v in zip(header, values, strict=False) if h in HEADERS}))
-    book.close()
-    return out
+    return read_rows(path, required=REQUIRED, known=HEADERS, error=TaskSheetError,
+                     header_hint=f"可用列：{'、'.join(HEADERS)}")
 
 
 def _cell_date(v) -> dt.date | None:

@@ -4,10 +4,13 @@ every rule and writes its audit row, in the caller's transaction.
     complete(…)        a completion (count, date, note, evidence file)
     complete_by_link(…) the same from a notice's single-use link
     waive(…)           a coordinator's waiver with a reason
+    extend(…)          a coordinator moves an open item's due date later, with a reason
     request(…)         a department's waiver or extension request
     decide(…)          a coordinator's decision on a request
+    decide_many(…)     the same on several requests at once (each checked, one audit row each)
     accept(…)          a coordinator accepts completions awaiting review (办结审核), in bulk
     return_(…)         a coordinator returns one, with a reason: the item is open again
+    confirm_part(…)    a co-department confirms its part on the lead's item (协办确认)
 
 The CLI, the web pages, the API, completion links, imports and the demo call these and check
 nothing themselves. Every check runs before the first write, so a refusal leaves the session as
@@ -36,7 +39,17 @@ from storage import occurrences as occ
 from storage.access import Principal, occurrence_filter
 from storage.contacts import check_name
 from storage.evidence import Evidence
-from storage.tables import Completion, Contact, ItemRequest, Notice, Obligation, Occurrence, Plan
+from storage.tables import (
+    CoConfirmation,
+    Completion,
+    Contact,
+    Department,
+    ItemRequest,
+    Notice,
+    Obligation,
+    Occurrence,
+    Plan,
+)
 
 REQUEST_KINDS = {"waiver": "豁免", "extension": "延期"}
 MAX_COUNT = 1000
@@ -159,6 +172,7 @@ def complete(session: Session, occurrence_id: int, *, by: Actor, count: int, don
     o = _item(session, occurrence_id, by)
     if by.principal is not None and not by.principal.can_complete:
         raise Forbidden("督查账号只能查看，不能登记办理")
+    _not_co_department(o, by)
     done_on = done_on or setting.today
     judged = _check_completion(o, count=count, done_on=done_on, setting=setting)
     _check_evidence(session, o, evidence)
@@ -264,6 +278,40 @@ def waive(session: Session, occurrence_id: int, *, by: Actor, reason: str, now: 
                  jurisdiction_id=o.jurisdiction_id, before=before, after={**_state(o), "reason": reason})
 
 
+MAX_EXTENSION_DAYS = 366
+
+
+def extend(session: Session, occurrence_id: int, *, by: Actor, new_due: dt.date | None, reason: str,
+           today: dt.date) -> None:
+    """A coordinator (or the operator) moves an open item's due date later (延期), with a reason:
+    the item must be visible to them, still open (not done, awaiting review or waived) and have
+    no request waiting for a decision (decide that one instead); the new date later than the
+    current one and at most a year after ``today``. The first due date stays beside the new one."""
+    o = _item(session, occurrence_id, by)
+    if by.principal is not None and not by.principal.can_review:
+        raise Forbidden("只有协调员可以为督办事项延期")
+    reason = _text(reason, "延期理由", MAX_NOTE)
+    if not reason:
+        raise InvalidInput("延期必须说明理由")
+    if new_due is None:
+        raise InvalidInput("请填写延期后的截止日期")
+    if new_due <= o.due:
+        raise InvalidInput(f"延期后的截止日期须晚于现截止日期 {o.due}")
+    if new_due > today + dt.timedelta(days=MAX_EXTENSION_DAYS):
+        raise InvalidInput(f"延期后的截止日期不能晚于 {today + dt.timedelta(days=MAX_EXTENSION_DAYS)}（一年之内）")
+    _finished(o)
+    if session.scalar(sa.select(sa.func.count()).select_from(ItemRequest).where(
+            ItemRequest.occurrence_id == o.id, ItemRequest.status == "pending")):
+        raise Refused("该事项有待审核的豁免或延期申请，请先在“申请审核”中批准或驳回")
+    before = _state(o)
+    o.original_due = o.original_due or o.due    # the first due date stays beside the new one
+    o.due = new_due
+    session.flush()
+    audit.record(session, actor=by.name, action="extend", object_type="occurrence", object_id=o.id,
+                 jurisdiction_id=o.jurisdiction_id, before=before,
+                 after={**_state(o), "reason": reason, "channel": by.channel})
+
+
 def request(session: Session, occurrence_id: int, *, by: Actor, kind: str, reason: str, today: dt.date,
             new_due: dt.date | None = None, now: dt.datetime | None = None) -> ItemRequest:
     """The owing department or director asks to waive the item or move its due date, while the
@@ -271,6 +319,7 @@ def request(session: Session, occurrence_id: int, *, by: Actor, kind: str, reaso
     o = _item(session, occurrence_id, by)
     if by.principal is not None and by.principal.role not in ("department", "director"):
         raise Forbidden("豁免和延期由责任单位申请、协调员审核")
+    _not_co_department(o, by)
     if kind not in REQUEST_KINDS:
         raise InvalidInput(f"未知的申请类型 {kind}（可用：{'、'.join(REQUEST_KINDS.values())}）")
     reason = _text(reason, "申请理由", MAX_NOTE)
@@ -327,6 +376,23 @@ def decide(session: Session, request_id: int, *, by: Actor, approve: bool, note:
     return r
 
 
+def decide_many(session: Session, request_ids: list[int], *, by: Actor, approve: bool,
+                note: str | None = None, now: dt.datetime | None = None) -> list[ItemRequest]:
+    """Approve or reject several pending requests at once with one note: each is checked by
+    ``decide``'s rules and gets its own audit row; one that fails refuses the whole batch (the
+    caller rolls back: nothing is half decided)."""
+    if not request_ids:
+        raise InvalidInput("请勾选要审核的申请")
+    if len(request_ids) > MAX_BULK:
+        raise InvalidInput(f"一次最多审核 {MAX_BULK} 项申请（现有 {len(request_ids)} 项）")
+    if any(not isinstance(i, int) or isinstance(i, bool) or not 1 <= i <= 2**62 for i in request_ids):
+        raise InvalidInput("申请编号应为正整数")
+    if len(set(request_ids)) != len(request_ids):
+        raise InvalidInput("申请编号重复")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return [decide(session, i, by=by, approve=approve, note=note, now=now) for i in request_ids]
+
+
 def needs_review(session: Session, o: Occurrence) -> bool:
     """Whether a completion of the item waits for a coordinator's acceptance: the obligation's
     or else the plan's ``completion_review`` in the catalog (default: required)."""
@@ -349,11 +415,14 @@ def _awaiting(o: Occurrence) -> None:
         raise Refused(f"督办事项 {o.id} 尚未登记办结（{o.done_count}/{o.required}），没有待审核的办结情况")
 
 
-def accept(session: Session, ids: list[int], *, by: Actor, note: str | None = None) -> list[int]:
+def accept(session: Session, ids: list[int], *, by: Actor, note: str | None = None,
+           anyway: bool = False) -> list[int]:
     """A coordinator of the items' unit or above (or the operator) accepts completions awaiting
     review (待审核): each item then counts as done on time or late by its judged completion day
     (the timeliness rules applied to the submission). Every item is checked before any is
-    written: one that is not visible, not awaiting review or repeated refuses the whole batch."""
+    written: one that is not visible, not awaiting review or repeated refuses the whole batch.
+    An item whose co-departments have not all confirmed their part (协办确认) is refused unless
+    ``anyway`` is given with a note (审核意见); the audit row then names the missing ones."""
     _reviewer(by)
     if not ids:
         raise InvalidInput("请选择要审核通过的督办事项")
@@ -372,6 +441,12 @@ def accept(session: Session, ids: list[int], *, by: Actor, note: str | None = No
         if i not in found:
             raise NotFound(f"没有编号为 {i} 的督办事项，或您无权查看")
         _awaiting(found[i])
+    missing = pending_confirmations(session, ids)
+    if missing and not anyway:
+        listed = "；".join(f"事项 {i}：{'、'.join(names)}" for i, names in sorted(missing.items())[:10])
+        raise Refused(f"协办部门尚未全部确认，不能审核通过（{listed}）。如确需通过，请填写审核意见并选择“仍然通过”")
+    if missing and not note:
+        raise InvalidInput("协办部门未全部确认而审核通过时，必须填写审核意见")
     befores = {i: _state(found[i]) for i in ids}
     if occ.accept(session, ids) != len(ids):   # another coordinator decided one since we looked
         raise Refused("所选督办事项中有的刚被他人审核，请刷新后重试")
@@ -379,7 +454,8 @@ def accept(session: Session, ids: list[int], *, by: Actor, note: str | None = No
     for i in ids:
         audit.record(session, actor=by.name, action="accept", object_type="occurrence", object_id=i,
                      jurisdiction_id=found[i].jurisdiction_id, before=befores[i],
-                     after={**befores[i], "submitted": False, "note": note, "channel": by.channel})
+                     after={**befores[i], "submitted": False, "note": note, "channel": by.channel,
+                            **({"missing_confirmations": missing[i]} if i in missing else {})})
     for o in found.values():
         session.expire(o, ["submitted_at"])
     return ids
@@ -421,3 +497,141 @@ def _notify_return(session: Session, o: Occurrence, returned: Completion, now: d
     session.add(Notice(occurrence_id=o.id, stage=f"return-{returned.id}", kind="return", swept_on=now.date(),
                        workdays=0, recipient_kind="contact", recipient_id=contact))
     session.flush()
+
+
+def report_progress(session: Session, occurrence_id: int, *, by: Actor, percent: int, done: str, today: dt.date,
+                    difficulties: str | None = None, next_steps: str | None = None, on: dt.date | None = None,
+                    now: dt.datetime | None = None):
+    """A dated progress report on an open item (进度反馈): visible to the actor and the actor
+    allowed to complete (a supervisor reads only); the item neither done, awaiting review nor
+    waived; percent 0–100 and not below the latest earlier report's unless the item was returned
+    since; what was done required; each text at most 2000 characters; the date (default today)
+    not after today, not before the period began nor before the latest earlier report
+    (obligations.feedback). One ``progress_report`` row and its audit row."""
+    from obligations import feedback
+    from storage.tables import ProgressReport
+
+    o = _item(session, occurrence_id, by)
+    if by.principal is not None and not by.principal.can_complete:
+        raise Forbidden("督查账号只能查看，不能报送进度")
+    on = on or today
+    if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
+        raise InvalidInput("反馈日期应为日期，如 2025-06-25")
+    if o.waived_at is not None:
+        raise Refused(f"督办事项 {o.id} 已豁免，不再报送进度")
+    if o.done_count >= o.required:
+        state = "已登记办结，正待审核" if o.submitted_at is not None else "已办结"
+        raise Refused(f"督办事项 {o.id} {state}，不再报送进度")
+    r = ProgressReport.__table__.c
+    last = session.execute(sa.select(r.reported_on, r.percent, r.created_at).where(r.occurrence_id == o.id)
+                           .order_by(r.reported_on.desc(), r.id.desc()).limit(1)).first()
+    reports = session.scalar(sa.select(sa.func.count()).where(r.occurrence_id == o.id)) or 0
+    returned = last is not None and bool(session.scalar(
+        sa.select(sa.func.count()).select_from(Completion).where(
+            Completion.occurrence_id == o.id, Completion.returned_at.is_not(None),
+            Completion.returned_at > last.created_at)))
+    try:
+        checked = feedback.check_report(percent=percent, done=done, difficulties=difficulties, next_steps=next_steps,
+                                        on=on, today=today, period_start=o.period_start,
+                                        last=(last.reported_on, last.percent) if last else None,
+                                        returned_since_last=returned, reports=reports)
+    except feedback.ProgressRefused as exc:
+        raise InvalidInput(str(exc)) from None
+    report = ProgressReport(occurrence_id=o.id, reported_on=checked.on, percent=checked.percent, done=checked.done,
+                            difficulties=checked.difficulties, next_steps=checked.next_steps, actor=by.name,
+                            channel=by.channel, created_at=now or dt.datetime.now(dt.timezone.utc))
+    session.add(report)
+    session.flush()
+    audit.record(session, actor=by.name, action="progress", object_type="occurrence", object_id=o.id,
+                 jurisdiction_id=o.jurisdiction_id,
+                 before={"percent": last.percent, "reported_on": last.reported_on} if last else None,
+                 after={"report": report.id, "percent": checked.percent, "reported_on": checked.on,
+                        "done": checked.done, "difficulties": checked.difficulties,
+                        "next_steps": checked.next_steps, "channel": by.channel})
+    return report
+
+
+def progress_reports(session: Session, occurrence_id: int, *, by: Actor) -> list:
+    """The item's progress reports, newest first (the item visible to ``by``: else NotFound)."""
+    from storage.tables import ProgressReport
+
+    o = _item(session, occurrence_id, by)
+    return list(session.scalars(select(ProgressReport).where(ProgressReport.occurrence_id == o.id)
+                                .order_by(ProgressReport.reported_on.desc(), ProgressReport.id.desc())))
+# ---------------------------------------------------------------- co-departments (协办确认)
+
+def _not_co_department(o: Occurrence, by: Actor) -> None:
+    """A department sees the lead's items on which it is a co-department; it confirms its part
+    there (confirm_part) and completes or asks nothing on them."""
+    p = by.principal
+    if p is not None and p.role == "department" and o.party_key != p.department_key:
+        raise Forbidden("贵部门是本事项的协办部门：请在事项页“协办确认”中确认协办部分，办结由牵头部门登记")
+
+
+def pending_confirmations(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    """Of these items, those with co-departments that have not confirmed: item → their names."""
+    if not ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    for oid, name in session.execute(
+            select(CoConfirmation.occurrence_id, Department.name)
+            .join(Department, Department.key == CoConfirmation.party_key)
+            .where(CoConfirmation.occurrence_id.in_(ids), CoConfirmation.confirmed_at.is_(None))
+            .order_by(CoConfirmation.occurrence_id, CoConfirmation.id)):
+        out.setdefault(oid, []).append(name)
+    return out
+
+
+def confirm_part(session: Session, occurrence_id: int, *, by: Actor, note: str | None = None,
+                 party: str | None = None, now: dt.datetime | None = None) -> CoConfirmation:
+    """A co-department confirms its part (协办确认) on the lead department's item: a department
+    account of the item's unit whose department is one of the item's co-departments (the item is
+    404 to whoever may not see it; the lead, a coordinator or a supervisor is refused); the
+    operator (CLI, demo) names the co-department with ``party`` unless the item has only one.
+    Once only: a second confirmation is refused and changes nothing. The note at most 2000
+    characters. The lead's item is not changed; its review waits for the confirmations
+    (accept)."""
+    o = _item(session, occurrence_id, by)
+    p = by.principal
+    if p is not None:
+        if p.role != "department" or o.party_key == p.department_key:
+            raise Forbidden("只有本事项的协办部门可以确认协办部分")
+        if party is not None and party != p.department_key:
+            raise Forbidden("只能确认本部门的协办部分")
+        party = p.department_key
+    note = _text(note, "协办确认说明", MAX_NOTE)
+    rows = session.scalars(select(CoConfirmation).where(CoConfirmation.occurrence_id == o.id)
+                           .order_by(CoConfirmation.id)).all()
+    if not rows:
+        raise Refused(f"督办事项 {o.id} 没有协办部门需要确认")
+    if party is None:
+        if len(rows) > 1:
+            keys = "、".join(r.party_key for r in rows)
+            raise InvalidInput(f"督办事项 {o.id} 有多个协办部门，请指明确认的部门（{keys}）")
+        party = rows[0].party_key
+    row = next((r for r in rows if r.party_key == party), None)
+    if row is None:
+        raise Forbidden(f"{_department_name(session, party)}不是督办事项 {o.id} 的协办部门")
+    if o.waived_at is not None:
+        raise Refused(f"督办事项 {o.id} 已豁免，无需协办确认")
+    if row.confirmed_at is not None:
+        raise Refused(f"{_department_name(session, party)}已于 {_local(row.confirmed_at)} 确认协办部分，未重复登记")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    t = CoConfirmation.__table__.c
+    done = session.execute(sa.update(CoConfirmation.__table__).where(t.id == row.id, t.confirmed_at.is_(None))
+                           .values(confirmed_at=now, confirmed_by=by.name, note=note)).rowcount
+    if done != 1:   # the same department confirmed in another window since we looked
+        raise Refused(f"{_department_name(session, party)}已确认协办部分，未重复登记")
+    session.expire(row)
+    audit.record(session, actor=by.name, action="confirm", object_type="occurrence", object_id=o.id,
+                 jurisdiction_id=o.jurisdiction_id, at=now,
+                 after={"department": party, "note": note, "channel": by.channel})
+    return row
+
+
+def _department_name(session: Session, key: str) -> str:
+    return session.scalar(select(Department.name).where(Department.key == key)) or key
+
+
+def _local(at: dt.datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M")

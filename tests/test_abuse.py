@@ -681,6 +681,8 @@ def test_a_report_that_fails_to_render_leaves_no_temporary_folder(world, persona
     page.post("/login", data={"username": "mz", "password": PASSWORD, "csrf": csrf_of(page, "/login")})
     r = page.get("/reports/download", params={"period": "2025Q1", "format": "docx"})
     assert r.status_code == 500          # the installation's template is broken: the server's fault
+    assert "服务器内部错误" in r.text and "Traceback" not in r.text     # words for a person, the headers too
+    assert r.headers["content-security-policy"] and r.headers["cache-control"] == "no-store"
     assert [p.name for p in scratch.iterdir() if p.name.startswith("duban-report-")] == []
 
 

@@ -215,7 +215,7 @@ def test_an_approved_extension_keeps_the_original_due_date(world):
     mz.post(f"/requests/{rid}/decide", data={"decision": "approve", "note": "同意", "csrf": csrf_of(mz, "/requests")})
     item = _status(app, tokens["jy"], oid)
     assert (item["due"], item["original_due"]) == (new_due, old_due)
-    assert f"原截止日期 {old_due}，已批准延期" in jy.get(f"/items/{oid}").text
+    assert f"原截止日期 {old_due}，已延期" in jy.get(f"/items/{oid}").text
     # a second extension keeps the first due date, not the moved one
     later = (D.fromisoformat(new_due) + dt.timedelta(days=10)).isoformat()
     _ask(jy, oid, kind="extension", reason="再次延期", new_due=later)

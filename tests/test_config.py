@@ -97,7 +97,7 @@ def test_the_repository_config_parses_and_declares_every_key_it_uses():
 def test_every_section_forbids_unknown_keys():
     found = sections()
     assert {"", "policy", "policy.progress_report", "calendar", "schedule", "notify", "notify.dingtalk",
-            "notify.wecom", "notify.sms", "service", "report", "web", "database_pool", "cases"} == set(found)
+            "notify.wecom", "notify.sms", "notify.feedback", "service", "report", "web", "database_pool", "cases"} == set(found)
     assert {path: model.model_config.get("extra") for path, model in found.items()} == \
         {path: "forbid" for path in found}
 
@@ -124,6 +124,8 @@ WRONG = [   # (path, bad value, reason)
     (("notify", "dingtalk", "agent_id"), "-1", "数值过小"),
     (("notify", "wecom", "per_member_per_minute"), "0", "数值过小"),
     (("notify", "sms", "provider"), "huawei", "取值 'huawei' 不在允许范围内"),
+    (("notify", "feedback", "day"), "31", "数值过大"),
+    (("notify", "feedback", "every"), "week", "取值 'week' 不在允许范围内"),
     (("service", "sweep"), "5", "应为 crontab 文本"),
     (("service", "sweep"), "every morning", "应为五段的 crontab"),
     (("service", "deliver"), "{seconds: 0}", "间隔不能为零"),
@@ -206,6 +208,7 @@ UNKNOWN = [   # (path of the key renamed, the typo, the suggestion)
     (("notify", "dingtalk", "agent_id"), "agentid", "agent_id"),
     (("notify", "wecom", "corp_id"), "corpid", "corp_id"),
     (("notify", "sms", "sign_name"), "signname", "sign_name"),
+    (("notify", "feedback", "min_period_days"), "min_period_day", "min_period_days"),
     (("service", "sweep"), "swep", "sweep"),
     (("report", "overdue_rows"), "overdue_row", "overdue_rows"),
     (("web", "https_only"), "http_only", "https_only"),

@@ -69,3 +69,15 @@ def test_definitions_and_goals_are_not_cadences_and_定期_is_flagged():
                 max_size=40).map("".join))
 def test_no_text_makes_the_cadence_reader_crash(text):
     find_cadences(text)
+
+
+def test_a_period_said_with_an_or_zhu():
+    """按月 / 逐月 / 按季度 / 按半年 / 按年度 say the period as 每… does; 1-3月份 and 按年龄 do not."""
+    from obligations.extract.cadence import find_cadences
+
+    def kinds(text: str) -> list[str]:
+        return [f.cadence["kind"] for f in find_cadences(text)[0]]
+
+    assert kinds("按月完成临时救助的审核确认工作。") == ["monthly"]
+    assert kinds("逐月发放补贴，按季度报送进展，按半年开展评估，按年度考核。") == ["monthly", "quarterly", "semiannual", "annual"]
+    assert kinds("①1-3月份，完成审核确认；按年龄段分类保障；按月份统计") == []

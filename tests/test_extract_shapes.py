@@ -9,7 +9,7 @@ import re
 import yaml
 
 from obligations.directory import Directory, dump_directory, parse_directory
-from obligations.extract.draft import extract_catalog, proposal_key, to_yaml, with_proposals
+from obligations.extract.draft import extract_catalog, plan_id_for, proposal_key, to_yaml, with_proposals
 from obligations.extract.structure import read_structure
 from tests.test_extract_draft import DIRECTORY, curated, draft_of, source
 
@@ -236,3 +236,68 @@ def test_a_definition_that_also_gives_a_duty_stays_a_task():
                       "1.明确工作对象。流动儿童是指跨县域异地居住6个月以上的未成年人，各区要逐一登记建档。",
                       "2.开展摸底排查。每半年更新一次台账（市民政局负责）。"])
     assert [c["title"] for c in _tasks_of(extract_catalog(text, DIRECTORY, "t").document)] == ["明确工作对象", "开展摸底排查"]
+
+
+def test_a_text_that_is_only_a_table_with_the_responsibility_column_first():
+    """A task breakdown that is nothing but its table (no notice, no 附件), flattened one cell a
+    line with bars on both sides of the row number (| 1 |), the responsibility column before the
+    task (序号 | 责任单位 | 考核指标 | 进度 | 实施部门 | 完成时限): each row is read, its 责任单位 cell
+    gives its department (not the 实施部门 one), its 考核指标 cell its cadence; the table's title
+    cell is the plan's title."""
+    text = "\n".join([
+        "| 江城区2026年度区民政局重点工作任务分解 |", "| 序号 |", "责任单位 |", "考核指标 |", "分月序时进度 |",
+        "实施部门 |", "完成时限 |",
+        "| 1 |", "区民政局 |", "按照救助政策要求,按月完成救助审核确认工作。 |", "①1-3月份完成审核;②4-6月份完成审核。 |",
+        "社会事务科 |", "2026年12月底 |",
+        "| 2 |", "区教育局 |", "按季度报送流动儿童入学情况。 |", "全年推进 |", "基础教育科 |", "2026年12月底 |",
+    ])
+    doc = extract_catalog(text, DIRECTORY, "t").document
+    rows = [c for c in doc["clauses"] if c["kind"] == "checklist"]
+    assert [keys(c) for c in rows] == [["civil_affairs"], ["education"]]
+    assert rows[0]["title"].startswith("按照救助政策要求") and [c["lines"] for c in rows] == [[8, 13], [14, 19]]
+    assert [stated(c) for c in rows] == [["monthly"], ["quarterly"]]
+    assert doc["plan"]["title"] == "江城区2026年度区民政局重点工作任务分解"
+    # undated: the plan's id takes the year its title names, not the year it is drafted in
+    assert plan_id_for({**doc["plan"], "locality": "江城区"}, 2030) == "jiangcheng-2026"
+
+
+def test_an_item_that_only_gives_a_contact_is_no_task():
+    """A notice calling for comments numbers the ways to send them (1.…邮寄至…, 2.…发送至邮箱…): no
+    task; an item that gives a hotline and a duty stays one."""
+    text = "\n".join([
+        "江城市民政局关于征求《江城市流动儿童关爱保护实施方案（征求意见稿）》意见的公告",
+        "公众可通过以下途径提出意见:", "1.通过信函方式将意见邮寄至:江城市民政局儿童福利科,联系电话:0100-1234567。",
+        "2.通过电子邮件方式将意见发送至邮箱:etfl@example.org。",
+        "江城市流动儿童关爱保护实施方案", "一、重点任务",
+        "1.开通关爱热线。开通热线电话:0100-7654321,每季度通报接听情况（市民政局负责）。",
+        "2.开展摸底排查。每半年更新一次台账（市民政局负责）。",
+    ])
+    assert [c["title"] for c in _tasks_of(extract_catalog(text, DIRECTORY, "t").document)] == ["开通关爱热线", "开展摸底排查"]
+
+
+def test_one_township_named_among_the_departments_is_said_to_be_a_unit():
+    """市民政局、城东街道: a subdistrict is one unit, not a kind of department; it is left out of the
+    departments with a note that says so (not 'no department name'), and generic 各乡镇 is no unit."""
+    from obligations.extract.draft import is_unit_name
+
+    text = "\n".join(["江城市2026年重点工作任务清单", "一、重点任务",
+                      "1.建设示范站。新建1个未成年人保护工作站（市民政局、城东街道负责）。"])
+    clause = _tasks_of(extract_catalog(text, DIRECTORY, "t").document)[0]
+    assert keys(clause) == ["civil_affairs"] and "“城东街道”是一个乡镇（街道）等单位" in clause["review"]
+    assert is_unit_name("城东街道", DIRECTORY) and is_unit_name("丁堰镇", DIRECTORY)
+    assert not any(is_unit_name(n, DIRECTORY) for n in ("各乡镇", "乡镇(街道)", "行政村", "市民政局", "团市委"))
+
+
+def test_a_place_named_only_in_a_document_the_plan_implements_is_not_its_place():
+    """A copy without its title: the place is the unit the text names most, but a document cited
+    with its number (《广东省民政厅等21部门关于印发〈…〉的通知》(粤民发〔2024〕70号)) is a higher
+    unit's, so the places in it do not count."""
+    from obligations.extract.plan_info import read_plan_info
+
+    text = "\n".join([
+        "根据《广东省民政厅等21部门关于印发〈广东省加强流动儿童关爱保护实施方案〉的通知》(粤民发〔2024〕70号)、"
+        "《广东省民政厅关于做好流动儿童摸排工作的通知》(粤民函〔2024〕12号)精神,结合我市实际,制定本方案。",
+        "一、重点任务", "1.加强摸排。将在平顶山市居住6个月以上的流动儿童纳入摸排范围,每半年更新一次(市民政局负责)。"])
+    info = read_plan_info(text, DIRECTORY, None)
+    assert (info.locality, info.level) == ("平顶山市", "city")
+    assert info.implements == ["粤民发〔2024〕70号", "粤民函〔2024〕12号"]

@@ -16,6 +16,8 @@ from notifications.channels import Channels, DingTalk, Message, WeCom, message_i
 from notifications.deliver import DeliverySettings, claim, deliver, in_quiet_hours, requeue
 from notifications.links import LinkError, make_token, read_token
 from notifications.sweep import sweep
+from obligations.feedback import FeedbackPolicy
+from obligations.feedback import stage as feedback_stage
 from obligations.notify import NotifyPolicy, stages_on
 from storage import occurrences as occ
 from storage.catalogs import load_plans
@@ -75,6 +77,11 @@ def test_sweep_matches_the_pure_rule_for_every_occurrence(world, engine, day):
             first, second = routes[o.jurisdiction_id]
             expected |= {(o.id, st) for st in stages_on(policy, left=left, late=late, due_today=o.due == day)
                          if not (st == "escalate-1" and first is None or st == "escalate-2" and second is None)}
+            # progress feedback (obligations.feedback) on the day's feedback day, if it is recent
+            window = FeedbackPolicy().window(day)
+            if window and o.waived_at is None and FeedbackPolicy().asks(period_start=o.period_start, due=o.due,
+                                                                        day=window[0]):
+                expected.add((o.id, feedback_stage(window[0])))
         # a unit at the top (the province) has nobody above its own supervisor
         assert any(second is None for _, second in routes.values())
     assert got == expected and report.added == len(expected) > 0

@@ -139,6 +139,8 @@ def _xlsx_value(table, row, col):
     if col.kind == "text":
         return None if v is None or v == "" else str(v)      # an empty cell reads back as None
     if col.kind == "date":
+        if v is None:
+            return None                                        # an empty date (a long item not yet reported on)
         return dt.datetime.combine(v if isinstance(v, dt.date) else D.fromisoformat(v), dt.time())
     return v
 

@@ -15,6 +15,7 @@ account jy, coordinator mz, 卫东区 民政局 wd, supervisor dc of 平顶山�
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -107,7 +108,7 @@ def test_submit_return_resubmit_accept(world, smtp_sink, monkeypatch):
     # the coordinator finds it in the queue and returns it with a reason, from the item's page
     mz = client(app, "mz")
     queue = mz.get("/review").text
-    assert f'value="{oid}"' in queue and "待审核 1 项" in queue
+    assert f'value="{oid}"' in queue and "待审核共 1 项" in queue
     board = mz.get("/dashboard", params={"period": "2025", "jurisdiction": "新华区"}).text
     assert '<div class="v" id="kpi-submitted"><a href="/review">1</a>' in board
     r = mz.post(f"/items/{oid}/return", data={"reason": REASON, "csrf": csrf_of(mz, f"/items/{oid}")})
@@ -118,7 +119,7 @@ def test_submit_return_resubmit_accept(world, smtp_sink, monkeypatch):
     assert item["return_reason"] == REASON and item["returns"] == 1
     page = client(app, "jy").get(f"/items/{oid}").text
     assert f"理由：{REASON}" in page and 'id="complete-form"' in page
-    assert "退回重办" in page and f"mz：{REASON}" in page      # the notice waiting for the digest; the marked completion
+    assert "退回重办" in page and f"退回理由：{REASON}" in page   # the returned completion in the timeline
     with Session(engine) as s:
         c = s.scalar(sa.select(Completion).where(Completion.occurrence_id == oid))
         assert (c.returned_by, c.return_reason) == ("mz", REASON) and c.returned_at is not None
@@ -182,6 +183,13 @@ def test_bulk_accept_from_the_review_queue_all_or_none(world):
     mz = client(app, "mz")
     queue = mz.get("/review").text
     assert all(f'name="id" value="{i}"' in queue for i in ids) and f'value="{stranger}"' not in queue
+
+    def badge() -> int:     # the navigation's count beside 办结审核
+        found = re.search(r'title="待审核 (\d+) 项"', mz.get("/inbox").text)
+        return int(found.group(1)) if found else 0
+
+    waiting = badge()
+    assert waiting >= 3
     token = csrf_of(mz, "/review")
     # one item not awaiting review (never completed) refuses the whole batch
     r = mz.post("/review/accept", data={"id": [str(ids[0]), str(stranger)], "csrf": token, "back": "/review"})
@@ -190,6 +198,7 @@ def test_bulk_accept_from_the_review_queue_all_or_none(world):
     r = mz.post("/review/accept", data={"id": [str(ids[0]), str(ids[1])], "note": "材料齐全", "csrf": token,
                                         "back": "/review?plan=pingdingshan-2025"})
     assert _query(r, "ok") == "已审核通过 2 项"
+    assert badge() == waiting - 2
     assert r.headers["location"].startswith("/review?plan=pingdingshan-2025&")
     states = [_item(app, tokens["mz"], i) for i in ids]
     # judged by the submission (recorded today, 2025-04-10) against each item's due date

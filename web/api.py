@@ -27,6 +27,11 @@ ItemId = Path(..., ge=1, le=2**62, description="督办事项编号")
 Status = Literal["open", "due_soon", "overdue", "done", "done_late", "waived", "submitted"]
 
 
+class ProgressBrief(BaseModel):
+    percent: int = Field(..., description="完成进度（%）")
+    on: dt.date = Field(..., description="反馈日期")
+
+
 class OccurrenceOut(BaseModel):
     id: int
     plan: str
@@ -50,11 +55,13 @@ class OccurrenceOut(BaseModel):
     original_due: dt.date | None = Field(None, description="批准延期前的原截止日期")
     returns: int | None = Field(None, description="办结情况被退回的次数（单个事项）")
     return_reason: str | None = Field(None, description="最近一次退回的理由（事项因退回而重新打开时）")
+    progress: ProgressBrief | None = Field(None, description="最新进度反馈（列表中给出）")
 
 
 class AcceptIn(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(..., min_length=1, max_length=1000, description="待审核的督办事项编号（一次至多 1000 项）")
     note: str | None = Field(None, description="审核意见（2000 字以内）")
+    anyway: bool = Field(False, description="协办部门未全部确认也审核通过（须填写审核意见）")
 
 
 class ReturnIn(BaseModel):
@@ -154,7 +161,7 @@ def review_accept(request: Request, body: AcceptIn, p: Principal = Depends(api_u
     """Accepted items count as done on time or late by their judged completion day; one item not
     awaiting review refuses the whole batch."""
     day = request.app.state.today()
-    workflow.accept(session, body.ids, by=workflow.Actor(p.username, "api", p), note=body.note)
+    workflow.accept(session, body.ids, by=workflow.Actor(p.username, "api", p), note=body.note, anyway=body.anyway)
     session.flush()
     return [occ.occurrence_detail(session, i, today=day) for i in body.ids]
 
@@ -286,4 +293,89 @@ def _jsonable(value):
     return value
 
 
+
+class ProgressIn(BaseModel):
+    percent: int = Field(..., description="完成进度（0–100 的百分比，不低于上次反馈）")
+    done: str = Field(..., max_length=4000, description="已完成的工作（必填，2000 字以内）")
+    difficulties: str | None = Field(None, max_length=4000, description="存在的困难（2000 字以内）")
+    next_steps: str | None = Field(None, max_length=4000, description="下一步计划（2000 字以内）")
+    on: dt.date | None = Field(None, description="反馈日期，默认今天；不能晚于今天")
+
+
+class ProgressOut(BaseModel):
+    id: int
+    occurrence: int
+    reported_on: dt.date
+    percent: int
+    done: str
+    difficulties: str | None
+    next_steps: str | None
+    by: str
+    channel: str
+    created_at: dt.datetime
+
+
+def _progress_out(r) -> ProgressOut:
+    return ProgressOut(id=r.id, occurrence=r.occurrence_id, reported_on=r.reported_on, percent=r.percent, done=r.done,
+                       difficulties=r.difficulties, next_steps=r.next_steps, by=r.actor, channel=r.channel,
+                       created_at=r.created_at)
+
+
+@router.post("/occurrences/{occurrence_id}/progress", response_model=ProgressOut, status_code=201,
+             summary="进度反馈：报送工作进展", responses={404: {"description": "不存在或无权查看"},
+                                                403: {"description": "只读账号"}, 409: {"description": "已办结或已豁免"},
+                                                422: {"description": "进度、日期或文字不符合要求"}})
+def report_progress(request: Request, body: ProgressIn, occurrence_id: int = ItemId, *,
+                    p: Principal = Depends(api_user), session: Session = db):
+    r = workflow.report_progress(session, occurrence_id, by=workflow.Actor(p.username, "api", p), percent=body.percent,
+                                 done=body.done, difficulties=body.difficulties, next_steps=body.next_steps,
+                                 on=body.on, today=request.app.state.today())
+    session.flush()
+    return _progress_out(r)
+
+
+@router.get("/occurrences/{occurrence_id}/progress", response_model=list[ProgressOut], summary="进度反馈（最新在前）",
+            responses={404: {"description": "不存在或无权查看"}})
+def progress_list(occurrence_id: int = ItemId, *, p: Principal = Depends(api_user), session: Session = db):
+    return [_progress_out(r) for r in workflow.progress_reports(session, occurrence_id,
+                                                                by=workflow.Actor(p.username, "api", p))]
+
+
 assert set(STATUSES) == set(Status.__args__)
+
+
+# ---------------------------------------------------------------- co-departments (协办确认)
+
+class ConfirmIn(BaseModel):
+    note: str | None = Field(None, max_length=2000, description="协办部分的办理说明（2000 字以内）")
+
+
+class CoDepartmentOut(BaseModel):
+    department: str
+    name: str
+    confirmed_at: dt.datetime | None
+    confirmed_by: str | None
+    note: str | None
+
+
+class ConfirmOut(BaseModel):
+    occurrence: int
+    department: str = Field(..., description="确认的协办部门（键）")
+    confirmed: int = Field(..., description="已确认的协办部门数")
+    of: int = Field(..., description="协办部门总数")
+    co_departments: list[CoDepartmentOut]
+
+
+@router.post("/occurrences/{occurrence_id}/confirm", response_model=ConfirmOut, summary="协办确认：协办部门确认协办部分",
+             responses={404: {"description": "不存在或无权查看"}, 403: {"description": "不是本事项的协办部门"},
+                        409: {"description": "已确认过或事项已豁免"}, 422: {"description": "说明不符合要求"}})
+def confirm_part(body: ConfirmIn, occurrence_id: int = ItemId, *, p: Principal = Depends(api_user),
+                 session: Session = db):
+    """A co-department's token confirms its part on the lead department's item, once."""
+    row = workflow.confirm_part(session, occurrence_id, by=workflow.Actor(p.username, "api", p), note=body.note)
+    session.flush()
+    parts = views.confirmations_of(session, occurrence_id)
+    return ConfirmOut(occurrence=occurrence_id, department=row.party_key,
+                      confirmed=sum(1 for r in parts if r.confirmed_at is not None), of=len(parts),
+                      co_departments=[CoDepartmentOut(department=r.party_key, name=r.name, confirmed_at=r.confirmed_at,
+                                                      confirmed_by=r.confirmed_by, note=r.note) for r in parts])

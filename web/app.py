@@ -7,20 +7,26 @@ The app does not migrate the database: ``duban up`` (or ``duban db upgrade``) do
 serving; a database from an older duban is refused at start with that advice."""
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from notifications.links import load_secret
 from obligations.errors import DubanError
+from storage import accounts
 from storage.db import ensure_schema, make_engine
 from storage.files import Settings
 from web import api, docs, ics, pages
-from web.deps import LoginRequired
+from web.deps import LoginRequired, principal_of
 from web.guard import BodyLimit, SecurityHeaders
+from web.pages.admin import for_people
 from web.templating import make_templates
 
 TITLES = {403: "无权访问", 404: "未找到", 400: "请求有误", 409: "无法办理", 410: "链接已失效", 413: "文件过大",
@@ -57,15 +63,47 @@ def create_app(settings: Settings, engine=None, *, today=None) -> FastAPI:
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        # back to the very page after signing in, its filters included
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here, safe='/')}", status_code=303)
+
+    def _who(request: Request):
+        """The signed-in person for an error page's navigation, or None: read only (nothing is
+        written for it), and never an error of its own (a broken or ended session is no one)."""
+        try:
+            key = request.session.get("sid") if "session" in request.scope else None
+            if not isinstance(key, str):
+                return None
+            web = settings.web
+            with Session(engine) as s:
+                user = accounts.session_user(s, key, idle_minutes=web.session_idle_minutes, hours=web.session_hours)
+                who = principal_of(s, user) if user is not None else None
+                s.rollback()
+                return who
+        except Exception:  # noqa: BLE001 - an error page must render whatever the session is
+            return None
+
+    def _back(request: Request) -> str | None:
+        """Where 返回上一页 goes: the page the person came from on this site, else nowhere."""
+        ref = urlsplit(request.headers.get("referer", ""))
+        if not ref.path.startswith("/") or ref.netloc != request.url.netloc or ref.path == request.url.path:
+            return None
+        return ref.path + (f"?{ref.query}" if ref.query else "")
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         if request.url.path.startswith("/api/"):
             return await http_exception_handler(request, exc)
         return templates.TemplateResponse(request, "message.html", {
-            "title": TITLES.get(exc.status_code, "出错了"), "message": exc.detail, "user": None},
-            status_code=exc.status_code, headers=exc.headers)
+            "title": TITLES.get(exc.status_code, "出错了"), "message": for_people(exc.detail), "user": _who(request),
+            "back": _back(request)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        # a page's address or form with a value of the wrong kind (/accounts/abc): words, not JSON
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        return await _http_error(request, HTTPException(422, "地址或表单中的内容有误，请返回后重试"))
 
     @app.exception_handler(DubanError)
     async def _refused(request: Request, exc: DubanError):

@@ -117,8 +117,12 @@ class SecurityHeaders:
             return await self.app(scope, receive, send)
         cacheable = scope["path"].startswith(self.cache_paths)
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
@@ -127,4 +131,18 @@ class SecurityHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # an unexpected error: the person gets a plain 500 in Chinese, with these headers (the
+            # server's own error page would go out without them); the error still reaches the log
+            if not started:
+                api = scope["path"].startswith("/api/")
+                body = (json.dumps({"detail": "服务器内部错误"}).encode() if api
+                        else "<!doctype html><meta charset=utf-8><title>出错了</title>"
+                             "<p>服务器内部错误，请稍后再试；如反复出现，请联系本单位协调员。</p>".encode())
+                kind = b"application/json" if api else b"text/html; charset=utf-8"
+                await with_headers({"type": "http.response.start", "status": 500,
+                                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
+                await with_headers({"type": "http.response.body", "body": body})
+            raise

@@ -32,3 +32,14 @@ def todo_count(request, user: Principal | None) -> tuple[int, int] | None:
     state = request.app.state
     with Session(state.engine) as session:
         return open_counts(session, user, state.today(), state.settings.due_soon_days)
+
+
+def pending_counts(request, user: Principal | None) -> dict[str, int] | None:
+    """The badges beside 办结审核 and 申请审核: what waits for this coordinator's decision (None
+    for who decides neither, and when signed out)."""
+    if user is None or not user.can_review:
+        return None
+    from storage.views import pending_counts as counts
+
+    with Session(request.app.state.engine) as session:
+        return counts(session, user)

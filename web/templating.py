@@ -24,8 +24,9 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env.globals.update(csrf_token=csrf_token, status_names=words.STATUS_NAMES,
                        request_status_names=words.REQUEST_STATUS_NAMES, review_names=words.REVIEW_NAMES,
                        outbox_status_names=words.OUTBOX_STATUS_NAMES)
-    from web.nav import todo_count
+    from web.nav import pending_counts, todo_count
     env.globals["todo_count"] = todo_count       # the navigation's to-do badge (web/nav.py)
+    env.globals["pending_counts"] = pending_counts   # and the review and request badges
     env.filters["cjson"] = lambda v: json.dumps(v, ensure_ascii=False)
 
     def localtime(t: dt.datetime | str) -> str:
@@ -33,7 +34,19 @@ def make_templates(timezone: str) -> Jinja2Templates:
         return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     env.filters["localtime"] = localtime
+    env.globals["co_departments"] = co_departments
     return Jinja2Templates(env=env)
+
+
+def co_departments(request: Request, occurrence_id: int) -> list:
+    """The co-departments of an item and their confirmations (协办确认), for the item page's
+    _codepartments.html (the page's own route need not know about them)."""
+    from sqlmodel import Session
+
+    from storage.views import confirmations_of
+
+    with Session(request.app.state.engine) as session:
+        return confirmations_of(session, occurrence_id)
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:

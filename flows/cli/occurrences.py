@@ -37,6 +37,12 @@ def _due_text(iso: str) -> str:
     return f"{iso}（{weekday(d)}）"
 
 
+def progress_text(r: dict) -> str:
+    """The latest progress report (进度反馈) of a listed item: 60%（2025-06-25）, or —."""
+    p = r.get("progress")
+    return f"{p['percent']}%\n{p['on']}" if p else "—"
+
+
 def _occurrence_columns(today: dt.date) -> list[Column]:
     def who(r: dict) -> str:
         return f"{r['jurisdiction']}\n{r['assignee_name']}" + (f"\n对象 {r['case']}" if r["case"] else "")
@@ -60,7 +66,8 @@ def _occurrence_columns(today: dt.date) -> list[Column]:
             col("截止日期", lambda r: f"{r['due']} {weekday(dt.date.fromisoformat(r['due']))}\n"
                 f"{period_label(r['period'])}" + (f"\n原定 {r['original_due']}" if r.get("original_due") else ""), min_width=15, overflow="fold"),
             col("进度", lambda r: f"{r['done']}/{r['required']}", no_wrap=True),
-            col("状态", state, min_width=8, no_wrap=True)]
+            col("状态", state, min_width=8, no_wrap=True),
+            col("最新进度", progress_text, no_wrap=True)]
 
 
 def _list(run: CliContext, title: str, today: Optional[str], format: ListFormat, limit: int, **filters) -> None:
@@ -227,12 +234,14 @@ def review_list(ctx: typer.Context, plan: Optional[str] = typer.Option(None, "--
 def review_accept(ctx: typer.Context, occurrences: list[int] = typer.Argument(..., help="督办事项编号（可多个）"),
                   note: Optional[str] = typer.Option(None, "--note", help="审核意见 / note"),
                   by: str = typer.Option("命令行用户", "--by", help="审核人 / who"),
+                  anyway: bool = typer.Option(False, "--anyway",
+                                              help="协办部门未全部确认也通过（须填 --note）/ accept without all co-department confirmations"),
                   format: ListFormat = FormatOption):
     """审核通过（可批量）：按登记的办结日期判定按期或逾期办结 / accept completions."""
     run = cli(ctx)
     s = run.settings
     with run.session() as session, session.begin():
-        workflow.accept(session, list(occurrences), by=workflow.Actor(by, "cli"), note=note)
+        workflow.accept(session, list(occurrences), by=workflow.Actor(by, "cli"), note=note, anyway=anyway)
     with run.session() as session:
         details = [occ.occurrence_detail(session, i, today=s.today(), soon_days=s.due_soon_days) for i in occurrences]
     if format == ListFormat.json:

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from sqlalchemy.exc import OperationalError
 
+import flows.cli.confirm as confirm
 import flows.cli.contacts as contacts
 import flows.cli.db as db
 import flows.cli.directory as directory
@@ -17,6 +18,7 @@ import flows.cli.locality as locality
 import flows.cli.notify as notify
 import flows.cli.occurrences as occurrences
 import flows.cli.plans as plans
+import flows.cli.progress as progress
 import flows.cli.report as report
 import flows.cli.schedule as schedule
 import flows.cli.service as service
@@ -52,6 +54,8 @@ app.add_typer(users.app, name="users")
 app.add_typer(db.app, name="db")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(tasks.urge_app)        # urge
+app.add_typer(progress.app, name="progress")
+app.add_typer(confirm.app)           # confirm (协办确认)
 
 
 @app.callback()

@@ -115,3 +115,17 @@ def waive_cmd(ctx: typer.Context, occurrence: int = typer.Argument(..., help="�
     with run.session() as session, session.begin():
         workflow.waive(session, occurrence, by=workflow.Actor(by, "cli"), reason=reason)
     run.out.print(f"已豁免：事项 {occurrence}，理由：{reason}")
+
+
+@app.command("extend")
+def extend_cmd(ctx: typer.Context, occurrence: int = typer.Argument(..., help="督办事项编号"),
+               to: str = typer.Option(..., "--to", help="延期后的截止日期 YYYY-MM-DD / new due date"),
+               reason: str = typer.Option(..., "--reason", help="延期理由 / reason"),
+               by: str = typer.Option("命令行用户", "--by", help="决定人 / who")):
+    """为督办事项延期（须说明理由）/ move an occurrence's due date later, with a reason."""
+    run = cli(ctx)
+    s = run.settings
+    with run.session() as session, session.begin():
+        workflow.extend(session, occurrence, by=workflow.Actor(by, "cli"), new_due=parse_date(to, "--to"),
+                        reason=reason, today=s.today())
+    run.out.print(f"已延期：事项 {occurrence}，截止日期改为 {to}，理由：{reason}")

@@ -72,6 +72,8 @@ def demo_cmd(ctx: typer.Context, dir: Path = typer.Option(Path("demo"), "--dir",
               + f"；汇总发送 {result['outbox'].get('sent', 0)} 份。")
     out.print(f"交办任务 {result['assignments']} 项（督办事项 {result['assigned_items']} 项，在通报中单列为“交办任务”）；"
               f"协调员催办 {result['notices'].get('urge', 0)} 项次。")
+    out.print(f"进度反馈 {result.get('progress_reports', 0)} 条（长期事项在反馈日报送）；"
+              f"进度反馈提醒 {result['notices'].get('feedback', 0)} 项次。")
     from obligations.channels import CHANNEL_NAMES
 
     by_channel = result.get("channels") or {}

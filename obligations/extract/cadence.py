@@ -1,4 +1,5 @@
 """Stated cadences in a clause's text: 每月 / 每个月 / 每季度 / 每三个月 / 每半年 / 每年 / 每两年 /
+按月 / 逐月 / 按季度 / 按半年 / 按年度 /
 至少每…一次 / 每年4月和10月 / 不低于每季度6次 / X年X月底前 / X年起 / 下发后10日内 / N个工作日内,
 寒暑假、中高考期间 (seasonal, flagged),
 each turned into the catalog's cadence (kind, months, count, start, deadline, after) with the
@@ -56,6 +57,11 @@ _RULES: list[tuple[re.Pattern, callable]] = [
     (re.compile(r"每半年"), lambda m: {"kind": "semiannual"}),
     (re.compile(r"每(两|2)年"), lambda m: {"kind": "biennial"}),
     (re.compile(r"每(?:个)?月"), lambda m: {"kind": "monthly"}),
+    # 按月/逐月 完成…, 按季度 报送…, 按年度 …: a period said with 按 or 逐 instead of 每
+    (re.compile(r"(?:按|逐)(?:个)?月(?!份)"), lambda m: {"kind": "monthly"}),
+    (re.compile(r"(?:按|逐)季(?:度)?(?!末)"), lambda m: {"kind": "quarterly"}),
+    (re.compile(r"按半年"), lambda m: {"kind": "semiannual"}),
+    (re.compile(r"(?:按|逐)年度"), lambda m: {"kind": "annual"}),
     (re.compile(r"每年(?!\d|[一二三四五六七八九十]+月)"), lambda m: {"kind": "annual"}),
     (re.compile(r"(\d{4})年(\d{1,2})月底前"),
      lambda m: {"kind": "once", "deadline": dt.date(int(m[1]), int(m[2]),

@@ -110,6 +110,19 @@ _LEVEL_FROM_LOCALITY = (("省", "province"), ("自治区", "province"), ("市", 
                         ("县", "county"), ("区", "county"), ("旗", "county"))
 
 
+_UNIT_END = re.compile(r"(?:街道|镇|乡|苏木|开发区|园区|新区|社区|村)(?:办事处|人民政府|管委会)?$")
+
+
+def is_unit_name(name: str, directory: Directory) -> bool:
+    """A unit, not a department: a name of the directory's jurisdictions (如城街道 in 如皋市's
+    folder), or a name that ends as a township, subdistrict or zone does (某某街道, 某某镇)."""
+    text = normalize_name(name)
+    if re.match(r"^(?:各|乡镇|街道|镇街|行政村|村|社区)", text):      # 各乡镇, 乡镇(街道): every unit of a level
+        return False
+    return text in directory._localities or (2 < len(text) <= 12 and bool(_UNIT_END.search(text))
+                                             and not directory.resolve(text))
+
+
 def looks_like_department(name: str) -> bool:
     """A name as a responsibility list writes one: short, ending in an organ's word (局 委 办 中心 …)."""
     text = normalize_name(name)
@@ -145,13 +158,16 @@ def canonical(name: str, directory: Directory, locality: str | None) -> tuple[st
 
 def plan_id_for(plan: dict, year: int) -> str:
     """A plan id from its locality and year, for a text whose file name gives none:
-    洛阳市 2025 → luoyang-2025 (the issue year when the text has one)."""
+    洛阳市 2025 → luoyang-2025 (the issue year when the text has one, else the year at the head
+    of its title, else ``year``)."""
     from pypinyin import lazy_pinyin
 
     place = re.sub(r"(省|市|县|区|自治区|自治州|州|盟|旗)$", "", str(plan.get("locality") or ""))
     slug = "".join(re.sub(r"[^a-z0-9]", "", p.lower()) for p in lazy_pinyin(place)) or "plan"
     issued = plan.get("issued")
-    return f"{slug}-{getattr(issued, 'year', None) or year}"
+    # an undated text whose title names its year (2025年度…任务分解, …2024年工作要点): that year
+    named = re.match(r"^(\d{4})年", re.sub(r"^[^\d]{0,12}?(?=\d{4}年)", "", str(plan.get("title") or "")))
+    return f"{slug}-{getattr(issued, 'year', None) or (int(named[1]) if named else year)}"
 
 
 def proposal_key(name: str, taken: set[str]) -> str:
@@ -192,6 +208,13 @@ def _propose(found: list, directory: Directory, level: str, locality: str | None
             if again:                  # 某某市民政局 in 某某市's own plan: named as the directory knows it
                 d.key = again.key
                 d.name = short if directory.resolve(short) else suffix
+                continue
+            if is_unit_name(d.name, directory):
+                # one unit (如城街道, 某某镇) named among the departments: a catalog's departments are
+                # kinds of department at each level, so no department can stand for it
+                depts.remove(d)
+                flags.append(f"责任单位中的“{cjk(d.name)}”是一个乡镇（街道）等单位，不是部门，未列入责任部门："
+                             f"目录按层级设置部门，无法只派给这一个单位，请在其事项中指派或改写条款")
                 continue
             if not looks_like_department(d.name):
                 depts.remove(d)
@@ -310,7 +333,7 @@ def _checklist_fields(rows: list[Clause]) -> dict[str, dict]:
                 category = cells[at - 1]
             if pick(r"对象"):
                 target = pick(r"对象")
-            content = "".join(v for k, v in cols.items() if re.search(r"内容|标准|措施|要求|频次|频率", k) and v) or None
+            content = "".join(v for k, v in cols.items() if re.search(r"内容|标准|措施|要求|频次|频率|指标", k) and v) or None
             out[row.id] = {"category": category, "target": target, "item": pick(r"项目|事项|名称"), "content": content}
             continue
         cells = row.cells

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from obligations.directory import Directory
 from obligations.extract.structure import _heading, _plain, source_lines, without_reading_aids
 
-_TITLE_WORD = re.compile(r"(方案|意见|办法|计划|规划|细则|措施|通知|职责|分工|要点|清单)$")
+_TITLE_WORD = re.compile(r"(方案|意见|办法|计划|规划|细则|措施|通知|职责|分工|分解|要点|清单)$")
 _DRAFT = re.compile(r"^[(（](征求意见稿|试行|送审稿|讨论稿)[)）]$")
 # a date standing alone; a web copy may drop its 年月日 (20211125)
 _DATE = re.compile(r"^(\d{4})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|(\d{2})(\d{2}))$")
@@ -42,7 +42,8 @@ def read_plan_info(text: str, directory: Directory, lead_key: str | None) -> Pla
     """``lead_key``: the department that leads most clauses (the issuer when none signs)."""
     lines = source_lines(without_reading_aids(text))
     body_at = next((i for i, ln in enumerate(lines) if (h := _heading(ln, i)) and h.level == 1), len(lines))
-    preamble = [(i, _plain(ln)) for i, ln in enumerate(lines[:body_at]) if _plain(ln)]
+    # a table's title cell (| 2025年度…任务分解 |) reads without the bars around it
+    preamble = [(i, _plain(ln).strip("|").strip()) for i, ln in enumerate(lines[:body_at]) if _plain(ln).strip("|").strip()]
     info = PlanInfo()
     info.title, info.status = _title(preamble)
     if info.title is None:
@@ -144,11 +145,18 @@ def _home_unit(directory: Directory) -> tuple[str, str] | None:
     return (unit.name, unit.level) if unit.level in ("province", "city", "county") else None
 
 
+_CITED_WITH_NUMBER = re.compile(r"《[^《》]{2,120}》(?:的通知)?[(（][^()（）]{0,12}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}号[)）]")
+
+
 def _named_unit(lines: list[str], directory: Directory) -> tuple[str, str] | None:
     """The locality a text without a title is about: the unit of the directory's jurisdictions
     (province, city or county) its text names most often (保山市民政局, 《保山市…工作要点》),
-    the higher one on a tie; None when it names none."""
+    the higher one on a tie; None when it names none. A document cited with its number is one the
+    plan implements: the places in it do not count."""
     text = re.sub(r"\s+", "", "".join(lines))
+    # a document cited with its number (《某省…关于印发〈…〉的通知》(粤民发〔2024〕70号)) is one the
+    # plan implements, a higher unit's: the place it names is the level above, not the plan's
+    text = _CITED_WITH_NUMBER.sub("", text)
     best: tuple[int, int, str, str] | None = None
     rank = {"province": 0, "city": 1, "county": 2}
     for unit in _units(directory.doc.jurisdictions):

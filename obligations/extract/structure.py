@@ -34,6 +34,9 @@ _PINYIN = re.compile(r"(?<=[\u4e00-\u9fff])[(（]([a-zāáǎàēéěèīíǐìō
 _TONED = re.compile(r"[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]")
 # an item that only says who a term covers: 困境儿童是指… / 本方案所称流动儿童系指…
 _DEFINES = re.compile(r"^[^。；，,：:]{1,30}?(?:是指|系指|指的是)")
+# an item that tells how to reach someone (a notice calling for comments: 1.通过信函方式将意见邮寄至…,
+# 2.…发送至邮箱…): an e-mail address, a telephone number, a postcode, 邮寄至 / 发送至
+_CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:电话|热线|传真)[:：]?\s*\d[\d-]{6,}|邮编|邮寄至|发送至")
 _ASSIGNS = re.compile(r"负责|牵头|配合|責|牽頭|要|应|應|须|須")     # a duty word: then it is a task
 
 
@@ -186,6 +189,8 @@ def read_structure(text: str) -> Structure:
             clauses += _paragraphs(lines, req_at + 1, attach_at, section)
     if attach_at < n:
         clauses += _checklist(lines, attach_at)
+    elif not clauses and (table_at := _table_start(lines)) is not None:
+        clauses = _checklist(lines, table_at)       # the text is the table: 序号 | 责任单位 | 考核指标 | …
     return Structure(clauses, title, flags)
 
 
@@ -222,6 +227,12 @@ def defines(text: str, heading: str) -> bool:
     return bool(_DEFINES.match(body)) and not _ASSIGNS.search(text)
 
 
+def contact_only(text: str) -> bool:
+    """An item whose line only tells how to reach someone (where to send comments: an address, a
+    mail box, a telephone number) and names no duty (负责, 牵头, 要, 应 …)."""
+    return bool(_CONTACT.search(text)) and not _ASSIGNS.search(text)
+
+
 def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kind: str, prefix: str,
              flags: list[str]) -> list[Clause]:
     """The clauses at ``level``; the headings above it are their sections. Numbering that
@@ -248,7 +259,7 @@ def _clauses(lines: list[str], heads: list[_Heading], level: int, stop: int, kin
             continue
         end = _span_end(lines, h.line, nxt)
         text = "".join(_plain(lines[i]) for i in range(h.line, end + 1) if lines[i].strip())
-        if kind == "task" and defines(text, h.rest):
+        if kind == "task" and (defines(text, h.rest) or contact_only(h.rest)):
             continue
         clause_flags = []
         number = h.number
@@ -373,12 +384,27 @@ def _header_names(lines: list[str], start: int) -> list[str] | None:
             return cells
         if len(cells) == 1 and RESPONSIBLE.match(cells[0]):
             j = i
-            while j > start and len(_cells(lines[j - 1])) == 1 and i - j < 8:
+            while j > start and len(_cells(lines[j - 1])) == 1 and i - j < 8 \
+                    and not _NUMBER_HEAD.match(_cells(lines[j])[0]):   # back to the number column's name
                 j -= 1
             if j > start and lines[j - 1].rstrip().endswith("|") and any(
                     _NUMBER_HEAD.match(c) for c in _cells(lines[j - 1])):
                 j -= 1                                  # 序号 | 任务目录 | on the line above
-            return [c for k in range(j, i + 1) for c in _cells(lines[k])]
+            k = i                                       # names after it, one a line, up to the first row
+            while k + 1 < len(lines) and lines[k].rstrip().endswith("|") and len(_cells(lines[k + 1])) == 1 \
+                    and not unicodedata.normalize("NFKC", _cells(lines[k + 1])[0]).isdigit() and k - i < 12:
+                k += 1
+            return [c for m in range(j, k + 1) for c in _cells(lines[m])]
+    return None
+
+
+def _table_start(lines: list[str]) -> int | None:
+    """The line above the header of a table with a responsibility column (its title, or the line
+    before), in a text that holds no numbered clause and no attachment: the text is the table."""
+    for i, line in enumerate(lines):
+        cells = _cells(line)
+        if any(_NUMBER_HEAD.match(c) for c in cells) and _header_names(lines, i) is not None:
+            return i - 1 if i > 0 else None
     return None
 
 
@@ -470,7 +496,7 @@ def _joined_cells(block: list[str], keep_empty: bool = False) -> list[str]:
             cells[-1] += line.strip()
         closed = line.rstrip().endswith("|")          # a table flattened cell by cell: 内容 |
         if closed:
-            cells[-1] = cells[-1].rstrip("| ").strip()
+            cells[-1] = cells[-1].strip("| ").strip()        # | 1 | opens a row with a bar too
     return cells if keep_empty else [c for c in cells if c]
 
 

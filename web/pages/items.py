@@ -1,7 +1,8 @@
 """The inbox, the item page and what a department does there (complete, evidence, request)."""
 from __future__ import annotations
 
-from urllib.parse import quote
+import datetime as dt
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
@@ -9,9 +10,9 @@ from fastapi.responses import FileResponse
 from sqlmodel import Session
 
 from obligations.errors import DubanError
-from storage import audit, views, workflow
 from storage import evidence as evidence_files
 from storage import occurrences as occ
+from storage import views, workflow
 from storage.access import Principal, occurrence_filter
 from storage.tables import Department
 from web import itemrows, listing
@@ -68,21 +69,43 @@ def _visible(session: Session, p: Principal, occurrence_id: int):
     return found
 
 
+# what a refused form sends back so that the page shows it again (the typed note stays)
+KEPT = {"note": 2000, "done_on": 10, "count": 4, "reason": 2000, "new_due": 10, "kind": 10, "form": 16}
+
+
+def _refused_keeping(session: Session, exc: DubanError, occurrence_id: int, form: str, **typed):
+    """``refused`` with what the person typed carried back to the page (a refused file must not
+    cost them their note and date)."""
+    response = refused(session, exc, occurrence_id)
+    kept = {"form": form, **{k: str(v)[:KEPT[k]] for k, v in typed.items() if v not in (None, "")}}
+    response.headers["location"] += "&" + urlencode({f"keep_{k}": v for k, v in kept.items()})
+    return response
+
+
 @router.get("/items/{occurrence_id}")
 def item(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depends(page_user), session: Session = db,
          error: str = "", ok: str = ""):
     found = _visible(session, p, occurrence_id)
     day = today(request)
     detail = occ.occurrence_detail(session, occurrence_id, today=day, where=occurrence_filter(p))
-    history = views.item_history(session, occurrence_id)
-    from notifications.urge import reminders_of
+    history = views.item_history(session, occurrence_id, detail["completions"])
     from storage.tasks import evidence_required
+    kept = {k: request.query_params.get(f"keep_{k}", "")[:n] for k, n in KEPT.items()}
+    due = dt.date.fromisoformat(detail["due"])
+    late = calendar_late = 0
+    if detail["status"] == "overdue":
+        late = request.app.state.settings.calendar().workdays_between(due, day)
+        calendar_late = (day - due).days
     return render(request, "item.html", {
-        "user": p, "item": detail, **history, "today": day, "error": error, "ok": ok,
-        "pending": any(r.status == "pending" for r in history["requests"]), "actions": audit.ACTIONS,
+        "user": p, "item": detail, **history, "today": day, "error": error, "ok": ok, "kept": kept,
+        "blank": dict.fromkeys(KEPT, ""),
+        "pending": any(r.status == "pending" for r in history["requests"]),
+        "pending_request": next((r for r in history["requests"] if r.status == "pending"), None),
         "kinds": workflow.REQUEST_KINDS, "accept": evidence_files.ACCEPT,
+        "late": late, "calendar_late": calendar_late,
+        "latest_due": day + dt.timedelta(days=workflow.MAX_EXTENSION_DAYS),
         "grace": request.app.state.settings.completion_grace_days,
-        "reminders": reminders_of(session, occurrence_id), "needs_evidence": evidence_required(session, found)})
+        "needs_evidence": evidence_required(session, found)})
 
 
 @router.post("/items/{occurrence_id}/complete")
@@ -94,8 +117,31 @@ async def complete(request: Request, occurrence_id: int = ItemId, *, count: int 
                           done_on=form_date(done_on, "办理日期"), note=note, evidence=await evidence_upload(upload),
                           setting=setting_of(request))
     except DubanError as exc:
-        return refused(session, exc, occurrence_id)
+        return _refused_keeping(session, exc, occurrence_id, "complete", note=note, done_on=done_on, count=count)
     return redirect(f"/items/{occurrence_id}?ok={quote('已登记办理情况')}")
+
+
+@router.post("/items/{occurrence_id}/waive")
+def waive(request: Request, occurrence_id: int = ItemId, *, reason: str = Form(""),
+          p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """A coordinator waives the item (豁免) with a reason: ``workflow.waive``."""
+    try:
+        workflow.waive(session, occurrence_id, by=workflow.Actor(p.username, "web", p), reason=reason)
+    except DubanError as exc:
+        return _refused_keeping(session, exc, occurrence_id, "waive", reason=reason)
+    return redirect(f"/items/{occurrence_id}?ok={quote('已豁免此事项，本期无须办理')}")
+
+
+@router.post("/items/{occurrence_id}/extend")
+def extend(request: Request, occurrence_id: int = ItemId, *, new_due: str = Form(""), reason: str = Form(""),
+           p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """A coordinator moves the due date later (延期) with a reason: ``workflow.extend``."""
+    try:
+        workflow.extend(session, occurrence_id, by=workflow.Actor(p.username, "web", p),
+                        new_due=form_date(new_due, "延期后的截止日期"), reason=reason, today=today(request))
+    except DubanError as exc:
+        return _refused_keeping(session, exc, occurrence_id, "extend", reason=reason, new_due=new_due)
+    return redirect(f"/items/{occurrence_id}?ok={quote(f'已延期：截止日期改为 {new_due}')}")
 
 
 @router.get("/items/{occurrence_id}/evidence/{completion_id}")
@@ -120,24 +166,48 @@ def make_request(request: Request, occurrence_id: int = ItemId, *, kind: str = F
         workflow.request(session, occurrence_id, by=workflow.Actor(p.username, "web", p), kind=kind, reason=reason,
                          new_due=form_date(new_due, "延期日期"), today=today(request))
     except DubanError as exc:
-        return refused(session, exc, occurrence_id)
+        return _refused_keeping(session, exc, occurrence_id, "request", kind=kind, reason=reason, new_due=new_due)
     return redirect(f"/items/{occurrence_id}?ok={quote('申请已提交，等待协调员审核')}")
 
 
-@router.get("/requests")
-def requests_page(request: Request, p: Principal = Depends(page_user), session: Session = db):
-    if not p.can_review:
-        raise HTTPException(403, "只有协调员可以审核豁免和延期申请")
-    return render(request, "requests.html", {"user": p, "rows": views.request_queue(session, p),
-                                             "kinds": workflow.REQUEST_KINDS})
+@router.post("/items/{occurrence_id}/progress")
+def report_progress(request: Request, occurrence_id: int = ItemId, *, percent: str = Form(""), done: str = Form(""),
+                    difficulties: str = Form(""), next_steps: str = Form(""), on: str = Form(""),
+                    p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """进度反馈 from the item page (web/templates/_progress.html), through the one door."""
+    try:
+        try:
+            value = int(percent.strip())
+        except ValueError:
+            raise workflow.InvalidInput("完成进度应为 0 到 100 之间的整数（百分比）") from None
+        workflow.report_progress(session, occurrence_id, by=workflow.Actor(p.username, "web", p), percent=value,
+                                 done=done, difficulties=difficulties, next_steps=next_steps,
+                                 on=form_date(on, "反馈日期"), today=today(request))
+    except DubanError as exc:
+        return refused(session, exc, occurrence_id)
+    return redirect(f"/items/{occurrence_id}?ok={quote('已报送进度反馈')}#progress-feedback")
 
 
-@router.post("/requests/{request_id}/decide")
-def decide(request: Request, request_id: int = PathParam(..., ge=1, le=2**62), *, decision: str = Form(...),
-           note: str = Form(""), p: Principal = Depends(page_user), session: Session = db,
-           _: None = Depends(check_csrf)):
-    workflow.decide(session, request_id, by=workflow.Actor(p.username, "web", p), approve=decision == "approve",
-                    note=note)
-    return redirect("/requests")
+# ---------------------------------------------------------------- co-departments (协办确认)
+
+@router.post("/items/{occurrence_id}/confirm")
+def confirm_part(request: Request, occurrence_id: int = ItemId, *, note: str = Form(""),
+                 p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """A co-department confirms its part on the lead's item (storage.workflow.confirm_part)."""
+    try:
+        workflow.confirm_part(session, occurrence_id, by=workflow.Actor(p.username, "web", p), note=note)
+    except DubanError as exc:
+        return refused(session, exc, occurrence_id)
+    return redirect(f"/items/{occurrence_id}?ok={quote('已确认协办部分')}")
 
 
+@router.post("/items/{occurrence_id}/accept-anyway")
+def accept_anyway(request: Request, occurrence_id: int = ItemId, *, note: str = Form(""),
+                  p: Principal = Depends(page_user), session: Session = db, _: None = Depends(check_csrf)):
+    """A coordinator accepts a submission whose co-departments have not all confirmed, with a
+    note (storage.workflow.accept with anyway)."""
+    try:
+        workflow.accept(session, [occurrence_id], by=workflow.Actor(p.username, "web", p), note=note, anyway=True)
+    except DubanError as exc:
+        return refused(session, exc, occurrence_id)
+    return redirect(f"/items/{occurrence_id}?ok={quote('已审核通过（协办部门未全部确认，已记录审核意见）')}")

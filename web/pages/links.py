@@ -34,7 +34,13 @@ def view_link_page(request: Request, token: str, session: Session = db):
     return _link_view(request, token, session, complete=False)
 
 
-def _link_view(request: Request, token: str, session: Session, *, complete: bool):
+FINISHED = {"done": "此事项已于 {on} 办结，无需再登记。", "done_late": "此事项已于 {on} 办结（逾期办结），无需再登记。",
+            "submitted": "此事项已于 {on} 登记办结，正等待协调员审核，无需再登记。",
+            "waived": "此事项已豁免，本期无须办理，无需登记。"}
+
+
+def _link_view(request: Request, token: str, session: Session, *, complete: bool, error: str = "",
+               typed: dict | None = None, status_code: int = 200):
     try:
         data = read_token(request.app.state.secret, token, today(request))
     except LinkError as exc:
@@ -43,13 +49,18 @@ def _link_view(request: Request, token: str, session: Session, *, complete: bool
     if state == "unknown" or (complete and state == "used"):
         message = "链接无效：对应的通知不存在" if state == "unknown" else workflow.USED
         return _link_message(request, "无法使用此链接", message, 410)
-    can_complete = complete and state == "ready"
     detail = occ.occurrence_detail(session, data["occurrence_id"], today=today(request))
-    return render(request, "link.html", {"user": None, "item": detail, "token": token, "today": today(request),
-                                         "expires": data["expires"], "accept": evidence_files.ACCEPT,
-                                         "can_complete": can_complete,
-                                         "grace": request.app.state.settings.completion_grace_days,
-                                         "view_note": None if can_complete or not complete else workflow.VIEW_ONLY})
+    # an item finished since the notice went out: say so at once, no form that would refuse later
+    finished = FINISHED[detail["status"]].format(on=detail["completed_on"]) if detail["status"] in FINISHED else None
+    can_complete = complete and state == "ready" and finished is None
+    typed = typed or {}
+    return render(request, "link.html", {
+        "user": None, "item": detail, "token": token, "today": today(request), "expires": data["expires"],
+        "accept": evidence_files.ACCEPT, "can_complete": can_complete, "finished": finished, "error": error,
+        "typed": {k: str(typed.get(k) or "") for k in ("count", "done_on", "note", "name")},
+        "grace": request.app.state.settings.completion_grace_days,
+        "view_note": None if can_complete or not complete or finished else workflow.VIEW_ONLY},
+        status_code=status_code)
 
 
 @router.post("/c/{token}")
@@ -66,7 +77,9 @@ async def link_complete(request: Request, token: str, count: int = Form(1), note
                                   setting=setting_of(request))
     except DubanError as exc:
         session.rollback()
-        return _link_message(request, "未能登记", str(exc), exc.http_status)
+        if exc.http_status in (403, 410):   # the link cannot complete at all: no form to fill again
+            return _link_message(request, "未能登记", str(exc), exc.http_status)
+        # the form again with what was typed (the note, the date and the name stay; a file must be chosen again)
+        return _link_view(request, token, session, complete=True, error=str(exc), status_code=exc.http_status,
+                          typed={"count": count, "done_on": done_on, "note": note[:2000], "name": name[:40]})
     return _link_message(request, "已登记", "办理情况已登记，谢谢。此链接现已失效。", 200)
-
-

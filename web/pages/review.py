@@ -1,9 +1,11 @@
 """Requests (waivers, extensions) and the review of completions (办结审核)."""
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Path as PathParam
 from sqlmodel import Session
 
 from obligations.errors import DubanError
@@ -87,3 +89,71 @@ def return_item(request: Request, occurrence_id: int = ItemId, *, reason: str = 
     return redirect(f"/items/{occurrence_id}?ok={quote('已退回，责任单位将在下一份通知中收到退回理由')}")
 
 
+
+
+# ---------------------------------------------------------------- waiver and extension requests
+
+@router.get("/requests")
+def requests_page(request: Request, show: str = "pending", ok: str = "", error: str = "",
+                  p: Principal = Depends(page_user), session: Session = db):
+    """The coordinator's requests: pending ones (or all, pending first) with the item's title,
+    clause, unit, department and status; decide one, or tick several and decide them at once."""
+    if not p.can_review:
+        raise HTTPException(403, "只有协调员可以审核豁免和延期申请")
+    show = "all" if show == "all" else "pending"
+    rows = views.request_queue(session, p, today=today(request), show=show,
+                               soon_days=request.app.state.settings.due_soon_days)
+    return render(request, "requests.html", {
+        "user": p, "rows": rows, "total": views.request_count(session, p, show), "show": show,
+        "pending_total": views.request_count(session, p, "pending"), "kinds": workflow.REQUEST_KINDS,
+        "ok": ok, "error": error})
+
+
+def _decided_message(session: Session, decided: list, approve: bool) -> str:
+    """已批准 2 项申请：延期至 2025-07-31·开展流动儿童监测摸排（新华区教育局）、…"""
+    names = {r.id: r for r in decided}
+    rows = views.request_titles(session, list(names))
+    parts = [f"{workflow.REQUEST_KINDS[names[i].kind]}"
+             f"{'至 ' + str(names[i].new_due) if names[i].new_due else ''}·{what}（{unit}{dept}）"
+             for i, what, unit, dept in rows]
+    more = " 等" if len(parts) > 5 else ""
+    return f"已{'批准' if approve else '驳回'} {len(decided)} 项申请：{'；'.join(parts[:5])}{more}"
+
+
+def _decide(request: Request, session: Session, p: Principal, ids: list[int], decision: str, note: str,
+            back: str = ""):
+    """Decide and go back (to the requests, or to the item page it was decided on) saying what."""
+    back = back if re.fullmatch(r"/items/[0-9]{1,19}", back or "") else "/requests"
+    if decision not in ("approve", "reject"):
+        return redirect(f"{back}?error={quote('请选择批准或驳回')}")
+    approve = decision == "approve"
+    try:
+        decided = workflow.decide_many(session, ids, by=workflow.Actor(p.username, "web", p), approve=approve,
+                                       note=note)
+    except DubanError as exc:
+        session.rollback()
+        if exc.http_status in (403, 404) and len(ids) == 1:   # not theirs: the error page, as elsewhere
+            raise
+        if exc.http_status == 403:
+            raise
+        return redirect(f"{back}?error={quote(str(exc))}")
+    return redirect(f"{back}?ok={quote(_decided_message(session, decided, approve))}")
+
+
+@router.post("/requests/decide")
+async def decide_many(request: Request, p: Principal = Depends(page_user), session: Session = db,
+                      _: None = Depends(check_csrf)):
+    """Approve or reject the ticked requests (checkboxes named ``id``) with one note, all or none."""
+    form = await request.form()
+    try:
+        ids = [int(v) for v in form.getlist("id")]
+    except ValueError:
+        return redirect(f"/requests?error={quote('申请编号应为整数')}")
+    return _decide(request, session, p, ids, str(form.get("decision") or ""), str(form.get("note") or ""))
+
+
+@router.post("/requests/{request_id}/decide")
+def decide(request: Request, request_id: int = PathParam(..., ge=1, le=2**62), *, decision: str = Form(...),
+           note: str = Form(""), back: str = Form(""), p: Principal = Depends(page_user), session: Session = db,
+           _: None = Depends(check_csrf)):
+    return _decide(request, session, p, [request_id], decision, note, back)

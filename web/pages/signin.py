@@ -17,7 +17,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/"):
-    return render(request, "login.html", {"user": None, "next": _safe_next(next), "error": None})
+    return render(request, "login.html", {"user": None, "next": _safe_next(next), "error": None, "username": ""})
 
 
 @router.post("/login")
@@ -26,7 +26,8 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
     signed = accounts.sign_in(session, username, password, client=client_address(request),
                               throttle=accounts.Throttle.of(request.app.state.settings.web))
     if signed is None:
-        return render(request, "login.html", {"user": None, "next": _safe_next(next),
+        # the name typed stays (not the password): the person corrects what was wrong
+        return render(request, "login.html", {"user": None, "next": _safe_next(next), "username": username[:64],
                                               "error": accounts.SIGN_IN_REFUSED}, status_code=401)
     if isinstance(request.session.get("sid"), str):      # signing in again: the earlier session ends
         accounts.sign_out(session, request.session["sid"])

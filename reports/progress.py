@@ -1,0 +1,68 @@
+"""The report's progress part (进度反馈): how many progress reports the scope's items received in
+the period, and the latest percent of the long items still open (obligations.feedback: a period
+of ``min_period_days`` or more). Two aggregate queries and one short list, all in SQL: the open
+long items are found through the open-items index, each one's latest report by one index probe
+(ix_progress_report_item_day)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from obligations.feedback import FeedbackPolicy
+from storage.tables import Clause, Department, Jurisdiction, Obligation, Occurrence, ProgressReport
+
+TOP = 20
+
+
+def _days(conn, start, end):
+    return end - start if conn.dialect.name == "postgresql" else func.julianday(end) - func.julianday(start)
+
+
+def summary(conn, scope, *, min_days: int | None = None, top: int = TOP) -> dict[str, Any]:
+    """{"reports", "long_open", "with_progress", "average_percent", "min_period_days", "items"}:
+    ``items`` lists the open long items with the least progress first (none reported first)."""
+    min_days = min_days or FeedbackPolicy().min_period_days
+    r = ProgressReport.__table__
+    reports = conn.execute(
+        select(func.count()).select_from(r).join(Occurrence, Occurrence.id == r.c.occurrence_id)
+        .where(r.c.reported_on >= scope.start, r.c.reported_on <= scope.end, *scope.conditions())).scalar() or 0
+    latest_r = ProgressReport.__table__.alias("lp")
+
+    def latest(column):
+        return (select(column).where(latest_r.c.occurrence_id == Occurrence.id)
+                .order_by(latest_r.c.reported_on.desc(), latest_r.c.id.desc()).limit(1).scalar_subquery())
+
+    long_open = (select(Occurrence.id.label("id"), latest(latest_r.c.percent).label("percent"),
+                        latest(latest_r.c.reported_on).label("reported_on"))
+                 .where(Occurrence.waived_at.is_(None), Occurrence.done_count < Occurrence.required,
+                        Occurrence.due >= scope.start, Occurrence.period_start <= scope.end,
+                        _days(conn, Occurrence.period_start, Occurrence.due) >= min_days, *scope.conditions())
+                 .subquery("long_open"))
+    n, with_progress, average = conn.execute(select(func.count(), func.count(long_open.c.percent),
+                                                    func.avg(long_open.c.percent))).one()
+    items = []
+    if n:
+        rows = conn.execute(
+            select(Occurrence.id, Jurisdiction.name.label("unit"), Department.name.label("department"),
+                   Clause.code.label("clause"), Obligation.what, Occurrence.due, long_open.c.percent,
+                   long_open.c.reported_on)
+            .select_from(long_open.join(Occurrence, Occurrence.id == long_open.c.id)
+                         .join(Obligation, Obligation.id == Occurrence.obligation_id)
+                         .join(Clause, Clause.id == Obligation.clause_id)
+                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+                         .join(Department, Department.key == Occurrence.party_key))
+            .order_by(long_open.c.percent.is_not(None), long_open.c.percent, Occurrence.due, Occurrence.id)
+            .limit(top)).fetchall()
+        items = [{"id": x.id, "unit": x.unit, "department": x.department, "clause": x.clause, "what": x.what,
+                  "due": _date(x.due).isoformat(), "percent": x.percent,
+                  "reported_on": _date(x.reported_on).isoformat() if x.reported_on is not None else None}
+                 for x in rows]
+    return {"reports": int(reports), "long_open": int(n), "with_progress": int(with_progress),
+            "average_percent": round(float(average), 1) if average is not None else None,
+            "min_period_days": min_days, "items": items}
+
+
+def _date(v) -> dt.date:
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))

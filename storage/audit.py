@@ -18,7 +18,7 @@ ACTIONS = {"complete": "登记办理", "waive": "豁免", "extend": "延期", "r
            "user.sign_in": "登录", "user.sign_in_failed": "登录失败", "user.sign_out": "退出登录",
            "user.disable": "停用账号", "user.enable": "启用账号", "user.password": "修改密码",
            "user.ics": "更换日历订阅地址", "token.revoke": "吊销接口令牌", "report.issue": "印发通报",
-           "accept": "审核通过", "return": "退回"}
+           "accept": "审核通过", "return": "退回", "contact.update": "修改联系人"}
 
 
 def record(session: Session, *, actor: str, action: str, object_type: str, object_id: Any,
@@ -324,6 +324,12 @@ def audit_sentence(entry: Any, names: dict[str, dict[str, str]] | None = None, *
     elif action == "contacts.import":
         text = (f"{who}导入通讯录（共 {after.get('rows') or 0} 行，新增 {after.get('added') or 0}，"
                 f"修改 {after.get('changed') or 0}，删除 {after.get('removed') or 0}）")
+    elif action == "contact.update":     # storage.contacts: a unit's contact edited on the web
+        fields = {"person": "联系人", "title": "职务", "mobile": "手机", "email": "邮箱", "im_account": "钉钉/企业微信账号"}
+        changed = [f"{label} {before.get(k) or '无'} → {after.get(k) or '无'}" for k, label in fields.items()
+                   if k in after]
+        office = before.get("office") or "一个单位"
+        text = f"{who}修改了 {office} 的联系方式" + (f"（{'；'.join(changed)}）" if changed else "")
     elif action == "report.issue":
         text = f"{who}印发通报 {after.get('text') or ''}" + (f"，印发日期 {_day(after['issued_on'])}"
                                                          if after.get("issued_on") else "") \

@@ -97,6 +97,10 @@ CASES = {
                          "object_id": "contacts.xlsx", "before": None,
                          "after": {"rows": 40, "added": 3, "changed": 2, "removed": 1, "supervisors": 4}},
                         "管理员（命令行）导入通讯录（共 40 行，新增 3，修改 2，删除 1）"),
+    "contact.update": ({"action": "contact.update", "actor": "mz", "object_type": "contact.department", "object_id": "12",
+                        "before": {"office": "新华区教育局", "mobile": "13800000000"},
+                        "after": {"mobile": "13900000000"}},
+                       "新华区民政局修改了 新华区教育局 的联系方式（手机 13800000000 → 13900000000）"),
     "report.issue": ({"action": "report.issue", "actor": "mz", "object_type": "report", "object_id": "3",
                       "before": None, "after": {"text": "督查通报〔2025〕第3期", "scope": "2025-Q2|*|410402|children",
                                                 "issued_on": "2025-07-05", "cc": ["市委办", "市政府办"]}},
@@ -126,7 +130,7 @@ def test_without_names_still_no_codes(action):
 
 
 def test_unknown_action_says_what_it_can_and_no_data():
-    text = audit.audit_sentence(user("contact.update", after={"phone": "123", "path": "/srv/x"}), NAMES)
+    text = audit.audit_sentence(user("contact.remove", after={"phone": "123", "path": "/srv/x"}), NAMES)
     assert text == "新华区民政局进行了一项操作：新华区教育局（jy）"
 
 

@@ -123,7 +123,7 @@ def test_a_late_entry_is_flagged_and_counted_by_its_recording_day(world, capsys)
     page = mz.get(f"/items/{oid}").text
     assert "补登待核" in page and "按登记日期 2025-04-10 判定" in page and claimed in page
     board = mz.get("/dashboard", params={"period": "2025"}).text
-    flagged_card = board.split('id="flagged"', 1)[1].split("</div>", 1)[0]
+    flagged_card = board.split('id="flagged"', 1)[1].split('<div class="card"', 1)[0]   # up to the next card
     assert f'href="/items/{oid}"' in flagged_card and claimed in flagged_card
     assert cli(["occurrences", "list", "--flagged", "--today", "2025-04-10", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)

@@ -189,7 +189,7 @@ def test_the_dashboard_and_audit_lists(site, browser, tmp_path, size):  # noqa: 
     listed = page.eval_on_selector_all("#overdue tbody tr", "rows => rows.map(r => r.querySelector('td:nth-child(5) a').innerText)")
     assert len(listed) == min(total, 50)
     days = page.inner_text("#overdue tbody tr td:first-child")
-    assert re.match(r"\d+ 个工作日\s*（\d+ 天）", days), days
+    assert re.fullmatch(r"(逾期 )?\d+ 个工作日\s*（\d+ 天）", days.strip()), days
     page.screenshot(path=str(shots / f"lists-dashboard-{size}.png"), full_page=True)
     if size == "phone":
         no_sideways_scroll(page)

@@ -207,8 +207,10 @@ def account_token(request: Request, user_id: int = _id(), label: str = Form(""),
         return _account_page(request, p, session, user_id, error=words(exc), status_code=exc.http_status)
     session.flush()
     # shown this once (only its hash is kept): the page itself, not a redirect that would carry it
-    return _account_page(request, p, session, user_id, token=token,
+    page = _account_page(request, p, session, user_id, token=token,
                          ok="已生成接口令牌。请立即复制保存：离开本页后无法再次查看")
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 @router.post("/accounts/{user_id}/tokens/{token_id}/revoke")

@@ -50,7 +50,8 @@ def report_data(engine, settings, req: ReportRequest, *, every_overdue: bool = F
     with Session(engine) as s, s.begin():
         return build(s, start=req.start, end=req.end, today=req.today, plan=req.plan,
                      jurisdiction=req.jurisdiction, children=req.children, soon_days=settings.due_soon_days,
-                     top=None if every_overdue else settings.report.overdue_rows, levels=levels)
+                     top=None if every_overdue else settings.report.overdue_rows, levels=levels,
+                     scoring=settings.report.scoring.rules())
 
 
 def default_name(data: ReportData, fmt: str) -> str:

@@ -150,10 +150,11 @@ def board(tallies: Iterable[Tally], rules: ScoringRules, *, tiebreak: str = "key
     return rank(rows, tiebreak=tiebreak)
 
 
-def rescore(scores: Mapping[str, Any], rules: ScoringRules) -> dict[str, Any]:
+def rescore(scores: Mapping[str, Any], rules: ScoringRules,
+            plan_titles: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A scores structure (``scores(...)``'s result) scored again under other rules, from the
     parts it carries."""
-    out = {"rules": rules_text(rules), "settings": rules.as_dict()}
+    out = {"rules": rules_text(rules, plan_titles), "settings": rules.as_dict()}
     for what in ("departments", "units"):
         tallies = []
         for row in scores.get(what, []):

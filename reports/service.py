@@ -29,7 +29,7 @@ def options(settings, *, number: str | None = None, issuer: str | None = None) -
                                 font=r.font, docx_template=Path(r.docx_template) if r.docx_template else None,
                                 requirements=tuple(r.requirements), overdue_rows=r.overdue_rows,
                                 grace_days=settings.completion_grace_days, series=r.series,
-                                cc=tuple(r.cc), printer=r.printer)
+                                cc=tuple(r.cc), printer=r.printer, scoring=r.scoring.rules())
 
 
 def issue(session: Session, data: ReportData, opts: render.ReportOptions, *, actor: str,

@@ -108,3 +108,19 @@ def test_the_dashboard_card_and_the_web_report_use_the_configured_rules(world, p
     assert "/reports/download?period=2025Q1&amp;format=html" in card
     report = mz.get("/reports/download", params={"period": "2025Q1", "format": "html"}).text
     assert "逾期办结的每项得0.2分" in report and "每被退回一次扣1分" in report
+
+
+def test_the_demo_prints_the_top_of_the_ranking():
+    from types import SimpleNamespace
+
+    from flows.demo import ranking_text
+
+    rows = [{"name": n, "score": s, "rank": r, "tied": t} for n, s, r, t in (
+        ("教育局", 98.0, 1, True), ("民政局", 98.0, 1, True), ("公安局", 90.5, 3, False), ("卫健委", 80.0, 4, False),
+        ("团委", 70.0, 5, False), ("妇联", 60.0, 6, False), ("司法局", 50.0, 7, False))] + [
+        {"name": "残联", "score": None, "rank": None, "tied": False}]
+    text = ranking_text(SimpleNamespace(scores={"departments": rows}), n=3)
+    assert text == ("考核评分（2025 年，满分 100 分，规则见通报文末）：并列第1名 教育局 98.0分；并列第1名 民政局 98.0分；"
+                    "第3名 公安局 90.5分……第7名 司法局 50.0分（共 7 个部门）。")
+    assert ranking_text(SimpleNamespace(scores={"departments": rows[:2]})).count("并列第1名") == 2
+    assert ranking_text(SimpleNamespace(scores={})) == "考核评分：本年度尚无到期事项，未评分。"

@@ -45,3 +45,20 @@ def demo_flow(folder: str, seed: int = 7, config: str | None = None) -> dict:
         week += dt.timedelta(days=7)
     get_run_logger().info("模拟完成：%s", totals)
     return totals
+
+
+def ranking_text(data, n: int = 5) -> str:
+    """The end of the demo: the top of the year's 考核评分 (the report's scores) and its last place,
+    by department."""
+    rows = [r for r in (data.scores or {}).get("departments", []) if r["score"] is not None]
+    if not rows:
+        return "考核评分：本年度尚无到期事项，未评分。"
+
+    def one(r) -> str:
+        return f"{'并列' if r['tied'] else ''}第{r['rank']}名 {r['name']} {r['score']:.1f}分"
+
+    full = data.scores.get("settings", {}).get("full", 100)
+    text = f"考核评分（2025 年，满分 {full:g} 分，规则见通报文末）：" + "；".join(one(r) for r in rows[:n])
+    if len(rows) > n:
+        text += f"……{one(rows[-1])}（共 {len(rows)} 个部门）"
+    return text + "。"

@@ -200,6 +200,44 @@ class ServiceConfig(_Section):
                 "report": self.report}[flow]
 
 
+# -- report: scoring (考核评分, obligations/scoring.py) -----------------------------------------
+
+class ScoringConfig(_Section):
+    """考核评分: points per owed item, deductions per return and extension, weights per origin
+    and per plan; score = earned ÷ possible × full (obligations/scoring.py states the rule)."""
+    full: float = Field(default=100.0, gt=0, le=1000)              # 满分
+    on_time: float = Field(default=1.0, gt=0, le=100)              # 按期办结每项得分 (= 每项应得分)
+    late: float = Field(default=0.6, ge=-100, le=100)              # 逾期办结每项得分
+    overdue: float = Field(default=0.0, ge=-100, le=100)           # 逾期未办每项得分 (negative: deducts)
+    per_return: float = Field(default=0.2, ge=0, le=100)           # 每退回一次扣分
+    per_extension: float = Field(default=0.1, ge=0, le=100)        # 每批准延期一次扣分
+    origin_weights: dict[Literal["stated", "policy", "assigned"], Annotated[float, Field(gt=0, le=100)]] = \
+        {"assigned": 1.5}
+    plan_weights: dict[str, Annotated[float, Field(gt=0, le=100)]] = {}   # plan id → weight (default 1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScoringConfig:
+        if self.late > self.on_time or self.overdue > self.on_time:
+            raise ValueError("逾期办结（late）、逾期未办（overdue）的得分不能高于按期办结（on_time）")
+        return self
+
+    def rules(self):
+        """The rules as obligations.scoring takes them."""
+        from obligations.scoring import ScoringRules
+
+        return ScoringRules(full=self.full, on_time=self.on_time, late=self.late, overdue=self.overdue,
+                            per_return=self.per_return, per_extension=self.per_extension,
+                            origin_weights=tuple(sorted(self.origin_weights.items())),
+                            plan_weights=tuple(sorted(self.plan_weights.items())))
+
+    def rescore(self, scores: dict) -> dict:
+        """A report's ``scores`` under these rules (the dashboard: figures shared by every
+        caller carry the default rules' scores and every count behind them)."""
+        from obligations.scoring import rescore
+
+        return rescore(scores, self.rules())
+
+
 # -- report ---------------------------------------------------------------------------------
 
 class ReportConfig(_Section):
@@ -216,6 +254,7 @@ class ReportConfig(_Section):
     children: bool = True
     overdue_rows: int = Field(default=50, ge=0)
     requirements: list[str] = []
+    scoring: ScoringConfig = ScoringConfig()        # 考核评分
 
 
 # -- web ------------------------------------------------------------------------------------
@@ -338,5 +377,5 @@ def _section_keys(path: tuple) -> list[str]:
 
 
 __all__ = ["ConfigError", "ConfigDoc", "parse_config", "PolicyConfig", "ProgressReportConfig", "CalendarConfig",
-           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "WebConfig",
+           "ScheduleConfig", "NotifyConfig", "ServiceConfig", "ScheduledFlow", "TriggerSpec", "ReportConfig", "ScoringConfig", "WebConfig",
            "DatabasePoolConfig", "CasesConfig"]

@@ -98,15 +98,15 @@ def cache_of(engine: Engine) -> FigureCache:
 def figures(session: Session, *, start: dt.date, end: dt.date, today: dt.date, plan: str | None = None,
             jurisdiction: str | None = None, children: bool = True, soon_days: int = 7,
             with_previous: bool = True, top: int | None = 50, department: str | None = None,
-            clause: str | None = None, levels: bool = False) -> ReportData:
+            clause: str | None = None, levels: bool = False, scoring=None) -> ReportData:
     """``reports.data.build`` with the same arguments, computed once per data version."""
     version = versions.current(session)
     compute = lambda: build(  # noqa: E731
         session, start=start, end=end, today=today, plan=plan, jurisdiction=jurisdiction, children=children,
         soon_days=soon_days, with_previous=with_previous, top=top, department=department, clause=clause,
-        levels=levels)
+        levels=levels, scoring=scoring)
     if version is None:
         return compute()
     key = (version, start, end, today, plan, jurisdiction, children, soon_days, with_previous, top, department,
-           clause, levels)
+           clause, levels, scoring)
     return cache_of(session.get_bind()).get(key, compute, version=version)

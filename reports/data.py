@@ -28,6 +28,8 @@ from sqlmodel import Session
 from notifications.outbox import OutboxStatus
 from obligations.channels import CHANNEL_NAMES
 from obligations.periods import previous_period
+from obligations.scoring import ScoringRules, Tally
+from obligations.scoring import scores as score_board
 from reports.progress import summary as progress_summary
 from storage.db import scan_slots
 from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
@@ -36,6 +38,7 @@ from storage.tables import (
     Clause,
     Completion,
     Department,
+    ItemRequest,
     Jurisdiction,
     Notice,
     Obligation,
@@ -86,6 +89,9 @@ class ReportData:
     # items due in the period (and by the report day) whose co-departments had not all confirmed
     # their part (协办确认) by the due date (co_departments: confirm; _confirmations_missing)
     confirmations_missing: int = 0
+    # 考核评分 (obligations/scoring.py): {"rules": [text…], "settings": {…}, "departments": [row…],
+    # "units": [row…]}, each row with its score, rank, the counts and the parts behind them
+    scores: dict[str, Any] = field(default_factory=dict)
 
 
 def empty_row(**labels: Any) -> dict[str, Any]:
@@ -148,7 +154,8 @@ class _Scope:
 def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, plan: str | None = None,
           jurisdiction: str | None = None, children: bool = True, soon_days: int = 7,
           with_previous: bool = True, top: int | None = 50, department: str | None = None,
-          clause: str | None = None, levels: bool = False) -> ReportData:
+          clause: str | None = None, levels: bool = False, scoring: ScoringRules | None = None) -> ReportData:
+    """``scoring``: the rules of the scores (config.yaml report.scoring; default the defaults)."""
     plan_row = session.get(Plan, plan) if plan else None
     if plan and plan_row is None:
         raise OccurrenceError(f"没有编号为 {plan} 的已加载计划")
@@ -183,14 +190,16 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     prev_start, prev_end = previous_period(start, end)
     slices = _slices(start, end, SCAN_SLICES)
     parts = [(_scan, (scope, st, a, b, case_obligations)) for a, b in slices]
-    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,)), (_deliveries, (scope,)), (_returns, (scope,))]
+    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,)), (_deliveries, (scope,)), (_returns, (scope,)),
+              (_score_events, (scope,))]
     if with_previous:
         parts.append((_previous_counts, (scope, status_counts(today, soon_days), prev_start, prev_end)))
     results = _run_parts(session, parts)
-    scans, (overdue_rows, notice_counts, deliveries, returns, *previous) = results[:len(slices)], results[len(slices):]
-    c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete = scans[0]
+    scans, (overdue_rows, notice_counts, deliveries, returns, score_events, *previous) = \
+        results[:len(slices)], results[len(slices):]
+    c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete, c_scored = scans[0]
     for more in scans[1:]:
-        for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete), more, strict=True):
+        for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete, c_scored), more, strict=True):
             for k, v in theirs.items():
                 mine[k] += v
 
@@ -233,6 +242,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     data.deliveries = deliveries
     data.progress = progress_summary(session.connection(), scope)
     data.confirmations_missing = _confirmations_missing(session.connection(), scope, today)
+    data.scores = _scores(c_scored, score_events, obligations, clauses, dept_names, units, head,
+                          scoring or ScoringRules())
     if with_previous:
         _apply_previous(data, prev_start, prev_end, *previous[0])
     if levels:
@@ -290,11 +301,13 @@ def _scan(conn, scope: _Scope, st, start: dt.date, end: dt.date, case_obligation
                func.count(), func.sum(capped), func.sum(Occurrence.required)).select_from(Occurrence)
     q = scope.apply(q, start, end).group_by(Occurrence.obligation_id, Occurrence.party_key,
                                             Occurrence.jurisdiction_id, month, st)
-    c_ob, c_unit = defaultdict(int), defaultdict(int)
+    c_ob, c_unit, c_scored = defaultdict(int), defaultdict(int), defaultdict(int)
     cov_n, cov_done, cov_req, cov_complete = (defaultdict(int) for _ in range(4))
     for oid, party, jid, month, status, n, done_sum, req_sum in conn.execute(q).fetchall():
         c_ob[oid, party, month, status] += n
         c_unit[jid, status] += n
+        if status in SCORED:
+            c_scored[oid, party, jid, SCORED[status]] += n
         what = case_obligations.get(oid)
         if what is not None:
             key = (jid, what)
@@ -303,7 +316,7 @@ def _scan(conn, scope: _Scope, st, start: dt.date, end: dt.date, case_obligation
             cov_req[key] += int(req_sum or 0)
             if status in ("done", "done_late"):
                 cov_complete[key] += n
-    return c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete
+    return c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete, c_scored
 
 
 def _run_parts(session: Session, parts: list[tuple[Any, tuple]]) -> list:
@@ -561,3 +574,49 @@ def _deliveries(conn, scope: _Scope) -> list[dict[str, Any]]:
             row["waiting"] += notices
     order = {c: i for i, c in enumerate(CHANNEL_ORDER)}
     return sorted(rows.values(), key=lambda r: (order.get(r["channel"], 99), r["channel"]))
+
+
+# -- 考核评分 (scores) ------------------------------------------------------------------------
+
+SCORED = {"done": "on_time", "done_late": "late", "overdue": "overdue"}   # status → obligations.scoring count
+
+
+def _score_events(conn, scope: _Scope) -> dict[tuple, int]:
+    """Returns (退回: completions a coordinator returned) and approved extensions (延期) of the
+    scope's items, by obligation, department and unit: two grouped queries."""
+    out: dict[tuple, int] = defaultdict(int)
+    keys = (Occurrence.obligation_id, Occurrence.party_key, Occurrence.jurisdiction_id)
+    returned = (select(*keys, func.count()).select_from(Completion)
+                .join(Occurrence, Occurrence.id == Completion.occurrence_id)
+                .where(Completion.returned_at.is_not(None)))
+    extended = (select(*keys, func.count()).select_from(ItemRequest)
+                .join(Occurrence, Occurrence.id == ItemRequest.occurrence_id)
+                .where(ItemRequest.kind == "extension", ItemRequest.status == "approved"))
+    for what, q in (("returned", returned), ("extended", extended)):
+        for oid, party, jid, n in conn.execute(scope.apply(q).group_by(*keys)).fetchall():
+            out[oid, party, jid, what] += n
+    return out
+
+
+def _scores(c_scored: dict, events: dict, obligations: dict, clauses: dict, dept_names: dict, units: dict, head,
+            rules: ScoringRules) -> dict[str, Any]:
+    """Each department's and each unit's (the units of by_unit) counts per plan and origin,
+    scored and ranked (obligations.scoring)."""
+    depts: dict[str, Tally] = {}
+    heads: dict[int, Tally] = {}
+    for counter in (c_scored, events):
+        for (oid, party, jid, what), n in counter.items():
+            clause_id, origin, _, _ = obligations[oid]
+            plan = clauses[clause_id][0]
+            d = depts.get(party)
+            if d is None:
+                d = depts[party] = Tally(party, {"department": party, "name": dept_names.get(party, party)})
+            d.part(plan, origin).add({what: n})
+            h = head(jid)
+            u = heads.get(h)
+            if u is None:
+                _, name, code, level, _ = units[h]
+                u = heads[h] = Tally(code, {"unit": name, "code": code, "level": level})
+            u.part(plan, origin).add({what: n})
+    plan_titles = {v[0]: v[1] for v in clauses.values()}
+    return score_board(depts.values(), heads.values(), rules, plan_titles)

@@ -46,9 +46,13 @@ def date_text(v: dt.date | str | None) -> str:
     return "—" if v is None else (v.isoformat() if isinstance(v, dt.date) else str(v))
 
 
+def score_text(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "text": lambda v: "" if v is None else str(v), "int": int_text, "rate": rate_text, "delta": delta_text,
-    "date": date_text,
+    "date": date_text, "score": score_text,
 }
 
 
@@ -56,7 +60,7 @@ FORMATTERS: dict[str, Callable[[Any], str]] = {
 class Column:
     key: str
     label: str
-    kind: str = "text"           # text | int | rate | delta | date
+    kind: str = "text"           # text | int | rate | delta | date | score (one decimal)
     width: int = 10              # a spreadsheet column width in characters (CJK count double)
 
 
@@ -105,10 +109,14 @@ class Document:
     cc: list[str] = field(default_factory=list)       # 抄送
     printer: str = ""                   # 印发机关 (default: the issuer)
     method: list[str] = field(default_factory=list)            # how on time is judged (obligations.timeliness)
+    scoring: list[str] = field(default_factory=list)           # how scores are given (obligations.scoring)
 
     @property
     def method_text(self) -> str:
-        return "按期判定规则：" + "".join(f"（{i + 1}）{rule}" for i, rule in enumerate(self.method)) if self.method else ""
+        text = "按期判定规则：" + "".join(f"（{i + 1}）{rule}" for i, rule in enumerate(self.method)) if self.method else ""
+        if self.scoring:
+            text += "考核评分规则：" + "".join(f"（{i + 1}）{rule}" for i, rule in enumerate(self.scoring))
+        return text
 
     @property
     def issued_text(self) -> str:
@@ -297,13 +305,16 @@ def build_document(data: ReportData, *, issuer: str, issued_on: dt.date, number:
         add("长期事项进度反馈", **progress_section(data))
     add("提醒催办情况", **notice_section(data))
 
+    if data.scores:
+        add("考核评分", **score_section(data))
+
     add("下一步工作要求", paragraphs=[f"（{numeral(i + 1)}）{t}" for i, t in enumerate(requirements or DEFAULT_REQUIREMENTS)])
     plan_part = data.plan_title if data.plan else "流动儿童关爱保护工作"
     return Document(title=f"关于{period}{plan_part}落实情况的督查通报", issuer=issuer, number=number,
                     issued_on=issued_on, period=period, scope=scope_text(data), summary=summary_text(data),
                     sections=sections, data=data, requirements=requirements or DEFAULT_REQUIREMENTS,
                     detail_tables=detail, series=series, issue_no=issue_no, cc=list(cc or []), printer=printer,
-                    method=rules_text(grace_days))
+                    method=rules_text(grace_days), scoring=list(data.scores.get("rules", [])))
 
 
 def notice_section(data: ReportData) -> dict[str, list]:
@@ -322,6 +333,49 @@ def notice_section(data: ReportData) -> dict[str, list]:
             Column("dead", "发送失败（项次）", "int", 12), Column("waiting", "待发送（项次）", "int", 12)],
             list(data.deliveries)))
     return {"paragraphs": [notice_words(data)], "tables": tables}
+
+
+# -- 考核评分 (scores) ------------------------------------------------------------------------
+
+def score_columns(first: Column) -> list[Column]:
+    return [Column("rank", "名次", "int", 6), first, Column("score", "得分", "score", 8),
+            Column("on_time", "按期办结", "int", 9), Column("late", "逾期办结", "int", 9),
+            Column("overdue", "逾期未办", "int", 9), Column("returned", "退回（次）", "int", 9),
+            Column("extended", "延期（次）", "int", 9)]
+
+
+SCORE_NOTE = ("得分 = 实得分 ÷ 应得分 × 满分（评分规则见文末说明）；名次相同的为并列；"
+              "本期无到期事项的不评分，名次、得分记为“—”，列于表末。")
+
+
+def score_section(data: ReportData) -> dict[str, list]:
+    """The scoring section: a sentence on the highest and lowest, the departments' and the
+    units' tables (data.scores)."""
+    sc = data.scores
+    depts = Table("scores", "各部门考核得分（按得分由高到低排列）", score_columns(Column("name", "责任部门", "text", 22)),
+                  [dict(r) for r in sc["departments"]], note=SCORE_NOTE)
+    units = Table("scores_units", "各地考核得分（按得分由高到低排列）", score_columns(Column("unit", "地区", "text", 18)),
+                  [dict(r) for r in sc["units"]], note=SCORE_NOTE)
+    return {"paragraphs": [score_words(sc)], "tables": [depts, units] if len(units.rows) > 1 else [depts]}
+
+
+def score_words(sc: dict[str, Any]) -> str:
+    parts = []
+    for what, rows, label in (("部门", sc["departments"], "name"), ("地区", sc["units"], "unit")):
+        scored = [r for r in rows if r["score"] is not None]
+        if not scored:
+            continue
+        first = [r[label] for r in scored if r["rank"] == 1]
+        last_rank = scored[-1]["rank"]
+        last = [r[label] for r in scored if r["rank"] == last_rank]
+        text = f"参评{what} {len(scored)} 个，得分最高的是{'、'.join(first)}（{score_text(scored[0]['score'])}分"
+        text += "，并列）" if len(first) > 1 else "）"
+        if last_rank != 1:
+            text += f"，最低的是{'、'.join(last)}（{score_text(scored[-1]['score'])}分" + ("，并列）" if len(last) > 1 else "）")
+        parts.append(text)
+    if not parts:
+        return "本期尚无到期事项，未进行考核评分。"
+    return "按考核评分规则，本期" + "；".join(parts) + "。"
 
 
 def notice_words(data: ReportData) -> str:

@@ -283,7 +283,7 @@ def _word_table(sd, table: Table) -> None:
         rows[i]._tr.get_or_add_trPr().append(cant_split)
         for j, c in enumerate(cols):
             cells[j].width = widths[j]
-            _cell_text(cells[j], table.text(row, c), header=False, numeric=c.kind in ("int", "rate", "delta"), size=size)
+            _cell_text(cells[j], table.text(row, c), header=False, numeric=c.kind in ("int", "rate", "delta", "score"), size=size)
 
 
 def _picture(sd, png: bytes, width_mm: float) -> None:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from obligations.scoring import ScoringRules, rescore
 from reports.data import ReportData
 from reports.document import Document, build_document
 from storage.atomic import atomic_path, write_atomic
@@ -27,9 +28,20 @@ class ReportOptions:
     cc: tuple[str, ...] = field(default_factory=tuple)
     printer: str = ""
     unit_sheets: bool = False                 # the workbook: one more sheet per unit level
+    scoring: ScoringRules | None = None       # report.scoring: the data's scores are given again under these
+
+
+def scored(data: ReportData, rules: ScoringRules | None) -> ReportData:
+    """``data`` with its scores under ``rules`` (figures shared from reports.cache carry the
+    default rules' scores and every count behind them); ``data`` itself when they are already."""
+    if rules is None or not data.scores or data.scores.get("settings") == rules.as_dict():
+        return data
+    titles = {r["plan"]: r["plan_title"] for r in data.by_clause}
+    return replace(data, scores=rescore(data.scores, rules, titles))
 
 
 def document(data: ReportData, options: ReportOptions = ReportOptions()) -> Document:
+    data = scored(data, options.scoring)
     return build_document(data, issuer=options.issuer, issued_on=options.issued_on or data.as_of,
                           number=options.number, requirements=list(options.requirements) or None,
                           overdue_rows=options.overdue_rows, grace_days=options.grace_days,

@@ -29,7 +29,7 @@ def options(settings, *, number: str | None = None, issuer: str | None = None) -
                                 font=r.font, docx_template=Path(r.docx_template) if r.docx_template else None,
                                 requirements=tuple(r.requirements), overdue_rows=r.overdue_rows,
                                 grace_days=settings.completion_grace_days, series=r.series,
-                                cc=tuple(r.cc), printer=r.printer)
+                                cc=tuple(r.cc), printer=r.printer, scoring=r.scoring.rules())
 
 
 def issue(session: Session, data: ReportData, opts: render.ReportOptions, *, actor: str,
@@ -50,7 +50,8 @@ def report_data(engine, settings, req: ReportRequest, *, every_overdue: bool = F
     with Session(engine) as s, s.begin():
         return build(s, start=req.start, end=req.end, today=req.today, plan=req.plan,
                      jurisdiction=req.jurisdiction, children=req.children, soon_days=settings.due_soon_days,
-                     top=None if every_overdue else settings.report.overdue_rows, levels=levels)
+                     top=None if every_overdue else settings.report.overdue_rows, levels=levels,
+                     scoring=settings.report.scoring.rules())
 
 
 def default_name(data: ReportData, fmt: str) -> str:

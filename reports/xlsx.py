@@ -22,7 +22,8 @@ THIN = Side(style="thin", color="A0A0A0")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 SHEET_NAMES = {"summary": "概要", "departments": "各部门", "heat": "部门分月", "units": "各地区", "clauses": "各条款",
                "origins": "任务类别", "overdue": "逾期事项", "coverage": "关爱覆盖", "coverage_units": "关爱覆盖（地区）", "notices": "提醒催办",
-               "progress": "进度反馈"}
+               "progress": "进度反馈",
+               "scores": "考核", "scores_units": "考核（地区）"}
 
 
 MAX_ROWS = 1_048_575          # a sheet's rows below its header
@@ -88,6 +89,8 @@ def _write_table(ws, table: Table, first_row: int = 1, freeze: bool = True) -> N
                     c.font = LOW_FONT
             elif col.kind == "delta":
                 c.number_format = '+0.0%;-0.0%;0.0%'
+            elif col.kind == "score":
+                c.number_format = "0.0"
             elif col.kind == "int":
                 c.number_format = "#,##0"
             elif col.kind == "date":

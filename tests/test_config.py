@@ -97,7 +97,8 @@ def test_the_repository_config_parses_and_declares_every_key_it_uses():
 def test_every_section_forbids_unknown_keys():
     found = sections()
     assert {"", "policy", "policy.progress_report", "calendar", "schedule", "notify", "notify.dingtalk",
-            "notify.wecom", "notify.sms", "notify.feedback", "service", "report", "web", "database_pool", "cases"} == set(found)
+            "notify.wecom", "notify.sms", "notify.feedback", "service", "report", "report.scoring", "web",
+            "database_pool", "cases"} == set(found)
     assert {path: model.model_config.get("extra") for path, model in found.items()} == \
         {path: "forbid" for path in found}
 
@@ -131,6 +132,9 @@ WRONG = [   # (path, bad value, reason)
     (("service", "deliver"), "{seconds: 0}", "间隔不能为零"),
     (("report", "period"), "week", "取值 'week' 不在允许范围内"),
     (("report", "overdue_rows"), "-1", "数值过小"),
+    (("report", "scoring", "per_return"), "-0.5", "数值过小"),
+    (("report", "scoring", "late"), "很多", "应为数字"),
+    (("report", "scoring", "full"), "0", "数值过小"),
     (("web", "https_only"), "sometimes", "应为 true 或 false"),
     (("web",), "true", "应为映射"),
     (("database_pool", "size"), "0", "数值过小"),
@@ -211,6 +215,7 @@ UNKNOWN = [   # (path of the key renamed, the typo, the suggestion)
     (("notify", "feedback", "min_period_days"), "min_period_day", "min_period_days"),
     (("service", "sweep"), "swep", "sweep"),
     (("report", "overdue_rows"), "overdue_row", "overdue_rows"),
+    (("report", "scoring", "per_extension"), "per_extention", "per_extension"),
     (("web", "https_only"), "http_only", "https_only"),
     (("web",), "webb", "web"),
     (("database_pool", "max_overflow"), "max_overfow", "max_overflow"),

@@ -18,6 +18,7 @@ import pytest
 from docx import Document as WordDocument
 from docx.oxml.ns import qn
 from openpyxl import load_workbook
+from sqlalchemy import select
 from sqlmodel import Session
 
 from reports import render
@@ -82,8 +83,31 @@ SCOPES = {   # the year of the three plans everywhere, as of its last day; one c
 }
 
 
+def _returned_and_extended(engine, visits, folder) -> None:
+    """Through the doors: one village's last two visits submitted on 8 April and returned (退回,
+    the item overdue again); an item of the county due in the second half of the year extended
+    by a month on request, approved (延期)."""
+    from storage import workflow
+    from storage.tables import Jurisdiction, Occurrence
+
+    op = workflow.Actor("督查室", "cli")
+    with Session(engine) as s, s.begin():
+        workflow.complete(s, visits[2].id, by=op, count=2, done_on=D(2025, 4, 8),
+                          setting=workflow.Setting(None, folder, D(2025, 4, 8)))
+        workflow.return_(s, visits[2].id, by=op, reason="佐证材料不全")
+        county = s.scalar(select(Jurisdiction).where(Jurisdiction.code == "410402"))
+        later = s.scalar(select(Occurrence).join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+                         .where(Jurisdiction.path.like(county.path + "%"), Occurrence.due >= D(2025, 7, 1),
+                                Occurrence.due <= D(2025, 11, 30), Occurrence.done_count == 0)
+                         .order_by(Occurrence.due, Occurrence.id).limit(1))
+        r = workflow.request(s, later.id, by=op, kind="extension", reason="需协调多部门", today=D(2025, 6, 1),
+                             new_due=later.due + dt.timedelta(days=30))
+        workflow.decide(s, r.id, by=op, approve=True)
+
+
 def _report(report_slice, tmp_path, which):
-    engine, _ = report_slice
+    engine, visits = report_slice
+    _returned_and_extended(engine, visits, tmp_path)
     with Session(engine) as s:
         data = build(s, top=None, **SCOPES[which])
     return (data, *_write(data, tmp_path))
@@ -263,3 +287,79 @@ def test_pdf_fonts_title_heading_and_body(report):
     # the signature never stands alone: the last requirement is on its page
     signed = [p for p in flat if re.search(doc.issuer + doc.issued_text + "(?!印发)", p)]
     assert len(signed) == 1 and re.sub(r"\s+", "", doc.requirements[-1])[-10:] in signed[0]
+
+
+# -- 考核评分 (scores): the section's tables are the data's scores, cell by cell, in every format
+
+def _score_tables(doc):
+    return {t.key: t for t in doc.tables() if t.key in ("scores", "scores_units")}
+
+
+def test_the_score_tables_are_the_data_scores(report):
+    data, doc, paths = report
+    tables = _score_tables(doc)
+    assert "scores" in tables
+    for key, what, label in (("scores", "departments", "name"), ("scores_units", "units", "unit")):
+        if key not in tables:
+            assert len(data.scores[what]) <= 1
+            continue
+        table = tables[key]
+        assert [c.label for c in table.columns] == ["名次", "责任部门" if key == "scores" else "地区", "得分", "按期办结",
+                                                   "逾期办结", "逾期未办", "退回（次）", "延期（次）"]
+        want = [[str(r["rank"]) if r["rank"] else "—", r[label], "—" if r["score"] is None else f"{r['score']:.1f}",
+                 *(f"{r[k]:,}" for k in ("on_time", "late", "overdue", "returned", "extended"))]
+                for r in data.scores[what]]
+        assert expected(table)[1:] == want
+        # the counts behind the scores are the report's own counts
+        rows = data.by_department if what == "departments" else data.by_unit
+        for k, status in (("on_time", "done"), ("late", "done_late"), ("overdue", "overdue")):
+            assert sum(r[k] for r in data.scores[what]) == sum(r[status] for r in rows) == data.totals[status]
+        assert sum(r["returned"] for r in data.scores[what]) == data.returns
+    assert sum(r["extended"] for r in data.scores["departments"]) == (1 if data.end.month == 12 else 0)
+    assert data.returns == 1
+    ranks = [r["rank"] for r in data.scores["departments"] if r["rank"]]
+    assert ranks == sorted(ranks) and ranks[0] == 1
+
+
+def test_scores_in_every_format(report):
+    """The score tables, read back from HTML, PDF, XLSX (typed: ranks and counts numbers, scores
+    numbers to one decimal), DOCX and JSON, against the structure."""
+    data, doc, paths = report
+    tables = _score_tables(doc)
+    page = _Tables()
+    page.feed(paths["html"].read_text(encoding="utf-8"))
+    words = [_word_tables(WordDocument(str(paths["docx"])))[i] for i, t in enumerate(printed_tables(doc))
+             if t.key in tables]
+    assert words == [expected(t) for t in tables.values()]
+    text = _pdf_text(paths["pdf"])
+    wb = load_workbook(paths["xlsx"])
+    sheets = {"scores": "考核", "scores_units": "考核（地区）"}
+    for key, table in tables.items():
+        assert page.tables[key] == expected(table)
+        at = 0
+        for row in expected(table)[1:]:
+            at = text.find(re.sub(r"\s+", "", "".join(row)), at)
+            assert at >= 0, (key, row)
+        ws = wb[sheets[key]]
+        got = list(ws.iter_rows(min_row=2, max_row=1 + len(table.rows), values_only=True))
+        assert [list(g[:8]) for g in got] == [[r["rank"], r["name" if key == "scores" else "unit"], r["score"],
+                                               r["on_time"], r["late"], r["overdue"], r["returned"], r["extended"]]
+                                              for r in table.rows]
+        scored = [i for i, r in enumerate(table.rows, 2) if r["score"] is not None]
+        if scored:
+            assert ws.cell(scored[0], 3).number_format == "0.0" and isinstance(ws.cell(scored[0], 3).value, (int, float))
+            assert isinstance(ws.cell(scored[0], 1).value, int)
+    back = json.loads(paths["json"].read_text(encoding="utf-8"))["scores"]
+    assert back["departments"] == json.loads(json.dumps(data.scores["departments"]))
+    assert back["rules"] == data.scores["rules"] and back["settings"]["full"] == 100.0
+
+
+def test_the_method_note_prints_the_scoring_rules(year_report):
+    data, doc, paths = year_report
+    assert "考核评分规则：（1）" in doc.method_text
+    html = re.sub(r"\s+", "", paths["html"].read_text(encoding="utf-8"))
+    word = "".join(p.text for p in WordDocument(str(paths["docx"])).paragraphs)
+    for rule in data.scores["rules"]:
+        assert re.sub(r"\s+", "", rule) in html
+        assert rule in word
+    assert any("逾期未办的每项得0分" in r for r in data.scores["rules"])

@@ -54,7 +54,7 @@ def demo_cmd(ctx: typer.Context, dir: Path = typer.Option(Path("demo"), "--dir",
             demo.on_day = None
     world_settings = demo_settings(run.settings, folder)
     result = summary(world_settings)
-    report_paths, report_error = _demo_reports(world_settings, folder / "reports")
+    report_paths, report_error, ranking = _demo_reports(world_settings, folder / "reports")
     out.print(f"\n模拟 2025 年全年：督办事项 {result['occurrences']} 项，重点关爱对象 {result['cases']} 人，"
               f"登记完成 {totals['completions']} 次（其中补登待核 {result['flagged']} 次，按登记日期判定），"
               f"协调员审核通过 {totals.get('accepted', 0)} 项、退回 {result['returned']} 次，"
@@ -68,6 +68,7 @@ def demo_cmd(ctx: typer.Context, dir: Path = typer.Option(Path("demo"), "--dir",
         col("按期率", lambda r: "—" if r["on_time_rate"] is None else f"{r['on_time_rate'] * 100:.1f}%",
             justify="right", no_wrap=True),
     ], title="各部门按期完成率（2025 年，截至 12 月 31 日）", title_justify="left")
+    out.print(ranking, soft_wrap=True)
     out.print("通知：" + "，".join(f"{NOTICE_KIND_NAMES[k]} {n} 项" for k, n in sorted(result["notices"].items()))
               + f"；汇总发送 {result['outbox'].get('sent', 0)} 份。")
     out.print(f"交办任务 {result['assignments']} 项（督办事项 {result['assigned_items']} 项，在通报中单列为“交办任务”）；"
@@ -94,9 +95,9 @@ def demo_cmd(ctx: typer.Context, dir: Path = typer.Option(Path("demo"), "--dir",
     out.print(f"用时 {time.perf_counter() - started:.0f} 秒。")
 
 
-def _demo_reports(s, folder: Path) -> tuple[list[Path], str | None]:
+def _demo_reports(s, folder: Path) -> tuple[list[Path], str | None, str]:
     """The year's inspection report in every format; without the PDF font, the other three and
-    the reason."""
+    the reason; and the top of its 考核评分 in a line."""
     from flows.simulation import YEAR_END, YEAR_START
     from reports import service as reports
     from reports.pdf import ReportFontError
@@ -113,7 +114,9 @@ def _demo_reports(s, folder: Path) -> tuple[list[Path], str | None]:
             paths.append(reports.render.write(data, fmt, folder / reports.default_name(data, fmt), reports.options(s)))
         except ReportFontError as exc:
             error = f"未生成 PDF：{exc}"
-    return paths, error
+    from flows.demo import ranking_text
+
+    return paths, error, ranking_text(data)
 
 
 def _demo_web(s, folder: Path) -> tuple[Path, list[tuple[str, str]]]:

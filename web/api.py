@@ -207,7 +207,8 @@ def report_data(request: Request, period: str = Query(..., max_length=40, exampl
         start, end = parse_period(period)
         unit = unit_in_area(session, p, jurisdiction)
         data = build_report(session, start=start, end=end, today=request.app.state.today(), plan=plan,
-                            jurisdiction=unit.code, soon_days=request.app.state.settings.due_soon_days)
+                            jurisdiction=unit.code, soon_days=request.app.state.settings.due_soon_days,
+                            scoring=request.app.state.settings.report.scoring.rules())
     except (OccurrenceError, PeriodSyntaxError) as exc:
         raise HTTPException(400, str(exc)) from None
     return _jsonable(dataclasses.asdict(data))

@@ -26,8 +26,7 @@ from storage.files import Settings
 from web import api, docs, ics, pages
 from web.deps import LoginRequired, principal_of
 from web.guard import BodyLimit, SecurityHeaders
-from web.pages.admin import for_people
-from web.templating import make_templates
+from web.templating import for_people, make_templates
 
 TITLES = {403: "无权访问", 404: "未找到", 400: "请求有误", 409: "无法办理", 410: "链接已失效", 413: "文件过大",
           422: "请求有误", 503: "系统繁忙"}

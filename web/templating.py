@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -49,7 +50,21 @@ def co_departments(request: Request, occurrence_id: int) -> list:
         return confirmations_of(session, occurrence_id)
 
 
+# a hint for a terminal inside a message: （可用 duban jurisdictions list 查看）, 请先运行：duban db upgrade
+_HINT = re.compile(r"[（(][^（）()]*duban [^（）()]*[）)]")
+_RUN = re.compile(r"[，；。]?\s*(?:请先|可先)?(?:运行|使用|用)?[：:]?\s*`?duban [a-z][^，。；）)\n]*`?")
+
+
+def for_people(text: str) -> str:
+    """A service's message as a page shows it: without the command a terminal user would run."""
+    return _RUN.sub("", _HINT.sub("", str(text))).strip() or "操作未完成"
+
+
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    """A page; its ``error`` (a refusal shown on the page, often a service's words shared with the
+    CLI) without command-line hints."""
+    if isinstance(context.get("error"), str) and context["error"]:
+        context = {**context, "error": for_people(context["error"])}
     return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -8,7 +8,6 @@ the role ceiling and the audit row live there. A refused form comes back with wh
 (never a password) and the reason in words for a person, not for a terminal."""
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -29,7 +28,7 @@ from storage.tables import Department, Jurisdiction
 from web import listing
 from web.deps import check_csrf, db, page_user
 from web.pages.common import redirect
-from web.templating import render, today
+from web.templating import for_people, render, today
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,16 +39,6 @@ def _id():
 
 
 ROLE_CHOICES = (("department", "责任部门"), ("director", "儿童主任"), ("supervisor", "督查"), ("coordinator", "协调员"))
-
-# a hint for a terminal inside a message: （可用 duban jurisdictions list 查看）, 请先运行：duban db upgrade
-_HINT = re.compile(r"[（(][^（）()]*duban [^（）()]*[）)]")
-_RUN = re.compile(r"[，；。]?\s*(?:请先|可先)?(?:运行|使用|用)?[：:]?\s*`?duban [a-z][^，。；）)\n]*`?")
-
-
-def for_people(text: str) -> str:
-    """A service's message as a page shows it: without the command a terminal user would run."""
-    return _RUN.sub("", _HINT.sub("", str(text))).strip() or "操作未完成"
-
 
 def words(exc: Exception) -> str:
     """A refusal in a page's words (an AccountError's own web wording where it has one)."""

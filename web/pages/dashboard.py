@@ -46,7 +46,8 @@ def dashboard(request: Request, plan: str = "", clause: str = "", department: st
     flagged = listing.read(request, sorts=FLAGGED_SORTS, default_sort="recorded", default_desc=True, prefix="f_")
     try:
         data = build_report(session, start=start, end=end, today=day, plan=plan or None, jurisdiction=unit.code,
-                            department=department or None, clause=clause or None, soon_days=soon, top=0)
+                            department=department or None, clause=clause or None, soon_days=soon, top=0,
+                            scoring=request.app.state.settings.report.scoring.rules())
         overdue_q = itemrows.with_escalation(itemrows.query(
             session, today=day, soon_days=soon, where=occurrence_filter(p), statuses=("overdue",),
             plan=plan or None, department=department or None, jurisdiction=unit.code, date_from=start,

@@ -74,7 +74,8 @@ def _report_file(request: Request, p: Principal, session: Session, *, period: st
     try:
         data = build_report(session, start=start, end=end, today=today(request), plan=plan or None,
                             jurisdiction=unit.code, soon_days=settings.due_soon_days,
-                            top=None if fmt == "xlsx" else settings.report.overdue_rows)
+                            top=None if fmt == "xlsx" else settings.report.overdue_rows,
+                            scoring=settings.report.scoring.rules())
         opts = reports.options(settings)
         if issue:
             opts = reports.issue(session, data, opts, actor=p.username, issue_no=issue_no,

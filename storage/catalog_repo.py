@@ -108,7 +108,8 @@ def load_catalog(session: Session, catalog: Catalog, *, catalog_path: str | None
             ovalues = dict(clause_id=row.id, position=opos, what=ob.what, scope=ob.scope,
                            cadence_kind=ob.cadence.kind, origin=ob.cadence.origin,
                            generated=bool(getattr(ob, "generated", False)),
-                           cadence=ob.cadence.model_dump(mode="json"), content_hash=odigest, doc=odoc, active=True)
+                           cadence=ob.cadence.model_dump(mode="json"), content_hash=odigest, doc=odoc, active=True,
+                           units="/" + "/".join(ob.units) + "/" if ob.units else None)
             if orow is None:
                 orow = Obligation(plan_id=info.id, code=ob.id, **ovalues)
                 session.add(orow)

@@ -11,6 +11,7 @@ proposed key with a review note. ``with_proposals(directory_doc, proposals)`` is
 with them added (pure); the draft validates with ``parse_catalog`` against that directory."""
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import unicodedata
@@ -323,8 +324,10 @@ def _for_units(entry: dict, directory: Directory) -> list[dict]:
     out = []
     for ob in entry["obligations"]:
         for k, ((key, level), codes) in enumerate(groups.items()):
-            out.append({**ob, "id": f"{ob['id']}.u{k}" if k else f"{ob['id']}.u", "who": [key], "scope": level,
-                        "units": codes})
+            names = "、".join(directory.unit_by_code[c].name for c in codes)
+            out.append({**copy.deepcopy(ob), "id": f"{ob['id']}.u{k}" if k else f"{ob['id']}.u", "who": [key],
+                        "scope": level, "units": codes,
+                        "review": f"条款所列单位（{names}）同样承担此项，只派给这些单位，请核对"})
     return out
 
 

@@ -35,7 +35,7 @@ def truth_of(name: str) -> dict:
     return yaml.safe_load((UNSEEN / "truth" / f"{name}.yaml").read_text(encoding="utf-8"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def directory_of(name: str):
     """The directory a plan is read with: that of a working folder of its locality as ``duban
     init`` makes it (standard departments, the locality's units down to townships), so that a

@@ -154,3 +154,41 @@ def test_without_the_unit_in_the_directory_the_note_stays(directory):
     draft = extract_catalog(TEXT.replace("鼓东街道", "龙泉街道"), directory, "fz-draft")
     assert [d["name"] for d in draft.clauses[0]["departments"]] == ["市民政局"]
     assert "“龙泉街道”是一个乡镇（街道）等单位" in draft.clauses[0]["review"]
+
+
+def test_rugao_journey_gives_ruchen_subdistrict_its_own_items(tmp_path, database_url, monkeypatch, capsys):
+    """如皋市's checklist (市民政局、如城街道) in a folder of 如皋市 down to townships, with no hand
+    edit: the subdistrict is a unit entry, and its progress report goes to 如城街道 alone."""
+    import re
+
+    import sqlalchemy as sa
+
+    from flows.cli import main
+    from storage.db import make_engine
+    from tests.test_extract_unseen import text_of
+
+    monkeypatch.delenv("DUBAN_CONFIG", raising=False)
+    monkeypatch.setenv("DUBAN_DATABASE_URL", database_url)
+    plan_text = tmp_path / "方案.txt"
+    plan_text.write_text(text_of("rugao_weibao_qingdan_2022"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "如皋", "--locality", "南通市/如皋市", "--depth", "township"]) == 0
+    monkeypatch.chdir(tmp_path / "如皋")
+    assert main(["plans", "extract", str(plan_text), "--add"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    pid = re.search(r"plans/([a-z0-9-]+)/catalog.yaml", out)[1]
+    catalog = (tmp_path / "如皋" / "plans" / pid / "catalog.yaml").read_text(encoding="utf-8")
+    assert re.search(r"\{name: 如城街道, key: township_office, unit: '\d{9}', role: co\}", catalog), catalog
+    assert main(["plans", "load", "--all"]) == 0, capsys.readouterr().err
+    assert main(["materialize", "--until", "2026-12-31", "--today", "2026-01-01"]) == 0
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT DISTINCT j.name, x.party_key FROM occurrence x JOIN obligation o ON o.id = x.obligation_id "
+                "JOIN jurisdiction j ON j.id = x.jurisdiction_id WHERE o.plan_id = :p AND o.code = 'list-1.u'"),
+                {"p": pid}).all()
+            townships = conn.execute(sa.text("SELECT count(*) FROM jurisdiction WHERE level = 'township'")).scalar()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("如城街道", "township_office")] and townships > 10

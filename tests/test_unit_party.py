@@ -11,6 +11,7 @@ from sqlmodel import Session
 from obligations.catalog import CatalogError, PolicyDefault, effective_catalog, parse_catalog
 from obligations.extract.draft import extract_catalog
 from storage.catalog_repo import load_catalog
+from storage.plan_check import check_plan
 from storage.schedule import materialize
 from storage.tables import Jurisdiction, Obligation, Occurrence
 
@@ -52,6 +53,12 @@ CATALOG = textwrap.dedent("""\
             who: [township_office]
             scope: township
             cadence: {kind: quarterly, origin: stated, text: 每季度走访排查一次}
+          - id: "2.3"
+            what: 厦门市中华街道走访排查
+            who: [township_office]
+            scope: township
+            units: ["350203001"]
+            cadence: {kind: quarterly, origin: stated, text: 每季度走访排查一次}
     """)
 
 
@@ -72,7 +79,7 @@ def test_unit_entries_and_units_validate(directory):
     assert (first["1.u"].who, first["1.u"].scope, first["1.u"].units) == (["township_office"], "township", ["350102001"])
     assert eff.clauses[0].departments[1].key == "township_office"
     # an obligation already owed by the unit: nothing generated for it
-    assert [o.id for o in eff.clauses[1].obligations] == ["2.1", "2.2"]
+    assert [o.id for o in eff.clauses[1].obligations] == ["2.1", "2.2", "2.3"]
 
 
 def test_unit_code_not_in_directory(directory):
@@ -118,6 +125,10 @@ def test_materialize_makes_items_only_for_the_named_units(plans_loaded, engine, 
         # the same obligation without units: every township of 福州市
         assert units("2.2")[0] == {(n, "township_office") for n in ("鼓东街道", "温泉街道", "甘蔗街道", "上街镇")}
         assert units("1.p")[0] == {("福州市", "civil_affairs")}
+        # a unit outside the plan's locality (厦门市's 中华街道): nothing, and plans check says why
+        assert units("2.3") == (set(), 0)
+        why = {c.obligation: c.reason for c in check_plan(s, "fz-units")}
+        assert why["2.3"] == "所列单位（区划代码 350203001）不在福州市之内" and why["2.1"] is None
         stored = s.scalar(select(Obligation.units).where(Obligation.plan_id == "fz-units", Obligation.code == "2.1"))
         assert stored == "/350121002/"
 

@@ -118,13 +118,14 @@ class Obligation(_Open):
     scope: Scope
     cadence: Cadence
     notify: NotifyOverride | None = None
-    units: list[str] | None = Field(default=None, min_length=1)   # only these units (codes) owe it
+    # ``units: [code, …]``: only these units owe it. Kept as an extra field (checked in
+    # check_catalog) so that documents without it dump and hash as before.
 
 
 class DepartmentRef(_Open):
     name: str = Field(min_length=1)
     key: str | None = None
-    unit: str | None = None          # one named unit (a jurisdiction code), not a kind of department
+    # ``unit: <code>``: one named unit, not a kind of department (an extra field, checked in check_catalog)
     role: Literal["lead", "co"]
 
 
@@ -273,6 +274,8 @@ def check_catalog(
                 if isinstance(key, str) and not directory.knows(key):
                     at(opath + ("who", wi), f"{key!r} 不是部门目录中的部门键或角色键")
             units = ob.get("units") if isinstance(ob.get("units"), list) else []
+            if "units" in ob and not (units and all(isinstance(c, (str, int)) for c in units)):
+                at(opath + ("units",), "units 应为区划代码的列表，如 ['320682001']")
             for ui, code in enumerate(units):
                 unit = directory.unit_by_code.get(str(code))
                 if unit is None:

@@ -203,3 +203,10 @@ def test_rugao_journey_gives_ruchen_subdistrict_its_own_items(tmp_path, database
     finally:
         engine.dispose()
     assert [tuple(r) for r in rows] == [("如城街道", "township_office")] and townships > 10
+
+
+def test_units_must_be_a_list_of_codes(directory):
+    text = CATALOG.replace('units: ["350121002"]', 'units: "350121002"')
+    assert problems(text, directory) == [
+        "plans/x/catalog.yaml:29: clauses[1].obligations[0].units: units 应为区划代码的列表，如 ['320682001']"
+    ]

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.test_extract_fragments import FRAGMENTS, fragment_text, measure_text, truth  # noqa: E402
 from tests.test_extract_unseen import NAMES as UNSEEN_NAMES  # noqa: E402
-from tests.test_extract_unseen import text_of, truth_of  # noqa: E402
+from tests.test_extract_unseen import directory_of, text_of, truth_of  # noqa: E402
 
 GOAL = {"clause_recall": 0.95, "dept_exact": 0.95, "cadence_recall": 0.90}
 COUNTS = ("tp", "fn", "fp", "dept_exact", "dept_total", "cad_tp", "cad_fn", "cad_fp")
@@ -47,14 +47,16 @@ def figures(r: dict) -> dict:
 def run(damaged: int = 0) -> dict:
     from tests.test_extract_draft import damage
 
-    texts = [(f"unseen/{name}", text_of(name), truth_of(name)) for name in UNSEEN_NAMES]
+    # an unseen plan is read in a working folder of its locality (tests/test_extract_unseen.py)
+    texts = [(f"unseen/{name}", text_of(name), truth_of(name), directory_of(name)) for name in UNSEEN_NAMES]
     if FRAGMENTS is not None:
-        texts += [(f"fragments/{p.stem}", fragment_text(p.stem), truth(p.stem)) for p in sorted(FRAGMENTS.glob("*.txt"))]
+        texts += [(f"fragments/{p.stem}", fragment_text(p.stem), truth(p.stem), None)
+                  for p in sorted(FRAGMENTS.glob("*.txt"))]
     plans: dict[str, dict] = {}
-    for name, text, want in texts:
-        plans[name] = measure_text(text, want)
+    for name, text, want, directory in texts:
+        plans[name] = measure_text(text, want, directory)
         for seed in range(damaged):
-            plans[f"{name} (damaged {seed})"] = measure_text(damage(text, seed), want)
+            plans[f"{name} (damaged {seed})"] = measure_text(damage(text, seed), want, directory)
     total = {k: sum(r[k] for r in plans.values()) for k in COUNTS}
     return {"plans": plans, "overall": total}
 

@@ -19,7 +19,7 @@ from obligations.directory import Directory
 from obligations.errors import ProblemsError
 from obligations.feedback import check_feedback_value
 from obligations.problems import from_validation_error
-from obligations.words import CADENCE_KIND_NAMES
+from obligations.words import CADENCE_KIND_NAMES, level_name
 from obligations.yamlsource import Located, Problem, YamlSyntaxError, format_path, parse
 
 CadenceKind = Literal["once", "monthly", "quarterly", "semiannual", "annual", "biennial", "rrule", "event"]
@@ -36,6 +36,9 @@ DEFAULT_COMPLETION_REVIEW = "required"
 # confirms its part on that item (协办确认) instead of owing its own.
 CO_DEPARTMENTS = {"separate": "各部门分别办理", "confirm": "牵头部门办理、协办部门确认"}
 DEFAULT_CO_DEPARTMENTS = "separate"
+# The party that owes what a plan gives one named unit (如城街道 among the departments): that
+# unit's own government office, a standard department of the directory at the unit's level.
+UNIT_OFFICE = {"township": "township_office"}
 
 
 
@@ -122,11 +125,14 @@ class Obligation(_Open):
     scope: Scope
     cadence: Cadence
     notify: NotifyOverride | None = None
+    # ``units: [code, …]``: only these units owe it. Kept as an extra field (checked in
+    # check_catalog) so that documents without it dump and hash as before.
 
 
 class DepartmentRef(_Open):
     name: str = Field(min_length=1)
     key: str | None = None
+    # ``unit: <code>``: one named unit, not a kind of department (an extra field, checked in check_catalog)
     role: Literal["lead", "co"]
 
 
@@ -260,6 +266,9 @@ def check_catalog(
             if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
                 continue
             dpath = cpath + ("departments", di)
+            if dep.get("unit") is not None:
+                _check_unit_ref(dep, dpath, directory, at)
+                continue
             found = directory.resolve(dep["name"])
             if found is None:
                 at(dpath + ("name",), f"部门名称 {dep['name']!r} 不在部门目录中")
@@ -283,6 +292,16 @@ def check_catalog(
             for wi, key in enumerate(who):
                 if isinstance(key, str) and not directory.knows(key):
                     at(opath + ("who", wi), f"{key!r} 不是部门目录中的部门键或角色键")
+            units = ob.get("units") if isinstance(ob.get("units"), list) else []
+            if "units" in ob and not (units and all(isinstance(c, (str, int)) for c in units)):
+                at(opath + ("units",), "units 应为区划代码的列表，如 ['320682001']")
+            for ui, code in enumerate(units):
+                unit = directory.unit_by_code.get(str(code))
+                if unit is None:
+                    at(opath + ("units", ui), f"区划代码 {code!r} 不在部门目录的行政区划中")
+                elif unit.level != ob.get("scope"):
+                    at(opath + ("units", ui), f"单位 {unit.name}（{code}）是{level_name(unit.level)}，"
+                                              f"与义务的 scope {ob.get('scope')!r} 不在同一层级")
             cadence = ob.get("cadence")
             after = cadence.get("after") if isinstance(cadence, dict) else None
             if isinstance(after, dict) and after.get("obligation") is not None:
@@ -295,19 +314,52 @@ def check_catalog(
     return out
 
 
+def _check_unit_ref(dep: dict, dpath: tuple, directory: Directory, at) -> None:
+    """A department entry naming one unit: a known code, and a party key (given, or the unit's
+    office at its level) the directory has."""
+    unit = directory.unit_by_code.get(str(dep["unit"]))
+    if unit is None:
+        at(dpath + ("unit",), f"区划代码 {dep['unit']!r} 不在部门目录的行政区划中")
+        return
+    key = dep.get("key") or UNIT_OFFICE.get(unit.level)
+    if key is None:
+        at(dpath + ("key",), f"单位 {unit.name} 是{level_name(unit.level)}，须用 key 指明由哪个部门或角色承担")
+    elif not directory.knows(key):
+        at(dpath + ("key",), f"{key!r} 不是部门目录中的部门键或角色键（duban init 生成的目录含 township_office）")
+
+
+def _unit_obligations(clause: dict, policy: PolicyDefault, directory: Directory) -> list[dict]:
+    """Progress reports for the named units no obligation of the clause covers: one per party
+    and level, owed only by those units."""
+    covered = {(who, code) for ob in clause["obligations"] for who in ob["who"] for code in (ob.get("units") or [])}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for dep in clause["departments"]:
+        unit = directory.unit_by_code.get(str(dep.get("unit"))) if dep.get("unit") else None
+        if unit is not None and dep.get("key") and (dep["key"], unit.code) not in covered:
+            groups.setdefault((dep["key"], unit.level), []).append(unit.code)
+    return [{"id": f"{clause['id']}.u{k}" if k else f"{clause['id']}.u",
+             "what": f"{policy.what}：{clause.get('title') or clause.get('item') or clause['id']}",
+             "who": [key], "scope": level, "units": codes, "cadence": {"origin": "policy"}, "generated": True}
+            for k, ((key, level), codes) in enumerate(groups.items())]
+
+
 def effective_catalog(catalog: Catalog, policy: PolicyDefault, directory: Directory) -> Catalog:
     """The catalog as duban schedules it: department keys resolved, and every clause with at
     least one obligation (the policy progress-report cadence where the text states none)."""
     data = catalog.model_dump(mode="json", exclude_none=False)
     for clause in data["clauses"]:
         for dep in clause["departments"]:
-            if dep.get("key") is None:
+            if dep.get("key") is None and dep.get("unit"):
+                unit = directory.unit_by_code.get(str(dep["unit"]))
+                dep["key"] = UNIT_OFFICE.get(unit.level) if unit else None
+            elif dep.get("key") is None:
                 found = directory.resolve(dep["name"])
                 dep["key"] = found.key if found else None
         # every listed department owes something: those no obligation names get the policy
         # progress report (a clause that states no cadence gets it for all its departments)
         named = {who for ob in clause["obligations"] for who in ob["who"]}
-        keys = [k for k in dict.fromkeys(d["key"] for d in clause["departments"] if d.get("key")) if k not in named]
+        keys = [k for k in dict.fromkeys(d["key"] for d in clause["departments"] if d.get("key") and not d.get("unit"))
+                if k not in named]
         if keys:
             clause["obligations"].append({
                 "id": f"{clause['id']}.p",
@@ -317,6 +369,7 @@ def effective_catalog(catalog: Catalog, policy: PolicyDefault, directory: Direct
                 "cadence": {"origin": "policy"},
                 "generated": True,
             })
+        clause["obligations"] += _unit_obligations(clause, policy, directory)
         for ob in clause["obligations"]:
             cad = ob["cadence"]
             if cad["origin"] == "policy" and cad.get("kind") is None:

@@ -164,6 +164,13 @@ class Directory:
         self._localities = sorted(
             {normalize_name(u.name) for u in _iter_units(doc.jurisdictions)}, key=len, reverse=True
         )
+        self.unit_by_code = {u.code: u for u in _iter_units(doc.jurisdictions)}
+
+    def units_named(self, name: str, level: str | None = None) -> list[UnitDef]:
+        """The directory's units of this name (at ``level``): names repeat across a province."""
+        text = normalize_name(name)
+        return [u for u in self.unit_by_code.values()
+                if normalize_name(u.name) == text and (level is None or u.level == level)]
 
     def knows(self, key: str) -> bool:
         return key in self.departments or key in self.roles

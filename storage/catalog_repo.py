@@ -108,7 +108,8 @@ def load_catalog(session: Session, catalog: Catalog, *, catalog_path: str | None
             ovalues = dict(clause_id=row.id, position=opos, what=ob.what, scope=ob.scope,
                            cadence_kind=ob.cadence.kind, origin=ob.cadence.origin,
                            generated=bool(getattr(ob, "generated", False)),
-                           cadence=ob.cadence.model_dump(mode="json"), content_hash=odigest, doc=odoc, active=True)
+                           cadence=ob.cadence.model_dump(mode="json"), content_hash=odigest, doc=odoc, active=True,
+                           units=_units(getattr(ob, "units", None)))
             if orow is None:
                 orow = Obligation(plan_id=info.id, code=ob.id, **ovalues)
                 session.add(orow)
@@ -230,3 +231,8 @@ def list_departments(session: Session) -> list[dict[str, Any]]:
                     "levels": doc.get("levels") or ([doc["level"]] if doc.get("level") else []),
                     "names": names, "aliases": doc.get("aliases", []), "obligations": used.get(d.key, 0)})
     return out
+
+
+def _units(codes: list | None) -> str | None:
+    """A catalog's ``units`` as stored: /code/code/ (materialize matches a unit's code inside it)."""
+    return "/" + "/".join(str(c) for c in codes) + "/" if codes else None

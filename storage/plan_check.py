@@ -94,9 +94,12 @@ def _why(session: Session, plan: Plan, unit: Jurisdiction | None, ob: Obligation
         targets = [unit.id]
         where = unit.name
     else:
-        targets = list(session.scalars(select(Jurisdiction.id).where(Jurisdiction.level == ob.scope,
-                                                                     Jurisdiction.path.like(unit.path + "%"))))
+        q = select(Jurisdiction.id).where(Jurisdiction.level == ob.scope, Jurisdiction.path.like(unit.path + "%"))
+        codes = ob.units.strip("/").split("/") if ob.units else []
+        targets = list(session.scalars(q.where(Jurisdiction.code.in_(codes)) if codes else q))
         where = f"{unit.name}的{LEVEL_NAMES.get(ob.scope, ob.scope)}单位"
+        if codes and not targets:          # catalog units: only those units owe it
+            return f"所列单位（区划代码 {'、'.join(codes)}）不在{unit.name}之内"
         if not targets and ob.scope == "village":
             return (f"{unit.name}下没有村（社区）单位：行政区划数据只到乡镇（街道），"
                     "村（社区）请在部门目录 directory.yaml 中补充")

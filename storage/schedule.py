@@ -51,6 +51,8 @@ def _schedule_hash(ob: Obligation, parties: list[str], start: dt.date, mode: str
     value = {"cadence": ob.cadence, "scope": ob.scope, "who": parties, "start": start.isoformat()}
     if mode != "separate":    # only then: the hashes of every existing schedule stay as they were
         value["co_departments"] = mode
+    if ob.units:              # only when set, likewise
+        value["units"] = ob.units
     return content_hash(value)
 
 
@@ -154,10 +156,11 @@ def _fan_out(session: Session, plan_id: str, unit: Jurisdiction, until: dt.date,
         "JOIN contact c ON c.jurisdiction_id = :unit AND c.department_key = op.party_key "
         "WHERE o.plan_id = :plan AND o.active AND (op.position = 0 OR o.id NOT IN :confirm) AND o.scope = 'issuer' AND sp.period_start <= :until "
         "ON CONFLICT DO NOTHING",
-        # every unit at the obligation's level within the plan's locality
+        # every unit at the obligation's level within the plan's locality (only those it names)
         f"INSERT INTO occurrence ({cols}) SELECT sp.obligation_id, o.plan_id, j.id, op.party_key, NULL, "
         f"sp.period_key, sp.period_start, sp.period_end, sp.due, sp.required, 0 {common}"
         "JOIN jurisdiction j ON j.level = o.scope AND j.path LIKE :path "
+        "AND (o.units IS NULL OR o.units LIKE '%/' || j.code || '/%') "
         "JOIN contact c ON c.jurisdiction_id = j.id AND c.department_key = op.party_key "
         "WHERE o.plan_id = :plan AND o.active AND (op.position = 0 OR o.id NOT IN :confirm) AND o.scope IN ('province','city','county','township','village') "
         "AND sp.period_start <= :until ON CONFLICT DO NOTHING",

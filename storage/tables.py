@@ -68,6 +68,8 @@ class Obligation(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     doc: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     active: bool = True
+    # only these units owe it (catalog ``units``): their codes as /code/code/, NULL for every unit
+    units: str | None = None
 
 
 class ObligationParty(SQLModel, table=True):

@@ -55,10 +55,11 @@ def measure(name: str) -> dict:
     return measure_text(fragment_text(name), truth(name))
 
 
-def measure_text(text: str, want: dict) -> dict:
-    """Counts for one text against its hand annotation (the fragments' truth format)."""
+def measure_text(text: str, want: dict, directory=None) -> dict:
+    """Counts for one text against its hand annotation (the fragments' truth format), read with
+    ``directory`` (the repository's directory unless given)."""
     try:
-        doc = extract_catalog(text, DIRECTORY, "t").document
+        doc = extract_catalog(text, directory or DIRECTORY, "t").document
         tasks = [c for c in doc["clauses"] if c["kind"] in ("task", "checklist")]   # a list's rows are its tasks
     except CatalogError:
         tasks = []

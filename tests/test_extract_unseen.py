@@ -13,6 +13,7 @@ of them and of the fragments (tests/test_extract_fragments.py) together."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,27 @@ def text_of(name: str) -> str:
 
 def truth_of(name: str) -> dict:
     return yaml.safe_load((UNSEEN / "truth" / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def directory_of(name: str):
+    """The directory a plan is read with: that of a working folder of its locality as ``duban
+    init`` makes it (standard departments, the locality's units down to townships), so that a
+    township the plan names is known; the repository's directory when the division list does not
+    know the locality's name (a traditional-character copy, a development zone)."""
+    from obligations.directory import Directory, add_units
+    from obligations.errors import DubanError
+    from storage.localities import division_units, standard_directory
+
+    try:
+        _, units = division_units(truth_of(name)["plan"]["locality"], "township")
+    except DubanError:                        # unknown or ambiguous in the division list
+        return DIRECTORY
+    return Directory(add_units(standard_directory(), units)[0])
+
+
+def measure_unseen(name: str) -> dict:
+    return measure_text(text_of(name), truth_of(name), directory_of(name))
 
 
 def figures(r: dict) -> dict[str, float]:
@@ -64,17 +86,12 @@ def test_there_are_unseen_plans_with_their_truth():
 
 # What the reader does not do yet, text by text, with the figure it reaches (kept exact, so that
 # a change either way is seen): not hidden, and listed in docs/reading-plans.md.
-SHORT_OF_THE_GOAL = {
-    # a single subdistrict named as a responsible unit (市民政局、如城街道): a catalog's departments
-    # are kinds of department at each level, not one unit; the reader leaves it out with a review note
-    # saying it is one unit (a department bound to one unit needs the catalog and materialize)
-    ("rugao_weibao_qingdan_2022", "dept_exact"): 0.5,
-}
+SHORT_OF_THE_GOAL: dict[tuple[str, str], float] = {}
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_unseen_plan_meets_the_goal(name):
-    r = measure_text(text_of(name), truth_of(name))
+    r = measure_unseen(name)
     f = figures(r)
     print(name, f, {k: v for k, v in r.items() if k in ("missed", "wrong_depts", "invented") and v})
     goal = {"clause_recall": 0.95, "dept_exact": 0.95, "cadence_recall": 0.90}

@@ -43,7 +43,7 @@ def test_load_all_then_again_changes_nothing(project, engine):
     first = load_plans(engine, settings)
     assert [r.plan_id for r in first.plans] == list(PLAN_IDS)
     assert all(r.created for r in first.plans)
-    assert first.directory.units_added == 191 and first.directory.departments_added == 26
+    assert first.directory.units_added == 191 and first.directory.departments_added == 27   # 25 departments + 2 roles
     before, state = counts(engine), snapshot(engine)
     assert before["Plan"] == 3 and before["Clause"] == 34 + 32 + 40
     again = load_plans(engine, settings)

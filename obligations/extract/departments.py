@@ -24,6 +24,7 @@ class Dept:
     role: str              # lead | co
     levels: list[str] = field(default_factory=list)    # the levels a shared prefix (市、县（区）…) gives
     variants: list[str] = field(default_factory=list)  # bracketed alternatives: 卫生健康委（卫健局）
+    unit: str | None = None    # one unit named among the departments (如城街道): its code; key is its office
 
 
 # a level word, with the bracketed alternatives plans add: 县（市、区） 市（州） 区县

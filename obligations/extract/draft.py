@@ -11,6 +11,7 @@ proposed key with a review note. ``with_proposals(directory_doc, proposals)`` is
 with them added (pure); the draft validates with ``parse_catalog`` against that directory."""
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import unicodedata
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from obligations.catalog import CatalogError
+from obligations.catalog import UNIT_OFFICE, CatalogError
 from obligations.directory import _LEVEL_PREFIXES, DepartmentDef, Directory, DirectoryDoc, normalize_name
 from obligations.extract.departments import Dept, departments
 from obligations.extract.duties import ActorFinder, Duty, read_duties
@@ -74,10 +75,11 @@ def extract_catalog(text: str, directory: Directory, plan_id: str = "draft", sou
     for clause, depts, dept_flags in found:
         entry = _clause(clause, depts, dept_flags, lines, rows.get(clause.id, {}))
         listed = clause.kind in ("task", "checklist")
-        keys = [d["key"] for d in entry["departments"]]
+        keys = [d["key"] for d in entry["departments"] if not d.get("unit")]
         source = rows.get(clause.id, {}).get("content") or clause.text
         duties = read_duties(source, keys, finder, level, listed=listed)
         entry["obligations"] = _obligations(clause, duties, lines, info.issued.year if info.issued else None)
+        entry["obligations"] += _for_units(entry, directory)
         clauses.append(entry)
         if entry.get("review"):
             reviews.append(f"第{clause.first}行 {clause.id}: {entry['review']}")
@@ -121,6 +123,15 @@ def is_unit_name(name: str, directory: Directory) -> bool:
         return False
     return text in directory._localities or (2 < len(text) <= 12 and bool(_UNIT_END.search(text))
                                              and not directory.resolve(text))
+
+
+def _unit_office(name: str, directory: Directory) -> tuple[str, str] | None:
+    """(office key, code) for a name that is exactly one unit of the directory at a level with a
+    unit office (乡镇（街道）: township_office) the directory has; None otherwise (unknown or ambiguous)."""
+    if not is_unit_name(name, directory):
+        return None
+    found = [u for u in directory.units_named(name) if directory.knows(UNIT_OFFICE.get(u.level, ""))]
+    return (UNIT_OFFICE[found[0].level], found[0].code) if len(found) == 1 else None
 
 
 def looks_like_department(name: str) -> bool:
@@ -209,6 +220,12 @@ def _propose(found: list, directory: Directory, level: str, locality: str | None
                 d.key = again.key
                 d.name = short if directory.resolve(short) else suffix
                 continue
+            office = _unit_office(d.name, directory)
+            if office:        # one unit the directory knows: the party is that unit's own office
+                d.key, d.unit = office
+                flags.append(f"责任单位中的“{cjk(d.name)}”是一个单位（区划代码 {d.unit}），由该单位承担，"
+                             f"其事项只派给这一个单位，请核对")
+                continue
             if is_unit_name(d.name, directory):
                 # one unit (如城街道, 某某镇) named among the departments: a catalog's departments are
                 # kinds of department at each level, so no department can stand for it
@@ -255,10 +272,10 @@ def _clause(clause: Clause, depts: list[Dept], dept_flags: list[str], lines: lis
                    "lines": [clause.first, clause.last]}
     if clause.kind == "checklist":
         entry.update(category=row.get("category"), target=row.get("target"), item=row.get("item"))
-    listed = list({d.key: d for d in reversed(depts) if d.key}.values())[::-1]
+    listed = list({(d.key, d.unit): d for d in reversed(depts) if d.key}.values())[::-1]
     listed = [d for d in depts if d.key and any(x is d for x in listed)]   # once each; the first listed leads
-    entry["departments"] = [{"name": cjk(d.name), "key": d.key, "role": "lead" if k == 0 else "co"}
-                            for k, d in enumerate(listed)]
+    entry["departments"] = [{"name": cjk(d.name), "key": d.key, **({"unit": d.unit} if d.unit else {}),
+                             "role": "lead" if k == 0 else "co"} for k, d in enumerate(listed)]
     notes = list(clause.flags) + dept_flags
     if clause.kind == "requirement" and listed:
         notes = [n for n in notes if "推断" not in n] + ["责任部门由段落正文推断（未列括注），请核对"]
@@ -293,6 +310,24 @@ def _obligations(clause: Clause, duties: list[Duty], lines: list[str], year: int
             ob["review"] = "；".join(dict.fromkeys(flags))
         if duty.who:
             out.append(ob)
+    return out
+
+
+def _for_units(entry: dict, directory: Directory) -> list[dict]:
+    """What the clause's stated obligations ask, owed also by the units it names (如城街道):
+    the same cadence, owed by each unit's office at its level, only by those units. (A clause
+    that states none gets the policy progress report for them from effective_catalog.)"""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for d in entry["departments"]:
+        if d.get("unit"):
+            groups.setdefault((d["key"], directory.unit_by_code[d["unit"]].level), []).append(d["unit"])
+    out = []
+    for ob in entry["obligations"]:
+        for k, ((key, level), codes) in enumerate(groups.items()):
+            names = "、".join(directory.unit_by_code[c].name for c in codes)
+            out.append({**copy.deepcopy(ob), "id": f"{ob['id']}.u{k}" if k else f"{ob['id']}.u", "who": [key],
+                        "scope": level, "units": codes,
+                        "review": f"条款所列单位（{names}）同样承担此项，只派给这些单位，请核对"})
     return out
 
 
@@ -364,7 +399,7 @@ class _Dumper(yaml.SafeDumper):
         return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
     def represent_dict(self, data):
-        flow = set(data) <= {"name", "key", "role", "obligation", "days", "workdays"}
+        flow = set(data) <= {"name", "key", "unit", "role", "obligation", "days", "workdays"}
         return self.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
 
 

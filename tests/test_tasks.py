@@ -6,6 +6,7 @@ quiet hours), shows on the item and in the report, and is refused on a finished 
 outside the coordinator's area. Time is frozen (the app's today, explicit clocks)."""
 import datetime as dt
 import json
+import re
 from urllib.parse import unquote
 
 import openpyxl
@@ -109,7 +110,8 @@ def test_a_task_for_every_county_reaches_each_department_and_the_city_report(cit
     # a refusal on the page keeps what was typed and speaks to a person, not a terminal
     r = sz.post("/tasks", data={"title": "专项检查", "lead": "不存在的局", "jurisdiction": "平顶山市", "due": "2025-07-15",
                                 "csrf": csrf_of(sz, "/tasks")})
-    assert r.status_code == 400 and "未知的部门：不存在的局" in r.text and "duban" not in r.text
+    flash = re.search(r'<div class="flash err" id="flash">(.*?)</div>', r.text).group(1)
+    assert r.status_code == 422 and flash.startswith("未知的部门：不存在的局") and "duban" not in flash
     assert 'value="专项检查"' in r.text
     board = sz.get(f"/dashboard?plan={done['plan_id']}&period=2025")
     assert board.status_code == 200 and "暑期防溺水安全专项排查" in board.text

@@ -286,7 +286,15 @@ def test_dashboard_and_reports_for_the_coordinator(world, personas):
     assert jy.get("/dashboard").status_code == 403
     r = mz.get("/reports/download", params={"period": "2025Q1", "format": "xlsx"})     # a draft: no number
     assert r.status_code == 200 and r.content[:2] == b"PK"
+    # the form names periods as people do; the latest ended quarter is chosen (today is in 2025's Q2)
+    page = mz.get("/reports").text
+    assert '<option value="2025Q1" selected>2025年第1季度</option>' in page and ">2025年上半年<" in page
+    assert ">2024年3月<" in page and "2025H1" not in re.sub(r'value="[^"]*"', "", page)
     token = csrf_of(mz, "/reports")
+    # a range typed beside the list wins over the chosen period
+    r = mz.post("/reports/download", data={"period": "2025Q1", "custom": "2025-01-01..2025-02-15", "format": "html",
+                                           "csrf": token, "draft": "1"})
+    assert r.status_code == 200 and "2025年1月1日至2025年2月15日" in r.text
     form = {"period": "2025Q1", "format": "html", "csrf": token, "cc": "市委督查室、市政府督查室",
             "issued_on": "2025-04-12", "issue_no": ""}
     r = mz.post("/reports/download", data=form)

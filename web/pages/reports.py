@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from obligations.periods import PeriodSyntaxError, parse_period
+from obligations.words import period_words
 from reports import render as report_render
 from reports import service as reports
 from reports.cache import figures as build_report
@@ -34,9 +35,28 @@ def reports_page(request: Request, p: Principal = Depends(page_user), session: S
     if not p.can_report:
         raise HTTPException(403, "报告仅供协调员和督查人员使用")
     r = request.app.state.settings.report
+    day = today(request)
     return render(request, "reports.html", {"user": p, "plans": views.plan_choices(session),
-                                            "formats": report_render.FORMATS, "year": today(request).year,
+                                            "formats": report_render.FORMATS, "year": day.year,
+                                            "periods": period_choices(day), "chosen": last_quarter(day),
                                             "series": r.series, "cc": "、".join(r.cc)})
+
+
+def period_choices(day: dt.date) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The periods a report is usually for, named as people name them, by year (this year and
+    the last two): 全年, 上/下半年, the quarters and the months; the value is the period's code."""
+    out = []
+    for year in (day.year, day.year - 1, day.year - 2):
+        codes = [str(year), f"{year}H1", f"{year}H2", *(f"{year}Q{q}" for q in range(1, 5)),
+                 *(f"{year}-{m:02d}" for m in range(1, 13))]
+        out.append((f"{year}年", [(c, period_words(*parse_period(c))) for c in codes]))
+    return out
+
+
+def last_quarter(day: dt.date) -> str:
+    """The latest quarter that has ended by ``day`` (what a quarterly bulletin reports on)."""
+    q = (day.month - 1) // 3          # quarters of this year already over
+    return f"{day.year}Q{q}" if q else f"{day.year - 1}Q4"
 
 
 @router.get("/reports/download")
@@ -47,13 +67,14 @@ def report_download(request: Request, period: str, format: str = "pdf", plan: st
 
 
 @router.post("/reports/download")
-def report_issue(request: Request, period: str = Form(...), format: str = Form("pdf"), plan: str = Form(""),
+def report_issue(request: Request, period: str = Form(...), custom: str = Form(""), format: str = Form("pdf"),
+                 plan: str = Form(""),
                  jurisdiction: str = Form(""), issue_no: str = Form(""), issued_on: str = Form(""), cc: str = Form(""),
                  draft: str = Form(""), p: Principal = Depends(page_user), session: Session = db,
                  _: None = Depends(check_csrf)):
     """The form: the report issued (its 期号 allotted or the one typed, 抄送, the date of issue)."""
-    return _report_file(request, p, session, period=period, fmt=format, plan=plan, jurisdiction=jurisdiction,
-                        issue=not draft, issue_no=issue_no, issued_on=issued_on, cc=cc)
+    return _report_file(request, p, session, period=custom.strip() or period, fmt=format, plan=plan,
+                        jurisdiction=jurisdiction, issue=not draft, issue_no=issue_no, issued_on=issued_on, cc=cc)
 
 
 def _report_file(request: Request, p: Principal, session: Session, *, period: str, fmt: str, plan: str,

@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from obligations.errors import DubanError
+from obligations.periods import parse_period
+from obligations.words import period_words
 from storage import evidence as evidence_files
 from storage import workflow
 from storage.evidence import Evidence
@@ -52,3 +54,29 @@ async def evidence_upload(upload: UploadFile | None) -> Evidence | None:
     return Evidence(upload.filename, await upload.read(evidence_files.MAX_BYTES + 1))
 
 
+def period_choices(day: dt.date) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The periods a report is usually for, named as people name them, by year (this year and
+    the last two): 全年, 上/下半年, the quarters and the months; the value is the period's code."""
+    out = []
+    for year in (day.year, day.year - 1, day.year - 2):
+        codes = [str(year), f"{year}H1", f"{year}H2", *(f"{year}Q{q}" for q in range(1, 5)),
+                 *(f"{year}-{m:02d}" for m in range(1, 13))]
+        out.append((f"{year}年", [(c, period_words(*parse_period(c))) for c in codes]))
+    return out
+
+
+def last_quarter(day: dt.date) -> str:
+    """The latest quarter that has ended by ``day`` (what a quarterly bulletin reports on)."""
+    q = (day.month - 1) // 3          # quarters of this year already over
+    return f"{day.year}Q{q}" if q else f"{day.year - 1}Q4"
+
+
+def period_options(day: dt.date, current: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """``period_choices`` with ``current`` among them (a range typed by hand is added first)."""
+    groups = period_choices(day)
+    if current and not any(current == code for _, options in groups for code, _ in options):
+        try:
+            groups.insert(0, ("当前", [(current, period_words(*parse_period(current)))]))
+        except ValueError:
+            pass
+    return groups

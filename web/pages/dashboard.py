@@ -19,6 +19,7 @@ from storage.occurrences import OccurrenceError
 from storage.tables import Completion, Department, Jurisdiction, Obligation, Occurrence
 from web import itemrows, listing
 from web.deps import db, page_user, unit_in_area
+from web.pages.common import period_options
 from web.templating import render, today
 
 router = APIRouter(include_in_schema=False)
@@ -77,6 +78,7 @@ def dashboard(request: Request, plan: str = "", clause: str = "", department: st
                                    .offset(flagged.offset)).mappings().all()
     choices = views.dashboard_choices(session, p, plan or None)
     return render(request, "dashboard.html", {
+        "periods": period_options(day, period),
         "user": p, "data": data, "period_words": words.period_words(start, end),
         "bars": charts.department_bars(data.by_department), "heat": charts.heat_map(data.heat, data.months),
         "filters": {"plan": plan, "clause": clause, "department": department, "jurisdiction": jurisdiction or unit.name,

@@ -14,7 +14,6 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from obligations.periods import PeriodSyntaxError, parse_period
-from obligations.words import period_words
 from reports import render as report_render
 from reports import service as reports
 from reports.cache import figures as build_report
@@ -23,6 +22,7 @@ from storage.access import Principal
 from storage.occurrences import OccurrenceError
 from web import listing
 from web.deps import check_csrf, db, page_user, unit_in_area
+from web.pages.common import last_quarter, period_choices
 from web.templating import render, today
 
 router = APIRouter(include_in_schema=False)
@@ -40,23 +40,6 @@ def reports_page(request: Request, p: Principal = Depends(page_user), session: S
                                             "formats": report_render.FORMATS, "year": day.year,
                                             "periods": period_choices(day), "chosen": last_quarter(day),
                                             "series": r.series, "cc": "、".join(r.cc)})
-
-
-def period_choices(day: dt.date) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The periods a report is usually for, named as people name them, by year (this year and
-    the last two): 全年, 上/下半年, the quarters and the months; the value is the period's code."""
-    out = []
-    for year in (day.year, day.year - 1, day.year - 2):
-        codes = [str(year), f"{year}H1", f"{year}H2", *(f"{year}Q{q}" for q in range(1, 5)),
-                 *(f"{year}-{m:02d}" for m in range(1, 13))]
-        out.append((f"{year}年", [(c, period_words(*parse_period(c))) for c in codes]))
-    return out
-
-
-def last_quarter(day: dt.date) -> str:
-    """The latest quarter that has ended by ``day`` (what a quarterly bulletin reports on)."""
-    q = (day.month - 1) // 3          # quarters of this year already over
-    return f"{day.year}Q{q}" if q else f"{day.year - 1}Q4"
 
 
 @router.get("/reports/download")

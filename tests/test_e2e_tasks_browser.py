@@ -57,12 +57,12 @@ def test_a_coordinator_assigns_a_task_and_reminds_a_department(site, browser, tm
 
     # 催办 from the item page
     page.goto(f"{base}/items/{item}")
-    assert "交办任务" in page.inner_text("table")
+    assert "交办任务" in page.inner_text("#facts")
     page.fill("#urge-note", "请于本周五前报送排查台账")
     page.click("#urge")
     page.wait_for_load_state()
     assert "已催办" in page.inner_text("#flash")
-    assert "请于本周五前报送排查台账" in page.inner_text("#reminders")
+    assert "请于本周五前报送排查台账" in page.inner_text("#timeline") and "已催办 1 次" in page.inner_text("#urged")
     page.screenshot(path=str(shots / f"item-urged-{size}.png"), full_page=True)
 
     # 催办 from the list: tick two items

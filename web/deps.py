@@ -24,11 +24,14 @@ def _transaction(request: Request) -> Iterator[Session]:
     functions check every rule before they write, so a refusal the route turns into a page
     leaves nothing to commit."""
     with Session(request.app.state.engine) as session:
+        request.state.session = session     # the page's own, for what its template asks (web/nav.py)
         try:
             yield session
         except BaseException:
             session.rollback()
             raise
+        finally:
+            request.state.session = None
         session.commit()
 
 

@@ -3,6 +3,8 @@ items, one SQL count per page, read by ``base.html`` through the ``todo_count`` 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -30,7 +32,7 @@ def todo_count(request, user: Principal | None) -> tuple[int, int] | None:
     if user is None or user.sees_area or not user.can_complete:
         return None
     state = request.app.state
-    with Session(state.engine) as session:
+    with page_session(request) as session:
         return open_counts(session, user, state.today(), state.settings.due_soon_days)
 
 
@@ -41,5 +43,17 @@ def pending_counts(request, user: Principal | None) -> dict[str, int] | None:
         return None
     from storage.views import pending_counts as counts
 
-    with Session(request.app.state.engine) as session:
+    with page_session(request) as session:
         return counts(session, user)
+
+
+@contextmanager
+def page_session(request) -> Iterator[Session]:
+    """The page's own session (one pool connection per request, however many counts its template
+    shows), or a short one of its own when the page has none (an error page)."""
+    own = getattr(request.state, "session", None)
+    if own is not None:
+        yield own
+        return
+    with Session(request.app.state.engine) as session:
+        yield session

@@ -42,11 +42,10 @@ def make_templates(timezone: str) -> Jinja2Templates:
 def co_departments(request: Request, occurrence_id: int) -> list:
     """The co-departments of an item and their confirmations (协办确认), for the item page's
     _codepartments.html (the page's own route need not know about them)."""
-    from sqlmodel import Session
-
     from storage.views import confirmations_of
+    from web.nav import page_session
 
-    with Session(request.app.state.engine) as session:
+    with page_session(request) as session:
         return confirmations_of(session, occurrence_id)
 
 

@@ -130,6 +130,9 @@ def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):
             day += dt.timedelta(days=1)
         out = summary(settings)
         _every_completion_audited(settings)
+        with make_engine(settings.database_url).connect() as c:     # mail becomes .eml files; SMS and apps do not
+            out["email_sent"] = c.execute(sa.text(
+                "SELECT count(*) FROM outbox WHERE status = 'sent' AND channel = 'email'")).scalar()
         return out, len(list((settings.data_dir / "outbox").glob("*.eml")))
 
     a, files_a = run("a", 11)
@@ -137,7 +140,7 @@ def test_the_simulation_is_deterministic_for_a_seed(project, tmp_path):
     c, _ = run("c", 12)
     assert a == b and files_a == files_b and files_a > 0
     assert a != c
-    assert a["outbox"].get("sent", 0) == files_a and a["cases"] == 20
+    assert a["email_sent"] == files_a and a["outbox"].get("sent", 0) >= files_a and a["cases"] == 20
 
 
 def _every_completion_audited(settings) -> None:

@@ -128,6 +128,14 @@ def tenth(engine) -> str:
     return f"((obligation_id * 7 + jurisdiction_id * 13 + COALESCE(case_id, 0) * 3 + LENGTH(party_key) + {doy}) % 10)"
 
 
+def hundredth(engine) -> str:
+    """Like ``tenth``, a number 0–99 per occurrence (for samples of a few in a hundred)."""
+    doy = ("CAST(strftime('%j', due) AS INTEGER)" if engine.dialect.name == "sqlite"
+           else "CAST(EXTRACT(DOY FROM due) AS INTEGER)")
+    return (f"((obligation_id * 7 + jurisdiction_id * 13 + COALESCE(case_id, 0) * 3 + LENGTH(party_key) "
+            f"+ {doy} * 31) % 100)")
+
+
 def _chunks(rows, n):
     for i in range(0, len(rows), n):
         yield rows[i:i + n]

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from benchmarks.province import PROVINCE, Size, build, drop_schema, fresh_engine, tenth  # noqa: E402
+from benchmarks.province import PROVINCE, Size, build, drop_schema, fresh_engine, hundredth, tenth  # noqa: E402
 from notifications.sweep import sweep  # noqa: E402
 from obligations.notify import NotifyPolicy  # noqa: E402
 from obligations.workcal import WorkCalendar  # noqa: E402
@@ -45,6 +45,60 @@ def complete(engine) -> None:
         c.execute(sa.text("UPDATE occurrence SET done_count = required, completed_on = :late "
                           f"WHERE due <= :d AND {tenth(engine)} = 1"), {"d": D(2025, 12, 31), "late": D(2026, 1, 5)})
         refresh_statistics(c, ("occurrence",), 10**9)
+
+
+def review_layer(engine) -> dict[str, int]:
+    """The review and feedback loop over that state, in bulk SQL, as a year of use leaves it: one
+    completion row per done item (as the review judged it), two in a hundred done items returned
+    once before their accepted completion (退回), the done items due in December's last fortnight
+    still awaiting review (待审核), one in a hundred items extended on an approved request (延期),
+    and progress reports on the long items (a period over 60 days): one a month from their start
+    to the report day. Returns the rows made, by table."""
+    pg = engine.dialect.name == "postgresql"
+    at = "(completed_on + time '10:00')" if pg else "(completed_on || ' 10:00:00.000000')"
+    day_at = "(d + time '10:00')" if pg else "(d || ' 10:00:00.000000')"
+    h = hundredth(engine)
+    made = {}
+    with engine.begin() as c:
+        c.execute(sa.text(
+            "INSERT INTO completion (occurrence_id, recorded_at, done_on, actor, count, channel, judged_on, flagged) "
+            f"SELECT id, {at}, completed_on, 'bench', required, 'web', completed_on, :f FROM occurrence "
+            "WHERE done_count >= required AND completed_on IS NOT NULL"), {"f": False})
+        made["returned"] = c.execute(sa.text(
+            "INSERT INTO completion (occurrence_id, recorded_at, done_on, actor, count, channel, judged_on, flagged, "
+            "returned_at, returned_by, return_reason) "
+            f"SELECT id, {at}, completed_on, 'bench', required, 'web', completed_on, :f, {at}, 'coordinator', "
+            f"'佐证材料不全' FROM occurrence WHERE done_count >= required AND completed_on IS NOT NULL AND {h} < 2"),
+            {"f": False}).rowcount
+        made["completion"] = c.execute(sa.text("SELECT count(*) FROM completion")).scalar()
+        made["submitted"] = c.execute(sa.text(
+            f"UPDATE occurrence SET submitted_at = {at} WHERE done_count >= required AND completed_on IS NOT NULL "
+            "AND due > :d"), {"d": D(2025, 12, 17)}).rowcount
+        made["item_request"] = c.execute(sa.text(
+            "INSERT INTO item_request (occurrence_id, kind, reason, new_due, requested_by, requested_at, status, "
+            "decided_by, decided_at, decision_note) "
+            f"SELECT id, 'extension', '汛期入户困难', due, 'bench', {at.replace('completed_on', 'due')}, 'approved', "
+            f"'coordinator', {at.replace('completed_on', 'due')}, '同意' FROM occurrence WHERE {h} = 50"),
+            ).rowcount
+        months = ("generate_series(1, 12) AS m(n)" if pg else
+                  "(WITH RECURSIVE m(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM m WHERE n < 12) SELECT n FROM m) AS m")
+        month_day = ("(o.period_start + m.n * interval '1 month')::date" if pg
+                     else "date(o.period_start, '+' || m.n || ' months')")
+        made["progress_report"] = c.execute(sa.text(
+            "INSERT INTO progress_report (occurrence_id, reported_on, percent, done, difficulties, next_steps, actor, "
+            "channel, created_at) "
+            f"SELECT id, d, 50, '已完成阶段任务', NULL, '继续推进', 'bench', 'web', {day_at} FROM ("
+            f"SELECT o.id, {month_day} AS d FROM occurrence o, {months} "
+            f"WHERE o.due - o.period_start > 60 AND {month_day} < o.due AND {month_day} <= :today) AS x"
+            if pg else
+            "INSERT INTO progress_report (occurrence_id, reported_on, percent, done, difficulties, next_steps, actor, "
+            "channel, created_at) "
+            f"SELECT id, d, 50, '已完成阶段任务', NULL, '继续推进', 'bench', 'web', {day_at} FROM ("
+            f"SELECT o.id, {month_day} AS d FROM occurrence o, {months} "
+            f"WHERE julianday(o.due) - julianday(o.period_start) > 60 AND {month_day} < o.due "
+            f"AND {month_day} <= :today) AS x"), {"today": TODAY}).rowcount
+        refresh_statistics(c, ("occurrence", "completion", "item_request", "progress_report"), 10**9)
+    return made
 
 
 def settle(engine) -> None:
@@ -83,6 +137,7 @@ def main() -> None:
             materialize(engine, WorkCalendar(), D(2025, 12, 31), today=D(2025, 1, 1),
                         default_start=D(2025, 1, 1), window_from=D(2025, 1, 1))
             complete(engine)
+            layer = review_layer(engine)
             # notices: the sweep of one late-December day over that state (cold: every overdue item)
             sweep(engine, WorkCalendar(), NotifyPolicy(), D(2025, 12, 22), send_time=dt.time(9),
                   timezone="Asia/Shanghai")
@@ -121,6 +176,7 @@ def main() -> None:
     print(f"duban report benchmark ({backend}{', quick' if args.quick else ''}): {size.cases:,} cases, "
           f"{total:,} occurrences in 2025, {in_period:,} due in 2025H2 (2025H1 as full, for the trend), "
           f"{notices:,} notice rows, report day {TODAY}")
+    print("  review and feedback: " + ", ".join(f"{n:,} {table}" for table, n in layer.items()))
     print(f"  report data, province, 2025H2:   {t_province:6.2f} s  (target ≤ 2 s; best of 3, settled)")
     print(f"    right after the bulk load:       {t_fresh:6.2f} s  (before vacuum / checkpoint)")
     print(f"  report data, one city ({city}):  {t_city:6.2f} s")

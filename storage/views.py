@@ -12,6 +12,7 @@ from obligations.words import NOTICE_KIND_NAMES, OUTBOX_STATUS_NAMES, clause_lab
 from storage.access import Principal, jurisdiction_filter, occurrence_filter
 from storage.tables import (
     AuditEntry,
+    Case,
     Clause,
     Completion,
     Contact,
@@ -201,11 +202,13 @@ def _request_query(p: Principal, show: str):
     return q.where(ItemRequest.status == "pending") if show == "pending" else q
 
 
-def request_queue(session: Session, p: Principal, *, today: dt.date, soon_days: int = 7, show: str = "pending",
-                  limit: int = REQUEST_QUEUE_LIMIT, offset: int = 0) -> list:
-    """Waiver and extension requests on items ``p`` may see (``show``: pending, or all with the
-    pending first), newest first, each with its item's title, plan, clause, unit, department, due
-    date and status."""
+REQUEST_SORTS = ("requested", "due", "unit")
+
+
+def _request_rows(p: Principal, *, today: dt.date, soon_days: int, show: str, search=None):
+    """The select behind the requests list: each request with its item's title, plan, clause,
+    unit, department, due date and status; ``search`` an extra condition on those tables (the
+    page's search words)."""
     from storage.occurrences import status_sql
 
     q = (select(ItemRequest, Occurrence.due, Jurisdiction.name.label("unit"), Department.name.label("department"),
@@ -217,12 +220,38 @@ def request_queue(session: Session, p: Principal, *, today: dt.date, soon_days: 
          .join(Plan, Plan.id == Occurrence.plan_id)
          .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
          .join(Department, Department.key == Occurrence.party_key)
-         .where(ItemRequest.id.in_(_request_query(p, show))))
-    q = q.order_by(ItemRequest.status != "pending", ItemRequest.id.desc()).offset(offset).limit(limit)
+         .outerjoin(Case, Case.id == Occurrence.case_id)
+         .where(occurrence_filter(p)))
+    if show == "pending":
+        q = q.where(ItemRequest.status == "pending")
+    return q.where(search) if search is not None else q
+
+
+def request_queue(session: Session, p: Principal, *, today: dt.date, soon_days: int = 7, show: str = "pending",
+                  limit: int | None = REQUEST_QUEUE_LIMIT, offset: int = 0, search=None, sort: str = "requested",
+                  desc: bool = True) -> list:
+    """Waiver and extension requests on items ``p`` may see (``show``: pending, or all with the
+    pending first), newest first (or by the item's due date, or by unit), each with its item's
+    title, plan, clause, unit, department, due date and status. ``limit`` None: every row."""
+    q = _request_rows(p, today=today, soon_days=soon_days, show=show, search=search)
+    column = {"due": (Occurrence.due,), "unit": (Jurisdiction.path, Department.name)}.get(sort, (ItemRequest.id,))
+    terms = [c.desc() if desc else c.asc() for c in column]
+    q = q.order_by(ItemRequest.status != "pending", *terms, ItemRequest.id.desc()).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
     return [{"r": row[0], "due": row.due, "unit": row.unit, "department": row.department, "what": row.what,
              "clause": clause_label(row.clause) if row.clause != "assigned" else "交办任务",
-             "clause_title": row.clause_title or "", "plan": short_title(row.plan_title), "status": row.status}
-            for row in session.execute(q)]
+             "clause_title": row.clause_title or "", "plan": short_title(row.plan_title),
+             "plan_title": row.plan_title, "status": row.status}
+            for row in session.execute(q.execution_options(yield_per=1000))]
+
+
+def request_count(session: Session, p: Principal, show: str = "pending", *, search=None,
+                  today: dt.date | None = None) -> int:
+    if search is None:
+        return session.scalar(select(func.count()).select_from(_request_query(p, show).subquery()))
+    q = _request_rows(p, today=today or dt.date.today(), soon_days=7, show=show, search=search)
+    return session.scalar(select(func.count()).select_from(q.with_only_columns(ItemRequest.id).subquery()))
 
 
 def request_titles(session: Session, request_ids: list[int]) -> list:
@@ -234,10 +263,6 @@ def request_titles(session: Session, request_ids: list[int]) -> list:
         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
         .join(Department, Department.key == Occurrence.party_key)
         .where(ItemRequest.id.in_(request_ids)).order_by(ItemRequest.id)).all()
-
-
-def request_count(session: Session, p: Principal, show: str = "pending") -> int:
-    return session.scalar(select(func.count()).select_from(_request_query(p, show).subquery()))
 
 
 def pending_counts(session: Session, principal: Principal) -> dict[str, int]:

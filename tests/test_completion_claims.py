@@ -124,7 +124,7 @@ def test_a_late_entry_is_flagged_and_counted_by_its_recording_day(world, capsys)
     assert "补登待核" in page and "按登记日期 2025-04-10 判定" in page and claimed in page
     board = mz.get("/dashboard", params={"period": "2025"}).text
     flagged_card = board.split('id="flagged"', 1)[1].split('<div class="card"', 1)[0]   # up to the next card
-    assert f'href="/items/{oid}"' in flagged_card and claimed in flagged_card
+    assert f'href="/items/{oid}?back=' in flagged_card and claimed in flagged_card
     assert cli(["occurrences", "list", "--flagged", "--today", "2025-04-10", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in listed] == [oid] and listed[0]["status"] == "done_late"
@@ -138,7 +138,7 @@ def test_within_the_grace_the_claimed_day_counts(world):
     assert r.json()["occurrence"]["status"] == "submitted" and r.json()["occurrence"]["completed_on"] == "2025-04-07"
     _accept(engine, oid)
     assert _status(app, tokens["jy"], oid)["status"] == "done"
-    assert f'href="/items/{oid}"' not in client(app, "mz").get("/dashboard", params={"period": "2025"}).text.split(
+    assert f'href="/items/{oid}?back=' not in client(app, "mz").get("/dashboard", params={"period": "2025"}).text.split(
         'id="flagged"', 1)[1]
 
 

@@ -75,7 +75,7 @@ def test_a_department_on_a_phone_completes_an_item_with_a_photo(site, browser, t
     sign_in(page, base, "jy")
     page.screenshot(path=str(tmp_path / "1-inbox-390.png"), full_page=True)   # the inbox is another page's work
     oid = _open_items(engine, 1)[0]
-    page.locator(f"a[href='/items/{oid}']").first.click()
+    page.locator(f"a[href^='/items/{oid}?back=']").first.click()
     page.wait_for_load_state()
     check(page, tmp_path / "2-item-390.png")
     # the action first: the form is above the item's facts and its history on a phone
@@ -208,3 +208,69 @@ def test_the_coordinator_decides_requests_in_bulk_and_reviews_on_the_item_page(s
     phone.wait_for_load_state()
     assert phone.inner_text("#flash") == "已延期：截止日期改为 2025-08-29" and phone.inner_text("#due") == "2025-08-29"
     check(phone, tmp_path / "14-item-extended-390.png")
+
+
+def test_a_coordinator_works_the_review_queue_page_by_page_on_a_phone(site, browser, tmp_path):  # noqa: F811
+    """A queue longer than a page: stated and paged; on a phone the bulk bar (全选本页, 已选 N 项,
+    the button) stays on screen; an item opened from page 2 goes 返回 to page 2; the export holds
+    every row of the queue, not the page."""
+    base, engine, settings = site
+    from storage import tasks
+
+    setting = workflow.Setting(settings.calendar(), settings.data_dir, TODAY)
+    with Session(engine) as s, s.begin():      # 25 assignments to 新华区教育局, each reported done
+        for n in range(25):
+            made = tasks.assign(s, workflow.Actor("民政局", "cli"), title=f"专项排查第{n + 1}批",
+                                departments="education", jurisdiction="新华区", due=dt.date(2025, 5, 30),
+                                today=TODAY, calendar=settings.calendar())
+            s.flush()
+            for oid in s.scalars(sa.select(Occurrence.id).where(Occurrence.plan_id == made.plan_id)):
+                workflow.complete(s, oid, by=workflow.Actor("jy", "cli"), count=1, done_on=TODAY, setting=setting)
+    phone = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    sign_in(phone, base, "mz")
+    phone.goto(f"{base}/review?size=20")
+    summary = phone.inner_text("#pager-top")
+    total = int(re.search(r"共 (\d+) 项", summary)[1])
+    assert total >= 25 and "第 1–20 项" in summary and "共 2 页" in summary
+    check(phone, tmp_path / "15-review-page1-390.png")
+    phone.screenshot(path=str(tmp_path / "15a-review-top-390.png"))
+    phone.evaluate("window.scrollTo(0, 1500)")           # among the cards: the bar stays on the screen
+    bar = phone.locator(".bulk").bounding_box()
+    phone.screenshot(path=str(tmp_path / "15b-review-scrolled-390.png"))
+    assert abs(bar["y"] + bar["height"] - PHONE["height"]) <= 1 and bar["height"] < PHONE["height"] / 4
+    phone.check(".bulk .pick-all")
+    assert phone.inner_text(".bulk .picked") == "已选 20 项"
+    assert phone.locator("#queue input[name=id]:checked").count() == 20
+    phone.uncheck("#queue input[name=id] >> nth=3")
+    assert phone.inner_text(".bulk .picked") == "已选 19 项" and not phone.is_checked(".bulk .pick-all")
+    # page 2, an item, and back to page 2
+    phone.click("#pager-top a[rel=next]")
+    phone.wait_for_load_state()
+    assert "page=2" in phone.url and f"第 21–{total} 项" in phone.inner_text("#pager-top")
+    on_page_two = phone.locator("#queue tr[data-id]").first.get_attribute("data-id")
+    phone.locator("#queue tr[data-id] td.title a").first.click()
+    phone.wait_for_load_state()
+    assert phone.inner_text("#back") == "← 返回办结审核"
+    phone.fill("#accept-note", "材料齐全")               # the page's own form: 返回 survives it
+    phone.click("#accept-form button[type=submit]")
+    phone.wait_for_load_state()
+    assert phone.inner_text("#flash") == "已审核通过" and phone.inner_text("#back") == "← 返回办结审核"
+    check(phone, tmp_path / "16-item-from-page2-390.png")
+    phone.click("#back")
+    phone.wait_for_load_state()
+    assert phone.url.endswith("/review?size=20&page=2")
+    assert on_page_two not in phone.locator("#queue tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    # the export: every row of the queue (both pages), whatever page is shown
+    r = phone.request.get(f"{base}/review?size=20&page=2&export=xlsx")
+    import io
+
+    import openpyxl
+    sheet = openpyxl.load_workbook(io.BytesIO(r.body())).active
+    assert sheet.max_row - 1 == total - 1
+    # a whole page accepted from the bar
+    phone.check(".bulk .pick-all")
+    picked = int(phone.inner_text(".bulk .picked strong"))
+    phone.click("#accept-selected")
+    phone.wait_for_load_state()
+    assert phone.inner_text("#flash") == f"已审核通过 {picked} 项"
+    check(phone, tmp_path / "17-review-accepted-390.png")

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.tables import Occurrence, Plan
+from storage.tables import Obligation, Occurrence, Plan
 from web import listing
 from web.app import create_app
 
@@ -91,7 +91,7 @@ def test_export_is_exact_and_bounded(app, personas, monkeypatch):
     sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert len(rows) == total(page.text)                       # every page, not the one shown
-    titles = re.findall(r'<td class="c-what"><a href="/items/\d+">([^<]+)</a>', page.text)
+    titles = re.findall(r'<td class="c-what"><a href="/items/\d+(?:\?back=[^"]*)?">([^<]+)</a>', page.text)
     assert [r[2] for r in rows] == [t.replace("&#34;", '"') for t in titles]
     assert all(isinstance(r[1], dt.datetime) for r in rows)    # dates as dates
     monkeypatch.setattr(listing, "EXPORT_MAX", 3)
@@ -147,3 +147,101 @@ def test_the_status_filter_stays_in_the_urls(app, personas):
     assert all("status=overdue" in u for u in links if "sort=" in u or "export=" in u)
     assert total(c.get("/inbox?status=done").text) == total(c.get("/inbox").text)    # not a status of 待办: all
     assert total(c.get("/inbox?show=done&status=waived").text) == 0
+
+
+def _ask_and_submit(engine, settings, n_requests: int, n_done: int) -> tuple[list[int], list[int]]:
+    """``n_requests`` extension requests and ``n_done`` completions awaiting review, on 新华区's
+    open items (the department jy asks and reports)."""
+    from storage import workflow
+    from storage.tables import Jurisdiction
+
+    with Session(engine) as s:
+        unit = s.scalar(sa.select(Jurisdiction.id).where(Jurisdiction.name == "新华区"))
+        rows = s.execute(sa.select(Occurrence.id, Occurrence.required).where(
+            Occurrence.jurisdiction_id == unit, Occurrence.done_count == 0, Occurrence.waived_at.is_(None),
+            Occurrence.period_start <= TODAY).order_by(Occurrence.id)).all()
+    assert len(rows) >= n_requests + n_done
+    asked, done = rows[:n_requests], rows[n_requests:n_requests + n_done]
+    setting = workflow.Setting(settings.calendar(), settings.data_dir, TODAY)
+    with Session(engine) as s, s.begin():
+        for oid, _ in asked:
+            workflow.request(s, oid, by=workflow.Actor("jy", "cli"), kind="extension", reason="汛期入户困难",
+                             today=TODAY, new_due=dt.date(2025, 7, 31))
+        for oid, required in done:
+            workflow.complete(s, oid, by=workflow.Actor("jy", "cli"), count=required, done_on=TODAY, setting=setting)
+    return [o for o, _ in asked], [o for o, _ in done]
+
+
+def test_requests_and_review_are_lists_at_size(app, personas, engine, year_2025, monkeypatch):
+    asked, done = _ask_and_submit(engine, year_2025, 4, 5)
+    c = personas.coordinator.client(app)
+    monkeypatch.setattr(listing, "SIZES", (2, 20, 50))            # small pages to see the paging
+    page = c.get("/requests?size=2&page=2").text
+    assert total(page) == 4 and "第 3–4 项" in page and "共 2 页" in page
+    shown = [int(i) for i in re.findall(r'<tr data-id="(\d+)" class="req-pending"', page)]
+    assert len(shown) == 2
+    every = [int(i) for i in re.findall(r'<tr data-id="(\d+)"', c.get("/requests?size=20").text)]
+    assert every == sorted(every, reverse=True) and shown == every[2:]          # the newest first
+    # the bulk form goes back to this very page (tab, size and page kept)
+    assert '<input type="hidden" name="back" value="/requests?size=2&amp;page=2">' in page
+    # export: every row, whatever the page
+    sheet = openpyxl.load_workbook(io.BytesIO(c.get("/requests?size=2&page=2&export=xlsx").content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("申请", "申请状态", "事项") and len(rows) == 1 + 4
+    assert {r[0] for r in rows[1:]} == {"延期"} and {r[1] for r in rows[1:]} == {"待审核"}
+    assert all(r[10] == dt.datetime(2025, 7, 31) for r in rows[1:]) and {r[11] for r in rows[1:]} == {"汛期入户困难"}
+    # search narrows the count and the rows alike; a search for nothing says so
+    with Session(engine) as s:
+        what = s.scalar(sa.select(Obligation.what).join(Occurrence, Occurrence.obligation_id == Obligation.id)
+                        .where(Occurrence.id == asked[0]))
+    found = c.get("/requests", params={"q": what}).text
+    assert 1 <= total(found) <= 4
+    assert "没有符合搜索的申请" in c.get("/requests", params={"q": "并无此事"}).text
+    # deciding from page 2 comes back to page 2 with the confirmation
+    ids = shown
+    r = c.post("/requests/decide", data={"id": [str(i) for i in ids], "decision": "approve", "note": "同意",
+                                          "back": "/requests?size=2&page=2",
+                                          "csrf": re.search(r'name="csrf" value="([^"]+)"', page)[1]},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/requests?size=2&page=2&ok=")
+    for hostile in ("//evil.example/requests", "https://evil.example/", "/requests\r\nX: y", "/dashboard"):
+        r = c.post("/requests/decide", data={"id": [], "decision": "approve", "back": hostile,
+                                              "csrf": re.search(r'name="csrf" value="([^"]+)"', page)[1]},
+                   follow_redirects=False)
+        assert r.headers["location"].startswith("/requests?"), hostile
+    # the review queue: counted, paged, sorted, exported exactly
+    queue = c.get("/review?size=2").text
+    assert total(queue) == 5 and "共 3 页" in queue
+    by_unit = c.get("/review?size=50&sort=what&dir=desc").text
+    titles = re.findall(r'<td class="title"><a href="/items/\d+\?back=[^"]*">([^<]+)</a>', by_unit)
+    assert len(titles) == 5 and titles == sorted(titles, reverse=True)
+    sheet = openpyxl.load_workbook(io.BytesIO(c.get("/review?size=2&sort=what&dir=desc&export=xlsx").content)).active
+    assert [r[2] for r in sheet.iter_rows(min_row=2, values_only=True)] == [t.replace("&#34;", '"') for t in titles]
+    assert {r[0] for r in sheet.iter_rows(min_row=2, values_only=True)} == {"待审核"}
+
+
+def test_the_item_page_goes_back_to_the_list_it_came_from(app, personas, engine, year_2025):
+    _, done = _ask_and_submit(engine, year_2025, 0, 1)
+    c = personas.coordinator.client(app)
+    oid = done[0]
+    queue = c.get("/review?size=20&sort=unit").text
+    href = re.search(rf'href="(/items/{oid}\?back=[^"]+)"', queue)[1].replace("&amp;", "&")
+    page = c.get(href).text
+    assert re.search(r'<a href="/review\?size=20&amp;sort=unit" id="back">← 返回办结审核</a>', page)
+    # the page's own form redirects to the bare address: 返回 still leads to the list
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)[1]
+    r = c.post(f"/items/{oid}/accept", data={"note": "", "csrf": csrf}, follow_redirects=False)
+    assert r.headers["location"].startswith(f"/items/{oid}?ok=")
+    assert 'href="/review?size=20&amp;sort=unit" id="back">← 返回办结审核' in c.get(r.headers["location"]).text
+    # another item does not inherit it; hostile addresses never become the link
+    other = next(int(i) for i in re.findall(r'href="/items/(\d+)\?back=', c.get("/inbox").text) if int(i) != oid)
+    assert 'href="/dashboard" id="back">← 返回督查总览</a>' in c.get(f"/items/{other}").text
+    for hostile in ("//evil.example/x", "https://evil.example/", "javascript:alert(1)", "/x\\y", "/\x01"):
+        html = c.get(f"/items/{oid}", params={"back": hostile}).text
+        assert 'href="/dashboard" id="back"' in html or 'href="/review?size=20&amp;sort=unit" id="back"' \
+            in html, hostile
+        assert "evil" not in html.split('id="back"')[0].rsplit("<a", 1)[1], hostile
+    # the inbox's done tab is named as such
+    inbox = c.get("/inbox?show=done").text
+    href = re.search(r'href="(/items/\d+\?back=[^"]+)"', inbox)[1].replace("&amp;", "&")
+    assert "← 返回已办事项" in c.get(href).text

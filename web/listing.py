@@ -386,3 +386,16 @@ def safe_back(url: str | None, default: str) -> str:
             and not _CONTROL.search(url):
         return url
     return default
+
+
+# where a 返回 leads, by the list's path (the item page names it: 返回待办事项)
+BACK_NAMES = {"/inbox": "待办事项", "/dashboard": "督查总览", "/review": "办结审核", "/requests": "豁免与延期申请",
+              "/audit": "操作记录", "/tasks": "交办任务"}
+
+
+def back_name(url: str) -> str:
+    """The Chinese name of the list a 返回 address leads to ('' when not one of the lists)."""
+    path, _, query = url.partition("?")
+    if path == "/inbox" and ("show=done" in query.split("&")):
+        return "已办事项"
+    return BACK_NAMES.get(path, "")

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -36,7 +37,15 @@ def make_templates(timezone: str) -> Jinja2Templates:
 
     env.filters["localtime"] = localtime
     env.globals["co_departments"] = co_departments
+    env.globals["item_url"] = item_url
     return Jinja2Templates(env=env)
+
+
+def item_url(request: Request, occurrence_id: int) -> str:
+    """An item page's address from a list, carrying the list's own address (its filters, search,
+    sort and page) so that the item page's 返回 goes back to exactly that list."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/items/{int(occurrence_id)}?" + urlencode({"back": here})
 
 
 def co_departments(request: Request, occurrence_id: int) -> list:

@@ -82,6 +82,29 @@ def _refused_keeping(session: Session, exc: DubanError, occurrence_id: int, form
     return response
 
 
+BACK_MAX = 1000      # characters of a 返回 address kept in the session cookie
+
+
+def _back(request: Request, p: Principal, occurrence_id: int) -> str:
+    """Where the item page's 返回 leads: the list it was opened from (``?back=``, a path on this
+    site only), remembered in the session for this item so that it survives the page's own forms
+    (each redirects to the bare item address); else the person's home list."""
+    given = request.query_params.get("back")
+    if given:
+        back = listing.safe_back(given, "")
+        if back and len(back) <= BACK_MAX:
+            request.session["item_back"] = [occurrence_id, back]
+            return back
+    kept = request.session.get("item_back")
+    if isinstance(kept, list) and len(kept) == 2 and kept[0] == occurrence_id and isinstance(kept[1], str):
+        return listing.safe_back(kept[1], "") or _home(p)
+    return _home(p)
+
+
+def _home(p: Principal) -> str:
+    return "/dashboard" if p.sees_area else "/inbox"
+
+
 @router.get("/items/{occurrence_id}")
 def item(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depends(page_user), session: Session = db,
          error: str = "", ok: str = ""):
@@ -96,8 +119,10 @@ def item(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depend
     if detail["status"] == "overdue":
         late = request.app.state.settings.calendar().workdays_between(due, day)
         calendar_late = (day - due).days
+    back = _back(request, p, occurrence_id)
     return render(request, "item.html", {
         "user": p, "item": detail, **history, "today": day, "error": error, "ok": ok, "kept": kept,
+        "back": back, "back_name": listing.back_name(back),
         "blank": dict.fromkeys(KEPT, ""),
         "pending": any(r.status == "pending" for r in history["requests"]),
         "pending_request": next((r for r in history["requests"] if r.status == "pending"), None),

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import re
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi import Path as PathParam
 from sqlmodel import Session
 
+from obligations import words
 from obligations.errors import DubanError
-from storage import occurrences as occ
 from storage import views, workflow
 from storage.access import Principal, occurrence_filter
 from storage.occurrences import OccurrenceError
+from web import itemrows, listing
 from web.deps import check_csrf, db, page_user, unit_in_area
 from web.pages.common import ItemId, redirect, refused
 from web.templating import render, today
@@ -22,27 +24,37 @@ router = APIRouter(include_in_schema=False)
 
 # ---------------------------------------------------------------- review of completions (办结审核)
 
-REVIEW_LIMIT = 500
+SORTS_REVIEW = {"completed": "办结日期", "due": "截止日期", "unit": "责任单位", "what": "事项", "plan": "计划与条款"}
 
 
 @router.get("/review")
 def review_page(request: Request, plan: str = "", department: str = "", jurisdiction: str = "", ok: str = "",
                 error: str = "", p: Principal = Depends(page_user), session: Session = db):
-    """The coordinator's queue: items awaiting review in their area, filtered; accept the ticked
-    ones at once, or open an item to return it with a reason."""
+    """The coordinator's queue: items awaiting review in their area, filtered, searched, sorted
+    and paged in SQL (the earliest submitted first), exported to Excel; accept the ticked ones at
+    once, or open an item to return it with a reason."""
     if not p.can_review:
         raise HTTPException(403, "只有本级或上级协调员可以审核办结情况")
     unit = unit_in_area(session, p, jurisdiction)
-    filters = dict(plan=plan or None, department=department or None, jurisdiction=unit.code,
-                   statuses=("submitted",), where=occurrence_filter(p))
     day, soon = today(request), request.app.state.settings.due_soon_days
+    lst = listing.read(request, sorts=SORTS_REVIEW, default_sort="completed")
     try:
-        rows = occ.list_occurrences(session, today=day, soon_days=soon, limit=REVIEW_LIMIT, **filters)
-        total = occ.count_occurrences(session, today=day, soon_days=soon, **filters)
+        q = itemrows.query(session, today=day, soon_days=soon, q=lst.q, where=occurrence_filter(p),
+                           statuses=("submitted",), plan=plan or None, department=department or None,
+                           jurisdiction=unit.code)
     except OccurrenceError as exc:
         raise HTTPException(400, str(exc)) from None
+    total = itemrows.count(session, q)
+    calendar = request.app.state.settings.calendar()
+    if lst.export:
+        listing.check_export(total)
+        rows = itemrows.export_rows(session, itemrows.ordered(q, lst, day, soon), today=day, calendar=calendar)
+        return listing.xlsx_response("待审核事项", itemrows.export_columns(), rows, day=day)
+    lst.count(total)
+    rows = itemrows.rows(session, itemrows.ordered(q, lst, day, soon).limit(lst.limit).offset(lst.offset),
+                         today=day, calendar=calendar)
     return render(request, "review.html", {
-        "user": p, "rows": rows, "total": total, "ok": ok, "error": error,
+        "user": p, "rows": rows, "total": total, "ok": ok, "error": error, "lst": lst,
         "filters": {"plan": plan, "department": department, "jurisdiction": jurisdiction or unit.name},
         **views.dashboard_choices(session, p, None)})
 
@@ -93,18 +105,52 @@ def return_item(request: Request, occurrence_id: int = ItemId, *, reason: str = 
 
 # ---------------------------------------------------------------- waiver and extension requests
 
+SORTS_REQUESTS = {"requested": "申请时间", "due": "截止日期", "unit": "单位"}
+
+
+def request_columns() -> list[listing.Column]:
+    """The requests list's Excel columns (what the page shows, one field a column)."""
+    return [listing.Column("申请", lambda r: workflow.REQUEST_KINDS[r["r"].kind]),
+            listing.Column("申请状态", lambda r: words.REQUEST_STATUS_NAMES[r["r"].status]),
+            listing.Column("事项", "what", width=40), listing.Column("计划", "plan_title", width=30),
+            listing.Column("条款", "clause", width=14), listing.Column("条款标题", "clause_title", width=30),
+            listing.Column("单位", "unit"), listing.Column("责任部门", "department"),
+            listing.Column("事项状态", lambda r: words.status_name(r["status"])),
+            listing.Column("截止日期", "due", "date"),
+            listing.Column("申请延期至", lambda r: r["r"].new_due, "date"),
+            listing.Column("理由", lambda r: r["r"].reason, width=40),
+            listing.Column("申请人", lambda r: r["r"].requested_by),
+            listing.Column("申请时间", lambda r: r["r"].requested_at, "datetime"),
+            listing.Column("审核人", lambda r: r["r"].decided_by),
+            listing.Column("审核时间", lambda r: r["r"].decided_at, "datetime"),
+            listing.Column("审核意见", lambda r: r["r"].decision_note, width=30)]
+
+
 @router.get("/requests")
 def requests_page(request: Request, show: str = "pending", ok: str = "", error: str = "",
                   p: Principal = Depends(page_user), session: Session = db):
     """The coordinator's requests: pending ones (or all, pending first) with the item's title,
-    clause, unit, department and status; decide one, or tick several and decide them at once."""
+    clause, unit, department and status, searched, sorted, paged and exported; decide one, or
+    tick several and decide them at once."""
     if not p.can_review:
         raise HTTPException(403, "只有协调员可以审核豁免和延期申请")
     show = "all" if show == "all" else "pending"
-    rows = views.request_queue(session, p, today=today(request), show=show,
-                               soon_days=request.app.state.settings.due_soon_days)
+    day, soon = today(request), request.app.state.settings.due_soon_days
+    lst = listing.read(request, sorts=SORTS_REQUESTS, default_sort="requested", default_desc=True)
+    search = itemrows.search_condition(lst.q)
+    total = views.request_count(session, p, show, search=search, today=day)
+    order = dict(sort=lst.sort, desc=lst.desc)
+    if lst.export:
+        listing.check_export(total)
+        rows = views.request_queue(session, p, today=day, show=show, soon_days=soon, limit=None, search=search,
+                                   **order)
+        return listing.xlsx_response("待审核申请" if show == "pending" else "豁免与延期申请", request_columns(), rows,
+                                     zone=ZoneInfo(request.app.state.settings.timezone), day=day)
+    lst.count(total)
+    rows = views.request_queue(session, p, today=day, show=show, soon_days=soon, limit=lst.limit,
+                               offset=lst.offset, search=search, **order)
     return render(request, "requests.html", {
-        "user": p, "rows": rows, "total": views.request_count(session, p, show), "show": show,
+        "user": p, "rows": rows, "total": total, "show": show, "lst": lst,
         "pending_total": views.request_count(session, p, "pending"), "kinds": workflow.REQUEST_KINDS,
         "ok": ok, "error": error})
 
@@ -123,9 +169,10 @@ def _decided_message(session: Session, decided: list, approve: bool) -> str:
 def _decide(request: Request, session: Session, p: Principal, ids: list[int], decision: str, note: str,
             back: str = ""):
     """Decide and go back (to the requests, or to the item page it was decided on) saying what."""
-    back = back if re.fullmatch(r"/items/[0-9]{1,19}", back or "") else "/requests"
+    back = back if re.fullmatch(r"/items/[0-9]{1,19}", back or "") or _requests_list(back) else "/requests"
+    sep = "&" if "?" in back else "?"
     if decision not in ("approve", "reject"):
-        return redirect(f"{back}?error={quote('请选择批准或驳回')}")
+        return redirect(f"{back}{sep}error={quote('请选择批准或驳回')}")
     approve = decision == "approve"
     try:
         decided = workflow.decide_many(session, ids, by=workflow.Actor(p.username, "web", p), approve=approve,
@@ -136,8 +183,14 @@ def _decide(request: Request, session: Session, p: Principal, ids: list[int], de
             raise
         if exc.http_status == 403:
             raise
-        return redirect(f"{back}?error={quote(str(exc))}")
-    return redirect(f"{back}?ok={quote(_decided_message(session, decided, approve))}")
+        return redirect(f"{back}{sep}error={quote(str(exc))}")
+    return redirect(f"{back}{sep}ok={quote(_decided_message(session, decided, approve))}")
+
+
+def _requests_list(back: str) -> bool:
+    """A 返回 address of the requests list itself (its tab, search, sort and page kept)."""
+    return bool(back) and (back == "/requests" or back.startswith("/requests?")) and \
+        listing.safe_back(back, "") == back
 
 
 @router.post("/requests/decide")
@@ -149,7 +202,9 @@ async def decide_many(request: Request, p: Principal = Depends(page_user), sessi
         ids = [int(v) for v in form.getlist("id")]
     except ValueError:
         return redirect(f"/requests?error={quote('申请编号应为整数')}")
-    return _decide(request, session, p, ids, str(form.get("decision") or ""), str(form.get("note") or ""))
+    back = form.get("back")
+    return _decide(request, session, p, ids, str(form.get("decision") or ""), str(form.get("note") or ""),
+                   back if isinstance(back, str) else "")
 
 
 @router.post("/requests/{request_id}/decide")

@@ -271,8 +271,8 @@ def is_assignment(plan: Plan | None) -> bool:
 
 
 def list_assignments(session: Session, *, area_path: str | None = None, today: dt.date,
-                     limit: int = 200) -> list[dict[str, Any]]:
-    """Assignments, newest first, with their items' progress (one aggregate)."""
+                     limit: int | None = 200) -> list[dict[str, Any]]:
+    """Assignments, newest first, with their items' progress (one aggregate); ``limit`` None: all."""
     o = Occurrence
     progress = (select(o.plan_id, func.count().label("n"), func.count().filter(o.done_count >= o.required).label("done"),
                        func.count().filter(o.done_count < o.required, o.waived_at.is_(None), o.due < today)

@@ -14,6 +14,7 @@ from web.pages.common import ItemId, form_date, redirect, refused
 from web.templating import render, today
 
 router = APIRouter(include_in_schema=False)
+SHOWN = 100          # the assignments listed on the page, newest first
 
 
 # ---------------------------------------------------------------- ad-hoc assignments (交办) and 催办 by hand
@@ -31,10 +32,12 @@ def _tasks_page(request: Request, p: Principal, session: Session, *, form: dict,
     from storage import tasks as task_repo
 
     choices = views.dashboard_choices(session, p, None)
+    # every assignment counted (the list itself shows the newest SHOWN)
+    rows = task_repo.list_assignments(session, area_path=p.jurisdiction_path, today=today(request), limit=None)
     return render(request, "tasks.html", {
         "user": p, "form": form, "error": error, "ok": ok, "today": today(request),
         "departments": [d for d in choices["departments"]], "units": choices["units"], "sources": task_repo.SOURCES,
-        "rows": task_repo.list_assignments(session, area_path=p.jurisdiction_path, today=today(request), limit=100),
+        "rows": rows[:SHOWN], "total": len(rows),
     }, status_code=status_code)
 
 

@@ -18,7 +18,7 @@ ACTIONS = {"complete": "登记办理", "waive": "豁免", "extend": "延期", "r
            "user.sign_in": "登录", "user.sign_in_failed": "登录失败", "user.sign_out": "退出登录",
            "user.disable": "停用账号", "user.enable": "启用账号", "user.password": "修改密码",
            "user.ics": "更换日历订阅地址", "token.revoke": "吊销接口令牌", "report.issue": "印发通报",
-           "accept": "审核通过", "return": "退回", "contact.update": "修改联系人", "progress": "进度反馈"}
+           "accept": "审核通过", "return": "退回", "contact.update": "修改联系人", "contact.add": "添加联系人", "progress": "进度反馈"}
 ACTIONS["confirm"] = "协办确认"     # a co-department confirms its part (workflow.confirm_part)
 
 
@@ -340,6 +340,10 @@ def audit_sentence(entry: Any, names: dict[str, dict[str, str]] | None = None, *
                    if k in after]
         office = before.get("office") or "一个单位"
         text = f"{who}修改了 {office} 的联系方式" + (f"（{'；'.join(changed)}）" if changed else "")
+    elif action == "contact.add":        # storage.contacts.add_contact: a new contact from the web
+        fields = {"person": "联系人", "title": "职务", "mobile": "手机", "email": "邮箱", "im_account": "钉钉/企业微信账号"}
+        given = [f"{label} {after[k]}" for k, label in fields.items() if after.get(k)]
+        text = f"{who}添加了 {after.get('office') or '一个单位'} 的联系人" + (f"：{'，'.join(given)}" if given else "")
     elif action == "report.issue":
         text = f"{who}印发通报 {after.get('text') or ''}" + (f"，印发日期 {_day(after['issued_on'])}"
                                                          if after.get("issued_on") else "") \

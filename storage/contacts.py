@@ -497,3 +497,65 @@ def update_contact(session: Session, kind: str, ident: int, values: dict, *, by=
                  jurisdiction_id=before["unit_id"], before={"office": before["office"], **{f: old[f] for f in changed}},
                  after={f: after[f] for f in changed})
     return True
+
+
+def add_contact(session: Session, *, unit: str, department: str = "", supervisor: bool = False, values: dict,
+                by=None, actor: str = "cli") -> tuple[str, int]:
+    """A new contact of a unit, as the workbook's row would make it: a department's (``department``
+    by its name or key, set at the unit's level) or the unit's supervisor contact (督查联系人,
+    ``supervisor``); ``unit`` by its name or its code, within ``by``'s area. Refused when the unit
+    has that contact already (it is edited, not added twice). Returns (kind, id) of the contact
+    page; an audit row with what was set. The caller owns the transaction."""
+    _may_edit(by)
+    if by is not None:
+        actor = by.username
+    problems: list[str] = []
+
+    def bad(column: str, reason: str) -> None:
+        problems.append(f"{'单位' if column == '单位代码' else column}: {reason}")
+
+    text = (unit or "").strip()[:64]
+    units = _units(session)
+    by_code = {u.code: u for u in units}
+    by_name: dict[str, list[Jurisdiction]] = {}
+    for u in units:
+        by_name.setdefault(u.name, []).append(u)
+    found = _unit({"单位代码": text if text.isdigit() else "", "单位": "" if text.isdigit() else text},
+                  by_code, by_name, bad) if text else bad("单位", "请填写单位（名称或区划代码）")
+    if found is not None and by is not None and not found.path.startswith(by.jurisdiction_path):
+        bad("单位", f"{found.name} 不在您的管辖范围（{by.jurisdiction_name}）内")
+        found = None
+    try:
+        clean = check_contact(values)
+    except ContactEditError as exc:
+        problems += exc.problems
+    key = None
+    if found is not None and not supervisor:
+        holders = _holders(session)
+        key = _department((department or "").strip()[:64], found, _aliases(session, holders), holders, bad)
+    if problems or found is None or (key is None and not supervisor):
+        raise ContactEditError([p.replace("（可用 duban departments list 查看）", "") for p in problems])
+    if not any(clean.values()):
+        raise ContactEditError(["联系人: 请至少填写联系人、手机、邮箱或钉钉/企业微信账号中的一项"])
+    if supervisor:
+        if any(getattr(found, col) for col in _SUPERVISOR_COLUMNS.values()):
+            raise ContactEditError([f"{found.name}已有督查联系人，请在通讯录中修改"])
+        office = found.supervisor_name or found.name + SUPERVISOR
+        session.execute(update(Jurisdiction).where(Jurisdiction.id == found.id).values(
+            supervisor_source="sheet", supervisor_name=office,
+            **{_SUPERVISOR_COLUMNS[f]: v for f, v in clean.items()}))
+        kind, ident = "supervisor", found.id
+    else:
+        if session.scalar(select(Contact.id).where(Contact.jurisdiction_id == found.id,
+                                                   Contact.department_key == key)) is not None:
+            raise ContactEditError([f"{found.name}的这个部门已有联系人，请在通讯录中修改"])
+        holder = next(h for h in _holders(session) if h[0] == key)
+        office = found.name + (holder[3].get(found.level) or holder[1])
+        contact = Contact(jurisdiction_id=found.id, department_key=key, name=office, source="sheet", **clean)
+        session.add(contact)
+        session.flush()
+        kind, ident = "department", contact.id
+    audit.record(session, actor=actor, action="contact.add", object_type=f"contact.{kind}", object_id=ident,
+                 jurisdiction_id=found.id, before=None,
+                 after={"office": office, **{f: v for f, v in clean.items() if v}})
+    return kind, ident

@@ -6,6 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from obligations.words import NOTICE_KIND_NAMES, OUTBOX_STATUS_NAMES, clause_label, short_title, stage_name
@@ -239,10 +240,15 @@ def request_queue(session: Session, p: Principal, *, today: dt.date, soon_days: 
     q = q.order_by(ItemRequest.status != "pending", *terms, ItemRequest.id.desc()).offset(offset)
     if limit is not None:
         q = q.limit(limit)
+    people = aliased(UserAccount), aliased(UserAccount)
+    q = (q.add_columns(people[0].display_name.label("requester"), people[1].display_name.label("decider"))
+         .outerjoin(people[0], people[0].username == ItemRequest.requested_by)
+         .outerjoin(people[1], people[1].username == ItemRequest.decided_by))
     return [{"r": row[0], "due": row.due, "unit": row.unit, "department": row.department, "what": row.what,
              "clause": clause_label(row.clause) if row.clause != "assigned" else "交办任务",
              "clause_title": row.clause_title or "", "plan": short_title(row.plan_title),
-             "plan_title": row.plan_title, "status": row.status}
+             "plan_title": row.plan_title, "status": row.status,
+             "requester": row.requester or row[0].requested_by, "decider": row.decider or row[0].decided_by}
             for row in session.execute(q.execution_options(yield_per=1000))]
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from obligations.errors import Forbidden, NotFound
 from storage import accounts
 from storage import contacts as book
-from storage.tables import AuditEntry, Contact, Jurisdiction, UserAccount
+from storage.tables import AuditEntry, Contact, Department, Jurisdiction, UserAccount
 from tests.conftest import PASSWORD, csrf_of, sign_in
 from web.app import create_app
 from web.deps import principal_of
@@ -458,3 +458,79 @@ def test_signing_in_returns_to_the_page_with_its_filters(app):
     from urllib.parse import unquote
 
     assert unquote(r.headers["location"]) == "/contacts?q=督查室&sort=person"
+
+
+def _without_supervisor(s, code="410402"):
+    """A unit of ``code``'s area, its name its own, that has no supervisor contact (督查联系人) yet."""
+    area = unit(s, code)
+    names = {}
+    for u in s.scalars(sa.select(Jurisdiction)):
+        names[u.name] = names.get(u.name, 0) + 1
+    return next(u for u in s.scalars(sa.select(Jurisdiction).where(Jurisdiction.path.like(area.path + "%"))
+                                      .order_by(Jurisdiction.path))
+                if names[u.name] == 1 and not any((u.supervisor_person, u.supervisor_mobile, u.supervisor_email)))
+
+
+def test_a_new_contact_is_added_checked_and_audited(engine, personas):
+    mz = personas.coordinator.principal
+    with Session(engine) as s, s.begin():
+        u = _without_supervisor(s)
+        where, uid = u.name, u.id
+        kind, ident = book.add_contact(s, unit=where, supervisor=True, values={
+            "person": "王五", "title": "督查专员", "mobile": "139 0000 0001", "email": "ww@410402.example.org"}, by=mz)
+    with Session(engine) as s:
+        u = s.get(Jurisdiction, uid)
+        assert (kind, ident) == ("supervisor", uid)
+        assert (u.supervisor_person, u.supervisor_mobile, u.supervisor_source) == ("王五", "13900000001", "sheet")
+        assert u.supervisor_name == where + book.SUPERVISOR
+        [row] = audit_rows(s, "contact.add")
+        assert row.actor == "mz" and row.after == {"office": where + book.SUPERVISOR, "person": "王五",
+                                                   "title": "督查专员", "mobile": "13900000001",
+                                                   "email": "ww@410402.example.org"}
+        rows, _ = book.list_contacts(s, mz, q="王五")
+        assert [(r["unit"], r["supervisor"]) for r in rows] == [(where, True)]
+        dept = contact_in(s, "410402")
+        dept_name = s.scalar(sa.select(Department.name).where(Department.key == dept.department_key))
+    # twice, a department that has its contact, another area, unknown names, bad fields: refused,
+    # nothing written
+    with Session(engine) as s:
+        for kw, text in (
+                (dict(unit=where, supervisor=True), "已有督查联系人"),
+                (dict(unit="410402", department=dept_name), "已有联系人"),
+                (dict(unit="卫东区", supervisor=True), "不在您的管辖范围"),
+                (dict(unit="并无此地", supervisor=True), "没有名为 并无此地 的单位"),
+                (dict(unit="新华区", department="并无此部门"), "没有名为 并无此部门 的部门"),
+                (dict(unit="新华区", department=""), "请填写部门"),
+        ):
+            with pytest.raises(book.ContactEditError) as err:
+                book.add_contact(s, values={"person": "赵六", "mobile": "13900000002"}, by=mz, **kw)
+            assert any(text in p for p in err.value.problems), (kw, err.value.problems)
+            assert not any("duban" in p for p in err.value.problems)
+        with pytest.raises(book.ContactEditError) as err:
+            book.add_contact(s, unit="新华区", supervisor=True, values={"mobile": "123"}, by=mz)
+        assert any(p.startswith("手机") for p in err.value.problems)
+        with pytest.raises(Forbidden):
+            book.add_contact(s, unit="新华区", supervisor=True, values={"person": "x"}, by=personas.department.principal)
+        s.rollback()
+    with Session(engine) as s:
+        assert len(audit_rows(s, "contact.add")) == 1
+
+
+def test_the_new_contact_form_keeps_what_was_typed_and_adds(app, engine, personas):
+    c = personas.coordinator.client(app)
+    assert 'href="/contacts/new"' in c.get("/contacts").text
+    with Session(engine) as s:
+        town = _without_supervisor(s).name
+        name = s.scalar(sa.select(Department.name).where(Department.key == "education"))
+    csrf = csrf_of(c, "/contacts/new")
+    form = {"csrf": csrf, "unit": town, "department": name, "supervisor": "1", "person": "李四", "title": "专干",
+            "mobile": "1380000", "email": "", "im_account": ""}
+    r = c.post("/contacts/new", data=form)
+    assert r.status_code == 400 and "手机" in r.text and f'value="{town}"' in r.text and 'value="李四"' in r.text
+    assert f'<option value="{name}" selected>' in r.text
+    r = c.post("/contacts/new", data=form | {"mobile": "13800001112"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/contacts/supervisor/")
+    page = c.get(r.headers["location"]).text
+    assert "已添加" in page and 'value="李四"' in page and 'value="13800001112"' in page
+    assert personas.department.client(app).get("/contacts/new").status_code == 403
+    assert c.post("/contacts/new", data={k: v for k, v in form.items() if k != "csrf"}).status_code in (400, 403)

@@ -165,12 +165,10 @@ def test_every_page_for_every_persona_on_a_phone_and_at_a_desk(site, browser, pe
                **{k: v for k, v in item_pages.items() if k not in ("item-overdue", "item-flagged")},
                "item-missing": f"/items/{missing}", "dashboard-refused": "/dashboard"},
         "mz": {"dashboard": "/dashboard", "inbox-open": "/inbox", "inbox-done": "/inbox?show=done", **item_pages,
-               # web/templates/review.html, requests.html and web/pages/review.py are being reworked
-               # elsewhere: their cases stay here as they are (a failure names them)
                "review": "/review", "requests": "/requests", "requests-all": "/requests?show=all",
                "reports": "/reports", "tasks": "/tasks", "audit": "/audit", "accounts": "/accounts",
                "account": f"/accounts/{personas.department.user_id}", "contacts": "/contacts",
-               "contact": None, "item-missing": f"/items/{missing}"},
+               "contact": None, "contact-new": "/contacts/new", "item-missing": f"/items/{missing}"},
         "dc": {"dashboard": "/dashboard", "reports": "/reports", "item-open": item_pages["item-open"],
                "item-done": item_pages["item-done"], "item-missing": f"/items/{missing}", "tasks-refused": "/tasks"},
         "anonymous": {"signin": "/login", "link": link, "link-view": view, "link-broken": "/c/not-a-token"},

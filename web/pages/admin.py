@@ -266,6 +266,42 @@ def _back(text: str) -> str:
     return back if back.startswith("/contacts") else "/contacts"
 
 
+def _new_contact_page(request: Request, p: Principal, session: Session, *, form: dict | None = None,
+                      problems: list[str] | None = None, status_code: int = 200):
+    _coordinator(p, "通讯录")
+    departments = session.execute(select(Department.key, Department.name).order_by(Department.kind, Department.name)).all()
+    blank = {"unit": "", "department": "", "supervisor": "", **dict.fromkeys(contact_book.EDITABLE, "")}
+    return render(request, "contact_new.html", {
+        "user": p, "form": {**blank, **(form or {})}, "problems": problems or [], "departments": departments},
+        status_code=status_code)
+
+
+@router.get("/contacts/new")
+def new_contact_page(request: Request, p: Principal = Depends(page_user), session: Session = db):
+    """添加联系人: a unit's department contact, or its supervisor contact (督查联系人)."""
+    return _new_contact_page(request, p, session)
+
+
+@router.post("/contacts/new")
+def new_contact(request: Request, unit: str = Form(""), department: str = Form(""), supervisor: str = Form(""),
+                person: str = Form(""), title: str = Form(""), mobile: str = Form(""), email: str = Form(""),
+                im_account: str = Form(""), p: Principal = Depends(page_user), session: Session = db,
+                _: None = Depends(check_csrf)):
+    _coordinator(p, "通讯录")
+    form = {"unit": unit[:64], "department": department[:64], "supervisor": "1" if supervisor else "",
+            "person": person[:200], "title": title[:200], "mobile": mobile[:64], "email": email[:320],
+            "im_account": im_account[:200]}
+    try:
+        kind, ident = contact_book.add_contact(
+            session, unit=form["unit"], department=form["department"], supervisor=bool(supervisor),
+            values={f: form[f] for f in contact_book.EDITABLE}, by=p)
+    except ProblemsError as exc:
+        session.rollback()
+        return _new_contact_page(request, p, session, form=form, problems=[for_people(x) for x in exc.problems],
+                                 status_code=400)
+    return redirect(f"/contacts/{kind}/{ident}?{urlencode({'ok': '已添加，之后的通知将按此联系方式发送'})}")
+
+
 @router.get("/contacts/{kind}/{ident}")
 def contact_page(request: Request, kind: str, ident: int = _id(), ok: str = "", back: str = "/contacts",
                  p: Principal = Depends(page_user), session: Session = db):

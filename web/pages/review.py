@@ -119,9 +119,9 @@ def request_columns() -> list[listing.Column]:
             listing.Column("截止日期", "due", "date"),
             listing.Column("申请延期至", lambda r: r["r"].new_due, "date"),
             listing.Column("理由", lambda r: r["r"].reason, width=40),
-            listing.Column("申请人", lambda r: r["r"].requested_by),
+            listing.Column("申请人", "requester"),
             listing.Column("申请时间", lambda r: r["r"].requested_at, "datetime"),
-            listing.Column("审核人", lambda r: r["r"].decided_by),
+            listing.Column("审核人", "decider"),
             listing.Column("审核时间", lambda r: r["r"].decided_at, "datetime"),
             listing.Column("审核意见", lambda r: r["r"].decision_note, width=30)]
 

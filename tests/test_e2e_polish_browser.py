@@ -5,13 +5,18 @@ page. Each: no horizontal scroll on the phone, no internal code in its text; the
 the test's folder (and to $DUBAN_SHOTS when set, to look at)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
 
-from tests.test_e2e_browser import browser, site  # noqa: F401  (fixtures)
+from storage import tasks, workflow
+from storage.tables import Jurisdiction, Occurrence
+from tests.test_e2e_browser import TODAY, browser, site  # noqa: F401  (fixtures)
 from tests.test_e2e_workpage import DESK, PHONE, check, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -50,3 +55,28 @@ def test_the_calendar_subscription_copies_its_address(site, browser, tmp_path, s
     if os.environ.get("DUBAN_SHOTS"):
         shutil.copy(tmp_path / f"inbox-ics-box-{size}.png", Path(os.environ["DUBAN_SHOTS"]))
     context.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_item_page_offers_progress_only_on_a_long_item(site, browser, tmp_path, size):  # noqa: F811
+    base, engine, settings = site
+    with Session(engine) as s, s.begin():
+        done = tasks.assign(s, workflow.Actor("operator", "cli"), title="校园周边安全隐患专项整治", departments="education",
+                            jurisdiction="新华区", due=dt.date(2025, 12, 31), today=dt.date(2025, 2, 20),
+                            calendar=settings.calendar())
+    with Session(engine) as s:
+        long_one = s.scalar(sa.select(Occurrence.id).where(Occurrence.plan_id == done.plan_id))
+        rows = s.execute(sa.select(Occurrence.id, Occurrence.period_start, Occurrence.due)
+                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+                         .where(Jurisdiction.name == "新华区", Occurrence.required == 1, Occurrence.done_count == 0,
+                                Occurrence.period_start <= TODAY, Occurrence.due > TODAY)
+                         .order_by(Occurrence.due, Occurrence.id)).all()
+    short = next(i for i, start, due in rows if (due - start).days < 100)
+    page = browser.new_page(viewport=SIZES[size], is_mobile=size == "390", has_touch=size == "390")
+    sign_in(page, base, "mz")
+    page.goto(f"{base}/items/{short}")
+    assert page.locator("#complete-form").count() == 1 and page.locator("#progress-feedback").count() == 0
+    shoot(page, tmp_path, f"item-short-{size}")
+    page.goto(f"{base}/items/{long_one}")
+    assert "每月25日" in page.inner_text("#progress-feedback") and page.locator("#progress-form").is_visible()
+    shoot(page, tmp_path, f"item-long-{size}")

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage import tasks, workflow
+from storage import accounts, tasks, workflow
 from storage.tables import Jurisdiction, Occurrence
+from tests.conftest import PASSWORD
 from tests.test_e2e_browser import TODAY, browser, site  # noqa: F401  (fixtures)
 from tests.test_e2e_workpage import DESK, PHONE, check, sign_in
 
@@ -80,3 +81,27 @@ def test_the_item_page_offers_progress_only_on_a_long_item(site, browser, tmp_pa
     page.goto(f"{base}/items/{long_one}")
     assert "每月25日" in page.inner_text("#progress-feedback") and page.locator("#progress-form").is_visible()
     shoot(page, tmp_path, f"item-long-{size}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_audit_reads_as_sentences(site, browser, tmp_path, size):  # noqa: F811
+    base, engine, settings = site
+    with Session(engine) as s, s.begin():
+        accounts.add_user(s, username="mzk", password=PASSWORD, role="department", jurisdiction="新华区",
+                          department="civil_affairs", actor="demo")
+        oid = s.scalar(sa.select(Occurrence.id).join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+                       .where(Jurisdiction.name == "新华区", Occurrence.party_key == "civil_affairs",
+                              Occurrence.required == 1, Occurrence.done_count == 0, Occurrence.period_start <= TODAY)
+                       .order_by(Occurrence.due, Occurrence.id).limit(1))
+        workflow.complete(s, oid, by=workflow.Actor("演示部门", "demo"), count=1, done_on=TODAY,
+                          note="已入户走访（含 3 户（留守））",
+                          setting=workflow.Setting(settings.calendar(), settings.data_dir, TODAY))
+        workflow.accept(s, [oid], by=workflow.Actor("演示协调员", "demo"), note="材料齐全（照片 2 张）")
+    page = browser.new_page(viewport=SIZES[size], is_mobile=size == "390", has_touch=size == "390")
+    sign_in(page, base, "mz")
+    page.goto(f"{base}/audit")
+    text = page.inner_text("#audit")
+    assert "演示数据新增账号 mzk（责任部门，新华区、民政部门）" in text
+    assert "（待审核 → 已办结，办结日期 2025-04-10）（意见：材料齐全，照片 2 张）" in text
+    assert "demo" not in text
+    shoot(page, tmp_path, f"audit-{size}")

@@ -105,3 +105,18 @@ def test_the_audit_reads_as_sentences(site, browser, tmp_path, size):  # noqa: F
     assert "（待审核 → 已办结，办结日期 2025-04-10）（意见：材料齐全，照片 2 张）" in text
     assert "demo" not in text
     shoot(page, tmp_path, f"audit-{size}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_account_form_says_the_unit_list_is_cut(site, browser, tmp_path, size, monkeypatch):  # noqa: F811
+    from web.pages import admin
+
+    base, _, _ = site
+    monkeypatch.setattr(admin, "UNIT_CHOICES", 3)
+    page = browser.new_page(viewport=SIZES[size], is_mobile=size == "390", has_touch=size == "390")
+    sign_in(page, base, "mz")
+    page.goto(f"{base}/accounts")
+    page.click("#new-account summary")
+    assert "下拉列表只列出前 3 个地区" in page.inner_text("#units-note")
+    assert page.locator("#departments option[value='教育部门']").count() == 1
+    shoot(page, tmp_path, f"accounts-form-{size}")

@@ -120,3 +120,17 @@ def test_the_account_form_says_the_unit_list_is_cut(site, browser, tmp_path, siz
     assert "下拉列表只列出前 3 个地区" in page.inner_text("#units-note")
     assert page.locator("#departments option[value='教育部门']").count() == 1
     shoot(page, tmp_path, f"accounts-form-{size}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_dashboard_scores_card(site, browser, tmp_path, size):  # noqa: F811
+    base, _, _ = site
+    page = browser.new_page(viewport=SIZES[size], is_mobile=size == "390", has_touch=size == "390")
+    sign_in(page, base, "mz")
+    page.goto(f"{base}/dashboard?period=2025Q1")
+    card = page.locator("#scores")
+    assert "考核评分（部门）" in card.inner_text() and card.locator("td.score").count() >= 1
+    shoot(page, tmp_path, f"dashboard-{size}")
+    card.screenshot(path=str(tmp_path / f"dashboard-scores-{size}.png"))
+    if os.environ.get("DUBAN_SHOTS"):
+        shutil.copy(tmp_path / f"dashboard-scores-{size}.png", Path(os.environ["DUBAN_SHOTS"]))

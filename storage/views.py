@@ -29,8 +29,13 @@ from storage.tables import (
 )
 
 
-def plan_choices(session: Session) -> list:
-    return session.execute(select(Plan.id, Plan.title).order_by(Plan.id)).all()
+def plan_choices(session: Session, p: Principal | None = None) -> list:
+    """(id, title) of every plan; with ``p``, of the plans with items ``p`` may see (a county's
+    coordinator is not offered another province's plan)."""
+    q = select(Plan.id, Plan.title).order_by(Plan.id)
+    if p is not None:
+        q = q.where(select(Occurrence.id).where(Occurrence.plan_id == Plan.id, occurrence_filter(p)).exists())
+    return session.execute(q).all()
 
 
 def plan_rows(session: Session) -> list:

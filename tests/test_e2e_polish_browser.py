@@ -134,3 +134,15 @@ def test_the_dashboard_scores_card(site, browser, tmp_path, size):  # noqa: F811
     card.screenshot(path=str(tmp_path / f"dashboard-scores-{size}.png"))
     if os.environ.get("DUBAN_SHOTS"):
         shutil.copy(tmp_path / f"dashboard-scores-{size}.png", Path(os.environ["DUBAN_SHOTS"]))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_reports_form_offers_the_areas_plans(site, browser, tmp_path, size):  # noqa: F811
+    base, _, _ = site
+    page = browser.new_page(viewport=SIZES[size], is_mobile=size == "390", has_touch=size == "390")
+    sign_in(page, base, "mz")
+    page.goto(f"{base}/reports")
+    options = page.locator("#plan option").all_inner_texts()
+    assert options[0] == "全部计划" and any("平顶山市" in o for o in options[1:])
+    assert not any("福建省" in o or "广东省" in o for o in options)
+    shoot(page, tmp_path, f"reports-{size}")

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from notifications.links import load_secret, make_token
 from storage import accounts
 from storage.schedule import materialize
-from storage.tables import AuditEntry, Case, Jurisdiction, Notice, Occurrence
+from storage.tables import AuditEntry, Case, Jurisdiction, Notice, Occurrence, Plan
 from tests.conftest import PASSWORD, csrf_of, owing_contact, sign_in
 from web.app import create_app
 
@@ -322,6 +322,33 @@ def test_dashboard_and_reports_for_the_coordinator(world, personas):
     assert mz.post("/reports/download", data={**form, "csrf": "forged"}).status_code in (400, 403)
     assert personas.supervisor.client(app).get("/reports").status_code == 200
     assert jy.get("/reports").status_code == 403
+
+
+def test_the_reports_form_offers_only_the_plans_of_the_persons_area(world, personas):
+    app, engine, _, _ = world
+    with Session(engine) as s, s.begin():
+        accounts.add_user(s, username="fj", password=PASSWORD, role="coordinator", jurisdiction="福建省",
+                          display_name="福建省民政厅")
+        # which plans have items where (the reference, independently of the page)
+        rows = s.execute(sa.select(sa.distinct(Occurrence.plan_id), Jurisdiction.path)
+                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)).all()
+        paths = {name: s.scalar(sa.select(Jurisdiction.path).where(Jurisdiction.name == name))
+                 for name in ("新华区", "平顶山市", "福建省")}
+        titles = dict(s.execute(sa.select(Plan.id, Plan.title)).all())
+
+    def offered(c) -> set[str]:
+        form = c.get("/reports").text
+        select = form[form.index('<select id="plan"'):form.index("</select>", form.index('<select id="plan"'))]
+        return set(re.findall(r'<option value="([^"]+)">', select))
+
+    def expected(area: str) -> set[str]:
+        return {plan for plan, path in rows if path.startswith(paths[area])}
+
+    mine, theirs = expected("新华区"), expected("福建省")
+    assert mine and theirs and not mine & theirs and len(titles) > len(mine)       # the world has both
+    assert offered(personas.coordinator.client(app)) == mine                          # 新华区: not Fujian's plan
+    assert offered(personas.supervisor.client(app)) == expected("平顶山市")
+    assert offered(client(app, "fj")) == theirs
 
 
 def test_users_command(project, capsys):

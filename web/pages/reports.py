@@ -36,7 +36,7 @@ def reports_page(request: Request, p: Principal = Depends(page_user), session: S
         raise HTTPException(403, "报告仅供协调员和督查人员使用")
     r = request.app.state.settings.report
     day = today(request)
-    return render(request, "reports.html", {"user": p, "plans": views.plan_choices(session),
+    return render(request, "reports.html", {"user": p, "plans": views.plan_choices(session, p),
                                             "formats": report_render.FORMATS, "year": day.year,
                                             "periods": period_choices(day), "chosen": last_quarter(day),
                                             "series": r.series, "cc": "、".join(r.cc)})

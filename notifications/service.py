@@ -15,16 +15,14 @@ from notifications.links import load_secret
 from notifications.outbox import OutboxStatus
 from notifications.routing import apps_from_config
 from notifications.sweep import SweepReport, sweep
-from obligations.feedback import FeedbackPolicy
 from storage.files import Settings
 from storage.tables import Outbox
 
 
 def run_sweep(engine: Engine, settings: Settings, today: dt.date) -> SweepReport:
-    f = settings.notify.feedback
     return sweep(engine, settings.calendar(), settings.notify_policy(), today,
                  send_time=settings.notify.send_time, timezone=settings.timezone,
-                 feedback=FeedbackPolicy(f.every, f.day, f.min_period_days, f.enabled))
+                 feedback=settings.feedback_policy())
 
 
 def delivery_settings(settings: Settings) -> DeliverySettings:

@@ -230,13 +230,6 @@ class ScoringConfig(_Section):
                             origin_weights=tuple(sorted(self.origin_weights.items())),
                             plan_weights=tuple(sorted(self.plan_weights.items())))
 
-    def rescore(self, scores: dict) -> dict:
-        """A report's ``scores`` under these rules (the dashboard: figures shared by every
-        caller carry the default rules' scores and every count behind them)."""
-        from obligations.scoring import rescore
-
-        return rescore(scores, self.rules())
-
 
 # -- report ---------------------------------------------------------------------------------
 

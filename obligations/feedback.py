@@ -61,11 +61,20 @@ class FeedbackPolicy:
             return replace(self, enabled=True, **values)
         return self
 
+    def when(self) -> str:
+        """The feedback days in words: 每月25日, 每季度季末月25日."""
+        where = f"{self.day}日" if self.every == "month" else f"季末月{self.day}日"
+        return f"{EVERY[self.every]}{where}"
+
     def describe(self) -> str:
         if not self.enabled:
             return "不要求进度反馈"
-        where = f"{self.day}日" if self.every == "month" else f"季末月{self.day}日"
-        return f"{EVERY[self.every]}{where}（期限 {self.min_period_days} 天及以上的事项）"
+        return f"{self.when()}（期限 {self.min_period_days} 天及以上的事项）"
+
+    def long_enough(self, *, period_start: dt.date, due: dt.date) -> bool:
+        """Whether an item with this period is one that reports progress at all (a long item
+        under a policy that is on), whatever the day."""
+        return self.enabled and (due - period_start).days >= self.min_period_days
 
     def _step(self) -> int:
         return 1 if self.every == "month" else 3
@@ -99,7 +108,7 @@ class FeedbackPolicy:
     def asks(self, *, period_start: dt.date, due: dt.date, day: dt.date) -> bool:
         """Whether an open item with this period owes feedback on the feedback day ``day`` (the
         reference the sweep's SQL is tested against)."""
-        return (self.enabled and (due - period_start).days >= self.min_period_days
+        return (self.long_enough(period_start=period_start, due=due)
                 and period_start <= self.previous(day) and (due - day).days > QUIET_BEFORE_DUE)
 
 

@@ -181,7 +181,7 @@ def add_user(session: Session, *, username: str, password: str, role: str, juris
     try:
         unit = resolve_jurisdiction(session, jurisdiction.strip())
     except OccurrenceError as exc:
-        raise AccountError(str(exc), web=f"没有名为 {jurisdiction.strip()} 的地区，或名称不唯一（请改填区划代码）") from None
+        raise AccountError(str(exc), web=f"所属地区：没有名为 {jurisdiction.strip()} 的地区，或名称不唯一（请改填区划代码）") from None
     _may_manage(session, by, unit, role)
     _check_new_password(password, username)
     if session.scalar(select(UserAccount).where(UserAccount.username == username)):
@@ -193,7 +193,7 @@ def add_user(session: Session, *, username: str, password: str, role: str, juris
         try:
             department = resolve_department(session, department).key
         except OccurrenceError as exc:
-            raise AccountError(str(exc), web=f"没有名为 {department} 的部门，或名称不唯一（请换用全称）") from None
+            raise AccountError(str(exc), web=f"部门：没有名为 {department} 的部门，或名称不唯一（请换用全称）") from None
     elif department:
         raise AccountError("只有责任部门账号（role department）有 --department", web="只有责任部门账号需要填写部门")
     if role == "director" and not director:

@@ -139,14 +139,16 @@ def names_for(session: Session, rows: list[AuditEntry]) -> dict[str, dict[str, s
                                                   .where(Department.key.in_(dept_keys))).all())
     if actors or account_ids:
         q = (select(UserAccount.id, UserAccount.username, UserAccount.display_name, Jurisdiction.name,
-                    Department.name, UserAccount.role)
+                    Department.name, UserAccount.role, UserAccount.director)
              .join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
              .outerjoin(Department, Department.key == UserAccount.department_key)
              .where(UserAccount.username.in_(actors) | UserAccount.id.in_(account_ids)))
-        for uid, username, display, unit, _dept, _role in session.execute(q):
+        for uid, username, display, unit, dept, role, director in session.execute(q):
             display = display or username
-            out["people"][username] = display if unit in display else f"{unit} {display}"
             out["accounts"][str(uid)] = f"{display}（{username}）" if display != username else username
+            if display == username:     # no name of its own: the account's department or role
+                display = dept or (f"儿童主任 {director}" if director else ROLE_WORDS.get(role, "账号"))
+            out["people"][username] = display if unit in display else f"{unit} {display}"
             out["logins"][str(uid)] = username
     if item_ids:
         q = (select(Occurrence.id, Jurisdiction.name, Department.name, Plan.title, Clause.code, Occurrence.period_key,
@@ -205,6 +207,57 @@ def _note(label: str, text: Any) -> str:
     return f"（{label}：{text[:200]}）" if text else ""
 
 
+OPEN, CLOSE = "（(", "）)"
+
+
+def unnest(text: str) -> str:
+    """``text`` with no bracket inside a bracket: an inner （…） (an item's state, a stage's
+    number, brackets typed into a note) becomes ，… within the outer one, and an outer bracket
+    left open by a typed one is closed, e.g.
+    （待审核 → 已办结（办结日期 2025-06-10）） → （待审核 → 已办结，办结日期 2025-06-10）."""
+    out: list[str] = []
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in OPEN:
+            depth += 1
+            if depth == 1:
+                out.append(ch)
+            elif out and out[-1] not in "，；：、（(":
+                out.append("，")
+        elif ch in CLOSE and depth:
+            depth -= 1
+            if depth == 0:
+                out.append(ch)
+            elif i + 1 < len(text) and text[i + 1] not in CLOSE + "，；。、" and out and out[-1] != "，":
+                out.append("，")
+        else:
+            out.append(ch)
+    if depth:                       # a bracket typed and never closed took the outer one's place
+        out.append("）")
+    return "".join(out)
+
+
+def actor_name(actor: str, channel: Any, people: dict[str, str]) -> str:
+    """The person who acted, as people name them: the account's name and unit, 管理员（命令行）,
+    the name given on a notice link, the demo's simulated people (演示数据)."""
+    from obligations import words
+
+    if actor == "cli":
+        return "管理员（命令行）"
+    if actor == "web":
+        return "未登录的访问者"
+    if actor == "demo":
+        return "演示数据"
+    if actor.startswith("通知链接："):
+        return f"{actor.partition('：')[2] or '未留名者'}（通知链接）"
+    who = people.get(actor, actor)
+    if channel == "demo":           # the demo's simulated people are named 演示部门, 演示协调员 …
+        return who if who.startswith("演示") else f"{who}（演示数据）"
+    if channel and channel not in ("email",):
+        who += f"（{words.channel_name(channel)}）"
+    return who
+
+
 def audit_sentence(entry: Any, names: dict[str, dict[str, str]] | None = None, *, at: str | None = None) -> str:
     """One audit entry as a sentence people read, e.g. 新华区民政局 张三（网页）将 新华区 教育局
     「福建省实施方案」第3条 2025年第2季度 登记为已办结（办理日期 2025-06-10；进度 0/1 → 1/1；备注：…）.
@@ -217,18 +270,7 @@ def audit_sentence(entry: Any, names: dict[str, dict[str, str]] | None = None, *
     action, actor = _get(entry, "action"), str(_get(entry, "actor") or "")
     kind, oid = _get(entry, "object_type"), str(_get(entry, "object_id"))
     before, after = _get(entry, "before") or {}, _get(entry, "after") or {}
-    people = names.get("people", {})
-    if actor == "cli":
-        who = "管理员（命令行）"
-    elif actor == "web":
-        who = "未登录的访问者"
-    elif actor.startswith("通知链接："):
-        who = f"{actor.partition('：')[2] or '未留名者'}（通知链接）"
-    else:
-        who = people.get(actor, actor)
-        channel = after.get("channel")
-        if channel and channel not in ("email",):
-            who += f"（{words.channel_name(channel)}）"
+    who = actor_name(actor, after.get("channel"), names.get("people", {}))
     item = names.get("items", {}).get(oid, f"督办事项（编号 {oid}）") if kind == "occurrence" else ""
     account = names.get("accounts", {}).get(oid, "一个账号") if kind == "user" else ""
 
@@ -351,4 +393,5 @@ def audit_sentence(entry: Any, names: dict[str, dict[str, str]] | None = None, *
     else:      # an action this function does not know yet: its name, the object, never raw data
         what = item or account or ""
         text = f"{who}{ACTIONS.get(action, '进行了一项操作')}" + (f"：{what}" if what else "")
+    text = unnest(text)
     return f"{at} {text}" if at else text

@@ -25,6 +25,7 @@ from obligations.config import (
     parse_config,
 )
 from obligations.directory import Directory, parse_directory
+from obligations.feedback import FeedbackPolicy
 from obligations.notify import NotifyPolicy
 from obligations.workcal import WorkCalendar
 from obligations.yamlsource import Problem
@@ -67,6 +68,11 @@ class Settings:
     def notify_policy(self) -> NotifyPolicy:
         n = self.notify
         return NotifyPolicy(tuple(n.reminders), n.on_due_day, n.overdue_every, tuple(n.escalate_after))
+
+    def feedback_policy(self) -> FeedbackPolicy:
+        """The feedback days of config ``notify.feedback`` (plans and obligations may override them)."""
+        f = self.notify.feedback
+        return FeedbackPolicy(f.every, f.day, f.min_period_days, f.enabled)
 
     def calendar(self) -> WorkCalendar:
         return WorkCalendar(self.extra_holidays, self.extra_workdays, self.roll_forward)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from obligations.feedback import FeedbackPolicy, feedback_policy
 from obligations.words import NOTICE_KIND_NAMES, OUTBOX_STATUS_NAMES, clause_label, short_title, stage_name
 from storage.access import Principal, jurisdiction_filter, occurrence_filter
 from storage.tables import (
@@ -30,8 +31,13 @@ from storage.tables import (
 )
 
 
-def plan_choices(session: Session) -> list:
-    return session.execute(select(Plan.id, Plan.title).order_by(Plan.id)).all()
+def plan_choices(session: Session, p: Principal | None = None) -> list:
+    """(id, title) of every plan; with ``p``, of the plans with items ``p`` may see (a county's
+    coordinator is not offered another province's plan)."""
+    q = select(Plan.id, Plan.title).order_by(Plan.id)
+    if p is not None:
+        q = q.where(select(Occurrence.id).where(Occurrence.plan_id == Plan.id, occurrence_filter(p)).exists())
+    return session.execute(q).all()
 
 
 def plan_rows(session: Session) -> list:
@@ -183,6 +189,15 @@ def flagged_completions(session: Session, p: Principal, *, start=None, end=None,
     if end is not None:
         q = q.where(Occurrence.due <= end)
     return session.execute(q.order_by(Completion.id.desc()).limit(limit)).all()
+
+
+def feedback_asked(session: Session, item: Occurrence, default: FeedbackPolicy) -> FeedbackPolicy | None:
+    """The feedback policy of an item that is asked for progress reports (进度反馈: a long item
+    under the policy its plan and catalog entry give it, obligations.feedback), else None."""
+    docs = session.execute(select(Plan.doc, Obligation.doc).join(Obligation, Obligation.plan_id == Plan.id)
+                           .where(Obligation.id == item.obligation_id)).first()
+    policy = feedback_policy(default, *(docs or (None, None)))
+    return policy if policy.long_enough(period_start=item.period_start, due=item.due) else None
 
 
 def visible_item(session: Session, p: Principal, occurrence_id: int) -> Occurrence | None:

@@ -335,6 +335,42 @@ def test_the_accounts_pages_create_reset_and_issue_a_token_once(app, engine, per
     assert "共 1 个账号" in text_of(c.get("/accounts?q=卫生院").text)
 
 
+def test_the_account_form_lists_departments_by_name_and_units_of_the_area(app, engine, personas, monkeypatch):
+    from web.pages import admin
+
+    c = personas.coordinator.client(app)
+    page = c.get("/accounts").text
+    departments = re.search(r'<datalist id="departments">(.*?)</datalist>', page, flags=re.S)[1]
+    options = re.findall(r'<option value="([^"]*)">([^<]*)</option>', departments)
+    assert ("教育部门", "") in options and ("卫生健康部门", "") in options
+    assert not any(re.fullmatch(r"[a-z_]+", v) or label for v, label in options)        # names only, no keys
+    units = re.findall(r'<option value="([^"]*)">(\d+)</option>',
+                       re.search(r'<datalist id="units">(.*?)</datalist>', page, flags=re.S)[1])
+    with Session(engine) as s:
+        area = s.scalars(sa.select(Jurisdiction.name).where(Jurisdiction.path.like(unit(s, "410402").path + "%"))).all()
+    assert sorted(name for name, _ in units) == sorted(area) and "卫东区" not in dict(units)   # the area, all of it
+    assert 'id="units-note"' not in page
+    # an area with more units than the list holds: the upper levels listed, the rest typed in
+    monkeypatch.setattr(admin, "UNIT_CHOICES", 3)
+    page = c.get("/accounts").text
+    units = re.findall(r'<option value="([^"]*)">(\d+)</option>',
+                       re.search(r'<datalist id="units">(.*?)</datalist>', page, flags=re.S)[1])
+    assert [name for name, _ in units] == ["新华区", "中兴路街道", "矿工路街道"]
+    assert f"下拉列表只列出前 3 个地区（新华区及所辖共 {len(area)} 个，上级地区在前）；其他地区请直接输入名称或区划代码。" \
+        in text_of(page)
+    form = {"csrf": csrf_of(c, "/accounts"), "username": "sq1", "role": "department", "jurisdiction": "中兴路街道第一社区",
+            "department": "民政局", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    r = c.post("/accounts", data=form)
+    assert r.status_code == 303, r.text
+    with Session(engine) as s:
+        made = accounts.find_user(s, "sq1")
+        assert (s.get(Jurisdiction, made.jurisdiction_id).name, made.department_key) == ("中兴路街道第一社区", "civil_affairs")
+    r = c.post("/accounts", data=form | {"username": "sq2", "jurisdiction": "没有这个社区"})
+    assert r.status_code == 400 and "所属地区：没有名为 没有这个社区 的地区" in r.text
+    r = c.post("/accounts", data=form | {"username": "sq2", "department": "没有这个局"})
+    assert r.status_code == 400 and "部门：没有名为 没有这个局 的部门" in r.text
+
+
 def test_a_contact_page_refuses_header_injection_and_keeps_what_was_typed(app, engine, personas):
     c = personas.coordinator.client(app)
     with Session(engine) as s:

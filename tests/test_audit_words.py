@@ -48,13 +48,13 @@ CASES = {
                f"新华区民政局驳回了 {ITEM} 的豁免申请（意见：理由不足）"),
     "accept": (item("accept", before={**DONE, "submitted": True}, after={**DONE, "submitted": False, "note": "",
                                                                           "channel": "web"}),
-               f"新华区民政局（网页）审核通过了 {ITEM} 的办结登记（待审核 → 已办结（办结日期 2025-06-10））"),
+               f"新华区民政局（网页）审核通过了 {ITEM} 的办结登记（待审核 → 已办结，办结日期 2025-06-10）"),
     "return": (item("return", before={**DONE, "submitted": True}, after={**STATE, "completion": 9, "reason": "照片不清",
                                                                           "channel": "web"}),
                f"新华区民政局（网页）将 {ITEM} 退回重办（进度 1/1 → 0/1）（理由：照片不清）"),
     "urge": (item("urge", after={"stage": "urge-2", "note": "请本周内办结", "outbox": 5, "send_at": "2025-06-11T09:00",
                                  "channel": "web"}),
-             f"新华区民政局（网页）催办了 {ITEM}（协调员催办（第2次））（说明：请本周内办结）"),
+             f"新华区民政局（网页）催办了 {ITEM}（协调员催办，第2次）（说明：请本周内办结）"),
     "task.assign": ({"action": "task.assign", "actor": "mz", "object_type": "plan", "object_id": "task-2025-3",
                      "before": None, "after": {"title": "排查防溺水隐患", "source": "x", "unit": "新华区", "level": "village",
                                                "departments": ["education", "civil_affairs"], "due": "2025-06-20",
@@ -148,3 +148,36 @@ def test_time_in_front_and_an_entry_object():
     e = AuditEntry(actor="mz", action="waive", object_type="occurrence", object_id="24", before=STATE,
                    after={**STATE, "waived": True, "reason": "迁出"})
     assert audit.audit_sentence(e, NAMES, at="2025-06-10 14:03") == f"2025-06-10 14:03 新华区民政局豁免了 {ITEM}（理由：迁出）"
+
+
+def nested(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch in "（("
+        if depth > 1:
+            return True
+        depth -= depth > 0 and ch in "）)"
+    return False
+
+
+def test_no_bracket_inside_a_bracket():
+    assert audit.unnest("甲（乙（丙）丁）戊（己）") == "甲（乙，丙，丁）戊（己）"
+    assert audit.unnest("（待审核 → 已办结（办结日期 2025-06-10））") == "（待审核 → 已办结，办结日期 2025-06-10）"
+    assert audit.unnest("（备注：见(附件)，（（重要）））") == "（备注：见，附件，重要）"
+    assert audit.unnest("（备注：未闭合（的括号）") == "（备注：未闭合，的括号）"
+    assert audit.unnest("无括号；右括号）多余") == "无括号；右括号）多余"
+    typed = item("complete", "zs", STATE, {**DONE, "done_on": "2025-06-10", "note": "已走访（含 3 户（留守））",
+                                          "channel": "web"})
+    text = audit.audit_sentence(typed, NAMES)
+    assert not nested(text) and text.endswith("备注：已走访，含 3 户，留守）"), text
+    for action, (entry, _) in CASES.items():
+        assert not nested(audit.audit_sentence(entry, NAMES)), action
+
+
+def test_the_demo_is_named_as_the_demo():
+    made = user("user.add", "demo", after={"username": "minzheng", "role": "coordinator", "jurisdiction": "福建省"})
+    assert audit.audit_sentence(made, NAMES) == "演示数据新增账号 minzheng（协调员，福建省）"
+    done = item("complete", "演示部门", STATE, {**DONE, "done_on": "2025-06-10", "channel": "demo"})
+    assert audit.audit_sentence(done, NAMES).startswith(f"演示部门将 {ITEM} 登记为已办结")
+    odd = item("complete", "zs", STATE, {**DONE, "done_on": "2025-06-10", "channel": "demo"})
+    assert audit.audit_sentence(odd, NAMES).startswith("新华区 张三（演示数据）将 ")

@@ -137,6 +137,40 @@ def test_the_audit_in_sentences_searched_and_filtered(app, personas):
     assert d.get("/audit").status_code == 403
 
 
+def test_the_audit_names_people_as_people_do_with_no_bracket_inside_a_bracket(app, engine, personas):
+    """Real rows through the doors: an account made by the demo with no name of its own completes an
+    item with brackets in its note, the coordinator accepts it with a note and urges another."""
+    from storage import accounts
+    from tests.conftest import PASSWORD, csrf_of, sign_in
+
+    with Session(engine) as s, s.begin():
+        accounts.add_user(s, username="mzk", password=PASSWORD, role="department", jurisdiction="新华区",
+                          department="civil_affairs", actor="demo")
+    k, mz = sign_in(app, "mzk"), personas.coordinator.client(app)
+    first, second = rows_of(k.get("/inbox").text)[:2]
+    r = k.post(f"/items/{first}/complete", data={"csrf": csrf_of(k, f"/items/{first}"), "count": "1",
+                                                 "note": "已入户走访（含 3 户（留守））"})
+    assert r.status_code == 303
+    r = mz.post(f"/items/{first}/accept", data={"csrf": csrf_of(mz, f"/items/{first}"), "note": "材料齐全（照片 2 张）"})
+    assert r.status_code == 303 and "ok=" in r.headers["location"], r.headers["location"]
+    r = mz.post(f"/items/{second}/urge", data={"csrf": csrf_of(mz, f"/items/{second}"), "note": "请本周办结"})
+    assert r.status_code == 303 and "ok=" in r.headers["location"], r.headers["location"]
+    page = mz.get("/audit").text
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r'<td class="c-text">(.*?)</td>', page, flags=re.S)]
+    for cell in cells:
+        depth = 0
+        for ch in cell:
+            depth += ch in "（("
+            assert depth <= 1, cell
+            depth -= depth > 0 and ch in "）)"
+    joined = "\n".join(cells)
+    assert "演示数据新增账号 mzk（责任部门，新华区、民政部门）" in joined, joined
+    assert "新华区 民政部门（网页）将 新华区 民政部门" in joined and "备注：已入户走访，含 3 户，留守）" in joined
+    assert "的办结登记（待审核 → 已办结，办结日期 2025-04-10）（意见：材料齐全，照片 2 张）" in joined
+    assert "（协调员催办，第1次）（说明：请本周办结）" in joined
+    assert "demo" not in joined and joined.count("mzk") == joined.count("新增账号 mzk") == 1, joined
+
+
 def test_the_status_filter_stays_in_the_urls(app, personas):
     c = personas.coordinator.client(app)
     overdue = c.get("/inbox?status=overdue&size=20").text

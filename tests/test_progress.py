@@ -27,7 +27,7 @@ from obligations.workcal import WorkCalendar
 from reports.data import build as build_report
 from reports.document import build_document
 from storage import tasks, workflow
-from storage.tables import AuditEntry, Contact, Notice, Occurrence, ProgressReport
+from storage.tables import AuditEntry, Contact, Jurisdiction, Notice, Obligation, Occurrence, ProgressReport
 from tests.conftest import csrf_of
 from tests.test_web import TODAY, api, client
 from tests.test_web import world as web_world
@@ -173,6 +173,37 @@ def test_department_reports_coordinator_sees_missing_one_is_reminded(long_items,
     with Session(engine) as s:
         [entry] = s.scalars(sa.select(AuditEntry).where(AuditEntry.action == "progress")).all()
     assert (entry.actor, entry.object_id, entry.after["percent"], entry.after["channel"]) == ("jy", str(reported), 60, "web")
+
+
+def test_the_page_offers_the_form_only_where_progress_is_asked_for(long_items):
+    (app, engine, settings, tokens), long_one, second = long_items
+    jy = client(app, "jy")
+    # a long item asks: the form, and when it is asked for
+    page = jy.get(f"/items/{long_one}").text
+    assert 'id="progress-form"' in page and "尚无进度反馈。本事项期限较长，请于每月25日报送工作进展。" in page
+    # a short item (a quarter's, a month's: the coordinator's area has them) does not: no form, no card
+    mz = client(app, "mz")
+    with Session(engine) as s:
+        rows = s.execute(sa.select(Occurrence.id, Occurrence.period_start, Occurrence.due)
+                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+                         .where(Jurisdiction.name == "新华区", Occurrence.required == 1, Occurrence.done_count == 0,
+                                Occurrence.period_start <= TODAY, Occurrence.due > TODAY)
+                         .order_by(Occurrence.due, Occurrence.id)).all()
+    short = next(i for i, start, due in rows if (due - start).days < 100)
+    page = mz.get(f"/items/{short}").text
+    assert 'id="complete-form"' in page          # an open item the coordinator may act on
+    assert 'id="progress-feedback"' not in page and 'id="progress-form"' not in page and "进度反馈" not in page
+    # the door still takes a report on it (the API, as the CLI does); then the page shows it with the form
+    r = api(app, tokens["mz"]).post(f"/api/v1/occurrences/{short}/progress", json={"percent": 30, "done": "已部署"})
+    assert r.status_code == 201, r.text
+    page = mz.get(f"/items/{short}").text
+    assert "最新进度：<strong>30%</strong>" in page and 'id="progress-form"' in page
+    # a long item whose catalog entry turns feedback off is not asked either
+    with Session(engine) as s, s.begin():
+        ob = s.get(Obligation, s.get(Occurrence, second).obligation_id)
+        ob.doc = {**ob.doc, "feedback": "none"}
+    assert 'id="progress-feedback"' not in jy.get(f"/items/{second}").text
+    assert 'id="progress-form"' in jy.get(f"/items/{long_one}").text
 
 
 def test_the_cli_and_the_api_call_the_one_door(long_items, project, capsys):

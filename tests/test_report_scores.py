@@ -110,6 +110,35 @@ def test_the_dashboard_card_and_the_web_report_use_the_configured_rules(world, p
     assert "逾期办结的每项得0.2分" in report and "每被退回一次扣1分" in report
 
 
+def test_the_dashboard_scores_once_per_change_of_the_data(world, personas, monkeypatch):
+    """The card's scores come with the figures (under the configured rules): a request scores the
+    departments and the units once, and a second one, the figures cached, scores nothing."""
+    import obligations.scoring
+    from web.app import create_app
+
+    app, engine, settings, _ = world
+    configured = dataclasses.replace(settings, report=settings.report.model_copy(
+        update={"scoring": ScoringConfig(late=0.2)}))
+    app = create_app(configured, engine, today=lambda: TODAY)
+    mz = personas.coordinator.client(app)
+    boards = []
+    board = obligations.scoring.board
+    monkeypatch.setattr(obligations.scoring, "board", lambda *a, **kw: boards.append(1) or board(*a, **kw))
+    first = mz.get("/dashboard", params={"period": "2025Q1"}).text
+    assert len(boards) == 2                                  # the departments' board and the units'
+    second = mz.get("/dashboard", params={"period": "2025Q1"}).text
+    assert len(boards) == 2                                  # nothing scored again
+    card = lambda page: page[page.index('id="scores"'):page.index("</div>", page.index('id="scores"'))]  # noqa: E731
+    ranks = re.findall(r'<td class="n">(?:并列)?(\d+)</td><td>([^<]+)</td><td class="n score">([\d.]+)</td>', card(first))
+    assert ranks and card(second) == card(first)
+    with Session(engine) as s:
+        data = build(s, start=D(2025, 1, 1), end=D(2025, 3, 31), today=TODAY, jurisdiction="新华区", top=0,
+                     scoring=configured.report.scoring.rules())
+    scored = [r for r in data.scores["departments"] if r["score"] is not None]
+    shown = scored if len(scored) <= 6 else scored[:3] + scored[-3:]
+    assert ranks == [(str(r["rank"]), r["name"], f"{r['score']:.1f}") for r in shown]
+
+
 def test_the_demo_prints_the_top_of_the_ranking():
     from types import SimpleNamespace
 

@@ -325,7 +325,7 @@ def test_tokens_expire_are_listed_and_revoked_through_the_real_api(app, engine, 
 # ---------------------------------------------------------------- ICS
 
 def ics_path(c: TestClient) -> str:
-    return re.search(r'id="ics">([^<]+)<', c.get("/inbox").text)[1].split("testserver", 1)[1]
+    return re.search(r'id="ics" readonly value="([^"]+)"', c.get("/inbox").text)[1].split("testserver", 1)[1]
 
 
 def test_each_account_rotates_its_own_ics_url(app, engine, personas):

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from notifications.links import load_secret, make_token
 from storage import accounts
 from storage.schedule import materialize
-from storage.tables import AuditEntry, Case, Jurisdiction, Notice, Occurrence
+from storage.tables import AuditEntry, Case, Jurisdiction, Notice, Occurrence, Plan
 from tests.conftest import PASSWORD, csrf_of, owing_contact, sign_in
 from web.app import create_app
 
@@ -265,7 +265,7 @@ def test_extension_request_and_review(world, personas):
 def test_ics_feed_lists_open_items_and_drops_completed_ones(world):
     app, engine, *_ = world
     jy = client(app, "jy")
-    url = re.search(r'id="ics">([^<]+)<', jy.get("/inbox").text)[1]
+    url = re.search(r'id="ics" readonly value="([^"]+)"', jy.get("/inbox").text)[1]
     path = url.split("testserver", 1)[1]
     feed = Calendar.from_ical(TestClient(app).get(path).content)
     events = feed.walk("VEVENT")
@@ -275,6 +275,20 @@ def test_ics_feed_lists_open_items_and_drops_completed_ones(world):
     after = Calendar.from_ical(TestClient(app).get(path).content).walk("VEVENT")
     assert len(after) == len(events) - 1
     assert TestClient(app).get(path.replace(".ics", "0.ics")).status_code == 404
+
+
+def test_the_inbox_offers_the_feed_as_a_phone_calendar_subscription(world):
+    app, *_ = world
+    page = client(app, "jy").get("/inbox").text
+    box = page[page.index('id="ics-box"'):page.index("</section>", page.index('id="ics-box"'))]
+    assert "订阅到手机日历" in box and "ICS" not in box
+    assert "iPhone：设置→日历→账户" in box and "添加已订阅的日历" in box and "安卓" in box and "添加订阅日历" in box
+    url = re.search(r'<input type="text" id="ics" readonly value="(http://testserver/ics/\d+/[0-9a-f]+\.ics)"', box)[1]
+    assert TestClient(app).get(url.split("testserver", 1)[1]).status_code == 200
+    # the copy button is the site's script's (no inline script under the CSP), shown once it runs
+    assert re.search(r'<button type="button"[^>]* id="ics-copy" data-copy="ics" hidden>复制地址</button>', box)
+    assert "<script>" not in page and 'data-copy' in client(app).get("/static/duban.js").text
+    assert 'id="ics-rotate"' in box and 'action="/ics/rotate"' in box
 
 
 def test_dashboard_and_reports_for_the_coordinator(world, personas):
@@ -308,6 +322,33 @@ def test_dashboard_and_reports_for_the_coordinator(world, personas):
     assert mz.post("/reports/download", data={**form, "csrf": "forged"}).status_code in (400, 403)
     assert personas.supervisor.client(app).get("/reports").status_code == 200
     assert jy.get("/reports").status_code == 403
+
+
+def test_the_reports_form_offers_only_the_plans_of_the_persons_area(world, personas):
+    app, engine, _, _ = world
+    with Session(engine) as s, s.begin():
+        accounts.add_user(s, username="fj", password=PASSWORD, role="coordinator", jurisdiction="福建省",
+                          display_name="福建省民政厅")
+        # which plans have items where (the reference, independently of the page)
+        rows = s.execute(sa.select(sa.distinct(Occurrence.plan_id), Jurisdiction.path)
+                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)).all()
+        paths = {name: s.scalar(sa.select(Jurisdiction.path).where(Jurisdiction.name == name))
+                 for name in ("新华区", "平顶山市", "福建省")}
+        titles = dict(s.execute(sa.select(Plan.id, Plan.title)).all())
+
+    def offered(c) -> set[str]:
+        form = c.get("/reports").text
+        select = form[form.index('<select id="plan"'):form.index("</select>", form.index('<select id="plan"'))]
+        return set(re.findall(r'<option value="([^"]+)">', select))
+
+    def expected(area: str) -> set[str]:
+        return {plan for plan, path in rows if path.startswith(paths[area])}
+
+    mine, theirs = expected("新华区"), expected("福建省")
+    assert mine and theirs and not mine & theirs and len(titles) > len(mine)       # the world has both
+    assert offered(personas.coordinator.client(app)) == mine                          # 新华区: not Fujian's plan
+    assert offered(personas.supervisor.client(app)) == expected("平顶山市")
+    assert offered(client(app, "fj")) == theirs
 
 
 def test_users_command(project, capsys):

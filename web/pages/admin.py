@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 from starlette.background import BackgroundTask
 
@@ -50,13 +50,21 @@ def _coordinator(p: Principal, what: str = "账号") -> None:
         raise HTTPException(403, f"只有协调员可以管理{what}")
 
 
+UNIT_CHOICES = 2000      # the units a form's list offers; any other unit of the area is typed in
+
+
 def _choices(session: Session, p: Principal) -> dict:
-    units = session.execute(select(Jurisdiction.name, Jurisdiction.code)
-                            .where(Jurisdiction.path.like(p.jurisdiction_path + "%"))
-                            .order_by(Jurisdiction.path).limit(2000)).all()
-    departments = session.execute(select(Department.name, Department.key)
-                                  .order_by(Department.kind, Department.key)).all()
-    return {"units": units, "departments": departments, "roles": ROLE_CHOICES}
+    """The account form's lists: the units of the coordinator's area, the upper levels first (a
+    province's villages are too many to list: the form says so, and the field takes any unit's
+    name or code, the door resolving it), and the departments by their names."""
+    area = Jurisdiction.path.like(p.jurisdiction_path + "%")
+    units = session.execute(select(Jurisdiction.name, Jurisdiction.code).where(area)
+                            .order_by(func.length(Jurisdiction.path), Jurisdiction.path).limit(UNIT_CHOICES)).all()
+    total = len(units) if len(units) < UNIT_CHOICES else \
+        session.scalar(select(func.count()).select_from(Jurisdiction).where(area))
+    departments = session.scalars(select(Department.name).order_by(Department.kind, Department.key)).all()
+    return {"units": units, "units_total": total, "departments": list(dict.fromkeys(departments)),
+            "roles": ROLE_CHOICES}
 
 
 # ---------------------------------------------------------------- accounts

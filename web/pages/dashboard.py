@@ -48,7 +48,7 @@ def dashboard(request: Request, plan: str = "", clause: str = "", department: st
     try:
         data = build_report(session, start=start, end=end, today=day, plan=plan or None, jurisdiction=unit.code,
                             department=department or None, clause=clause or None, soon_days=soon, top=0,
-                            scoring=request.app.state.settings.report.scoring.rules())
+                            scoring=settings.report.scoring.rules())      # scored once, here (_scores.html)
         overdue_q = itemrows.with_escalation(itemrows.query(
             session, today=day, soon_days=soon, where=occurrence_filter(p), statuses=("overdue",),
             plan=plan or None, department=department or None, jurisdiction=unit.code, date_from=start,

@@ -130,7 +130,8 @@ def item(request: Request, occurrence_id: int = ItemId, *, p: Principal = Depend
         "late": late, "calendar_late": calendar_late,
         "latest_due": day + dt.timedelta(days=workflow.MAX_EXTENSION_DAYS),
         "grace": request.app.state.settings.completion_grace_days,
-        "needs_evidence": evidence_required(session, found)})
+        "needs_evidence": evidence_required(session, found),
+        "feedback": views.feedback_asked(session, found, request.app.state.settings.feedback_policy())})
 
 
 @router.post("/items/{occurrence_id}/complete")

@@ -36,7 +36,7 @@ def reports_page(request: Request, p: Principal = Depends(page_user), session: S
         raise HTTPException(403, "报告仅供协调员和督查人员使用")
     r = request.app.state.settings.report
     day = today(request)
-    return render(request, "reports.html", {"user": p, "plans": views.plan_choices(session),
+    return render(request, "reports.html", {"user": p, "plans": views.plan_choices(session, p),
                                             "formats": report_render.FORMATS, "year": day.year,
                                             "periods": period_choices(day), "chosen": last_quarter(day),
                                             "series": r.series, "cc": "、".join(r.cc)})
@@ -145,5 +145,5 @@ def _start_of(day: dt.date | None, zone: ZoneInfo) -> dt.datetime | None:
 
 AUDIT_COLUMNS = [listing.Column("时间", lambda r: r["entry"].at, "datetime"),
                  listing.Column("操作", lambda r: audit.ACTIONS.get(r["entry"].action, "其他操作"), width=14),
-                 listing.Column("操作人", lambda r: r["names"]["people"].get(r["entry"].actor, r["entry"].actor)),
+                 listing.Column("操作人", lambda r: audit.actor_name(r["entry"].actor, None, r["names"]["people"])),
                  listing.Column("记录", lambda r: audit.audit_sentence(r["entry"], r["names"]), width=90)]

@@ -119,13 +119,44 @@ PLAN_CHANGES = {"created": "首次加载", "plan_changed": "计划信息有变",
                 "obligations_changed": "修改任务", "obligations_removed": "删除任务"}
 
 
+def _people(session: Session, actors, account_ids=()) -> tuple[dict, dict, dict]:
+    """(people: user name → 新华区民政局 张三, accounts: id → 张三（zhangsan）, logins: id → user
+    name) of the accounts named by ``actors`` (user names) or ``account_ids``: one query."""
+    from storage.tables import Department, UserAccount
+
+    people: dict[str, str] = {}
+    accounts: dict[str, str] = {}
+    logins: dict[str, str] = {}
+    q = (select(UserAccount.id, UserAccount.username, UserAccount.display_name, Jurisdiction.name,
+                Department.name, UserAccount.role, UserAccount.director)
+         .join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
+         .outerjoin(Department, Department.key == UserAccount.department_key)
+         .where(UserAccount.username.in_(set(actors)) | UserAccount.id.in_(set(account_ids))))
+    for uid, username, display, unit, dept, role, director in session.execute(q):
+        display = display or username
+        accounts[str(uid)] = f"{display}（{username}）" if display != username else username
+        if display == username:     # no name of its own: the account's department or role
+            display = dept or (f"儿童主任 {director}" if director else ROLE_WORDS.get(role, "账号"))
+        people[username] = display if unit in display else f"{unit} {display}"
+        logins[str(uid)] = username
+    return people, accounts, logins
+
+
+def people_words(session: Session, actors) -> dict[str, str]:
+    """Each actor of ``actors`` (user names, ``cli``, ``demo``, a notice link's name …) as people
+    name them (``actor_name``): for the item page's timeline and its 催办 line."""
+    actors = {a for a in actors if a}
+    people = _people(session, actors)[0] if actors else {}
+    return {a: actor_name(a, None, people) for a in actors}
+
+
 def names_for(session: Session, rows: list[AuditEntry]) -> dict[str, dict[str, str]]:
     """What ``audit_sentence`` needs to name the people, items, accounts and plans of ``rows``,
     in one query per kind (never one per row): ``departments`` (key → name), ``people`` (user name → 新华区民政局 张三),
     ``items`` (item id → 新华区 教育局「福建省实施方案」第3条 2025年第2季度), ``accounts``
     (account id → 张三（zhangsan）), ``logins`` (account id → user name), ``plans`` (plan id → title)."""
     from obligations import words
-    from storage.tables import Clause, Department, Obligation, Occurrence, Plan, UserAccount
+    from storage.tables import Clause, Department, Obligation, Occurrence, Plan
 
     actors = {e.actor for e in rows}
     account_ids = {int(e.object_id) for e in rows if e.object_type == "user" and str(e.object_id).isdigit()}
@@ -138,18 +169,7 @@ def names_for(session: Session, rows: list[AuditEntry]) -> dict[str, dict[str, s
         out["departments"] = dict(session.execute(select(Department.key, Department.name)
                                                   .where(Department.key.in_(dept_keys))).all())
     if actors or account_ids:
-        q = (select(UserAccount.id, UserAccount.username, UserAccount.display_name, Jurisdiction.name,
-                    Department.name, UserAccount.role, UserAccount.director)
-             .join(Jurisdiction, Jurisdiction.id == UserAccount.jurisdiction_id)
-             .outerjoin(Department, Department.key == UserAccount.department_key)
-             .where(UserAccount.username.in_(actors) | UserAccount.id.in_(account_ids)))
-        for uid, username, display, unit, dept, role, director in session.execute(q):
-            display = display or username
-            out["accounts"][str(uid)] = f"{display}（{username}）" if display != username else username
-            if display == username:     # no name of its own: the account's department or role
-                display = dept or (f"儿童主任 {director}" if director else ROLE_WORDS.get(role, "账号"))
-            out["people"][username] = display if unit in display else f"{unit} {display}"
-            out["logins"][str(uid)] = username
+        out["people"], out["accounts"], out["logins"] = _people(session, actors, account_ids)
     if item_ids:
         q = (select(Occurrence.id, Jurisdiction.name, Department.name, Plan.title, Clause.code, Occurrence.period_key,
                     Obligation.what)

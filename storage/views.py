@@ -12,6 +12,7 @@ from sqlmodel import Session
 from obligations.feedback import FeedbackPolicy, feedback_policy
 from obligations.words import NOTICE_KIND_NAMES, OUTBOX_STATUS_NAMES, clause_label, short_title, stage_name
 from storage.access import Principal, jurisdiction_filter, occurrence_filter
+from storage.audit import people_words
 from storage.tables import (
     AuditEntry,
     Case,
@@ -82,8 +83,9 @@ def item_history(session: Session, occurrence_id: int, completions: list[dict] |
     requests = session.scalars(select(ItemRequest).where(ItemRequest.occurrence_id == occurrence_id)
                                .order_by(ItemRequest.id)).all()
     groups = notice_groups(session, occurrence_id)
-    return {"requests": requests, "notice_groups": groups, "owner": owner, "urges": urges_of(session, occurrence_id),
-            "clause_info": clause,
+    urges = urges_of(session, occurrence_id)
+    return {"requests": requests, "notice_groups": groups, "owner": owner, "urges": urges,
+            "urge_names": people_words(session, {u.actor for u in urges}), "clause_info": clause,
             "timeline": _timeline(session, occurrence_id, completions or [], requests, groups)}
 
 
@@ -167,6 +169,9 @@ def _timeline(session: Session, occurrence_id: int, completions: list[dict], req
         title = f"{g['name']} ×{g['count']}" if g["count"] > 1 else g["name"]
         text = f"最近一次 {g['last']}" + (f"，首次 {g['first']}" if g["count"] > 1 else "")
         add(None, g["kind"], title, text, "督办系统（自动通知）", day=g["last"])
+    named = people_words(session, {e["actor"] for e in events if e["actor"] != "督办系统（自动通知）"})
+    for e in events:
+        e["actor"] = named.get(e["actor"], e["actor"])
     # dated notices sort as the end of their day; everything else by its time
     end = dt.time(23, 59, 59)
     events.sort(key=lambda e: e["at"] or dt.datetime.combine(e["day"], end, dt.timezone.utc), reverse=True)

@@ -107,6 +107,7 @@ def test_a_task_for_every_county_reaches_each_department_and_the_city_report(cit
     r = sz.post("/login", data={"username": "sz", "password": PASSWORD, "csrf": csrf_of(sz, "/login"), "next": "/"})
     page = sz.get("/tasks").text
     assert "暑期防溺水安全专项排查" in page and f'/dashboard?plan={done["plan_id"]}' in page
+    assert '<span class="muted">平顶山市民政局</span>' in page and '<span class="muted">sz</span>' not in page
     # a refusal on the page keeps what was typed and speaks to a person, not a terminal
     r = sz.post("/tasks", data={"title": "专项检查", "lead": "不存在的局", "jurisdiction": "平顶山市", "due": "2025-07-15",
                                 "csrf": csrf_of(sz, "/tasks")})

@@ -261,3 +261,26 @@ def test_pending_counts_count_reviews(world, who):
     from web.deps import principal_of
     with Session(engine) as s:
         assert views.pending_counts(s, principal_of(s, views.user_by_name(s, who))) == {"requests": 0, "review": 2}
+
+
+def test_the_timeline_names_people_not_their_user_names(world):
+    """Who completed, who returned and who urged, as people name them (the account's name and
+    unit), never the sign-in name."""
+    app, engine, _, _ = world
+    [oid] = _open_items(engine, "新华区", "education", 1, after=None)
+    jy, mz = client(app, "jy"), client(app, "mz")
+    r = jy.post(f"/items/{oid}/complete", data={"count": "1", "note": "已走访", "done_on": "2025-04-08",
+                                              "csrf": csrf_of(jy, f"/items/{oid}")}, follow_redirects=False)
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    r = mz.post(f"/items/{oid}/return", data={"reason": "佐证材料不全", "csrf": csrf_of(mz, f"/items/{oid}")},
+                follow_redirects=False)
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    r = mz.post(f"/items/{oid}/urge", data={"note": "请尽快重新办理", "csrf": csrf_of(mz, f"/items/{oid}")},
+                follow_redirects=False)
+    assert r.status_code == 303 and "error" not in r.headers["location"], r.headers["location"]
+    page = mz.get(f"/items/{oid}").text
+    timeline = _text(page.split('id="timeline"', 1)[1].split("</ol>", 1)[0])
+    assert "新华区教育局" in timeline and "新华区民政局" in timeline
+    assert not re.search(r"\b(?:jy|mz)\b", timeline), timeline
+    urged = _text(page.split('id="urged"', 1)[1].split("</p>", 1)[0])
+    assert "新华区民政局" in urged and not re.search(r"\bmz\b", urged), urged

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from obligations.errors import DubanError
 from storage import views, workflow
 from storage.access import Principal
+from storage.audit import people_words
 from web.deps import check_csrf, db, page_user
 from web.pages.common import ItemId, form_date, redirect, refused
 from web.templating import render, today
@@ -38,6 +39,7 @@ def _tasks_page(request: Request, p: Principal, session: Session, *, form: dict,
         "user": p, "form": form, "error": error, "ok": ok, "today": today(request),
         "departments": [d for d in choices["departments"]], "units": choices["units"], "sources": task_repo.SOURCES,
         "rows": rows[:SHOWN], "total": len(rows),
+        "people": people_words(session, {r["assigned_by"] for r in rows[:SHOWN] if r.get("assigned_by")}),
     }, status_code=status_code)
 
 

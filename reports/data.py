@@ -190,13 +190,14 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     prev_start, prev_end = previous_period(start, end)
     slices = _slices(start, end, SCAN_SLICES)
     parts = [(_scan, (scope, st, a, b, case_obligations)) for a, b in slices]
-    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,)), (_deliveries, (scope,)), (_returns, (scope,)),
-              (_score_events, (scope,))]
+    parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,)), (_deliveries, (scope,)),
+              (_score_events, (scope,)), (progress_summary, (scope,)), (_confirmations_missing, (scope, today))]
     if with_previous:
         parts.append((_previous_counts, (scope, status_counts(today, soon_days), prev_start, prev_end)))
     results = _run_parts(session, parts)
-    scans, (overdue_rows, notice_counts, deliveries, returns, score_events, *previous) = \
+    scans, (overdue_rows, notice_counts, deliveries, score_events, progress, confirmations_missing, *previous) = \
         results[:len(slices)], results[len(slices):]
+    returns = sum(n for (_, _, _, what), n in score_events.items() if what == "returned")
     c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete, c_scored = scans[0]
     for more in scans[1:]:
         for mine, theirs in zip((c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete, c_scored), more, strict=True):
@@ -240,8 +241,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                       overdue_rows, totals["overdue"], case_coverage, case_coverage_units, notice_counts,
                       returns=returns)
     data.deliveries = deliveries
-    data.progress = progress_summary(session.connection(), scope)
-    data.confirmations_missing = _confirmations_missing(session.connection(), scope, today)
+    data.progress = progress
+    data.confirmations_missing = confirmations_missing
     data.scores = _scores(c_scored, score_events, obligations, clauses, dept_names, units, head,
                           scoring or ScoringRules())
     if with_previous:
@@ -506,13 +507,6 @@ def _date(v) -> dt.date:
     return v if isinstance(v, dt.date) else dt.date.fromisoformat(v)
 
 
-def _returns(conn, scope: _Scope) -> int:
-    """How many completions of the scope's items a coordinator returned (退回)."""
-    q = (select(func.count()).select_from(Completion).join(Occurrence, Occurrence.id == Completion.occurrence_id)
-         .where(Completion.returned_at.is_not(None)))
-    return int(conn.execute(scope.apply(q)).scalar() or 0)
-
-
 def _confirmations_missing(conn, scope: _Scope, as_of: dt.date) -> int:
     """Items of the scope due in the period and before ``as_of`` with a co-department that had not
     confirmed its part by the end of the due date (UTC timestamps; a confirmation still pending
@@ -586,9 +580,12 @@ def _score_events(conn, scope: _Scope) -> dict[tuple, int]:
     scope's items, by obligation, department and unit: two grouped queries."""
     out: dict[tuple, int] = defaultdict(int)
     keys = (Occurrence.obligation_id, Occurrence.party_key, Occurrence.jurisdiction_id)
-    returned = (select(*keys, func.count()).select_from(Completion)
-                .join(Occurrence, Occurrence.id == Completion.occurrence_id)
-                .where(Completion.returned_at.is_not(None)))
+    # the few returned completions first (ix_completion_returned), then their items by key: driven
+    # from the items' due-date index instead, the join would probe every item of the period
+    per_item = (select(Completion.occurrence_id, func.count().label("n")).where(Completion.returned_at.is_not(None))
+                .group_by(Completion.occurrence_id).subquery("returned"))
+    returned = (select(*keys, func.sum(per_item.c.n)).select_from(per_item)
+                .join(Occurrence, Occurrence.id == per_item.c.occurrence_id))
     extended = (select(*keys, func.count()).select_from(ItemRequest)
                 .join(Occurrence, Occurrence.id == ItemRequest.occurrence_id)
                 .where(ItemRequest.kind == "extension", ItemRequest.status == "approved"))

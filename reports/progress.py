@@ -25,40 +25,51 @@ def summary(conn, scope, *, min_days: int | None = None, top: int = TOP) -> dict
     ``items`` lists the open long items with the least progress first (none reported first)."""
     min_days = min_days or FeedbackPolicy().min_period_days
     r = ProgressReport.__table__
-    reports = conn.execute(
-        select(func.count()).select_from(r).join(Occurrence, Occurrence.id == r.c.occurrence_id)
-        .where(r.c.reported_on >= scope.start, r.c.reported_on <= scope.end, *scope.conditions())).scalar() or 0
+    in_period = (r.c.reported_on >= scope.start, r.c.reported_on <= scope.end)
+    conditions = scope.conditions()
+    if conditions:          # the scope's items only
+        counted = select(func.count()).select_from(r).join(Occurrence, Occurrence.id == r.c.occurrence_id) \
+            .where(*in_period, *conditions)
+    else:                   # every item: no join (each report belongs to an item)
+        counted = select(func.count()).select_from(r).where(*in_period)
+    reports = conn.execute(counted).scalar() or 0
     latest_r = ProgressReport.__table__.alias("lp")
 
     def latest(column):
         return (select(column).where(latest_r.c.occurrence_id == Occurrence.id)
                 .order_by(latest_r.c.reported_on.desc(), latest_r.c.id.desc()).limit(1).scalar_subquery())
 
-    long_open = (select(Occurrence.id.label("id"), latest(latest_r.c.percent).label("percent"),
+    long_open = (select(Occurrence.id.label("id"), Occurrence.due.label("due"),
+                        latest(latest_r.c.percent).label("percent"),
                         latest(latest_r.c.reported_on).label("reported_on"))
                  .where(Occurrence.waived_at.is_(None), Occurrence.done_count < Occurrence.required,
                         Occurrence.due >= scope.start, Occurrence.period_start <= scope.end,
                         _days(conn, Occurrence.period_start, Occurrence.due) >= min_days, *scope.conditions())
                  .subquery("long_open"))
-    n, with_progress, average = conn.execute(select(func.count(), func.count(long_open.c.percent),
-                                                    func.avg(long_open.c.percent))).one()
+    # one pass: the least progressed first, each row carrying the totals of them all (window
+    # aggregates), so the open long items are found once; their words by primary key after
+    first = conn.execute(
+        select(long_open.c.id, long_open.c.percent, long_open.c.reported_on,
+               func.count().over().label("n"), func.count(long_open.c.percent).over().label("with_progress"),
+               func.avg(long_open.c.percent).over().label("average"))
+        .order_by(long_open.c.percent.is_not(None), long_open.c.percent, long_open.c.due, long_open.c.id)
+        .limit(top)).fetchall()
+    n, with_progress, average = (first[0].n, first[0].with_progress, first[0].average) if first else (0, 0, None)
     items = []
-    if n:
-        rows = conn.execute(
+    if first:
+        words = {x.id: x for x in conn.execute(
             select(Occurrence.id, Jurisdiction.name.label("unit"), Department.name.label("department"),
-                   Clause.code.label("clause"), Obligation.what, Occurrence.due, long_open.c.percent,
-                   long_open.c.reported_on)
-            .select_from(long_open.join(Occurrence, Occurrence.id == long_open.c.id)
-                         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-                         .join(Clause, Clause.id == Obligation.clause_id)
-                         .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
-                         .join(Department, Department.key == Occurrence.party_key))
-            .order_by(long_open.c.percent.is_not(None), long_open.c.percent, Occurrence.due, Occurrence.id)
-            .limit(top)).fetchall()
-        items = [{"id": x.id, "unit": x.unit, "department": x.department, "clause": x.clause, "what": x.what,
-                  "due": _date(x.due).isoformat(), "percent": x.percent,
+                   Clause.code.label("clause"), Obligation.what, Occurrence.due)
+            .join(Obligation, Obligation.id == Occurrence.obligation_id)
+            .join(Clause, Clause.id == Obligation.clause_id)
+            .join(Jurisdiction, Jurisdiction.id == Occurrence.jurisdiction_id)
+            .join(Department, Department.key == Occurrence.party_key)
+            .where(Occurrence.id.in_([x.id for x in first])))}
+        items = [{"id": x.id, "unit": words[x.id].unit, "department": words[x.id].department,
+                  "clause": words[x.id].clause, "what": words[x.id].what, "due": _date(words[x.id].due).isoformat(),
+                  "percent": x.percent,
                   "reported_on": _date(x.reported_on).isoformat() if x.reported_on is not None else None}
-                 for x in rows]
+                 for x in first]
     return {"reports": int(reports), "long_open": int(n), "with_progress": int(with_progress),
             "average_percent": round(float(average), 1) if average is not None else None,
             "min_period_days": min_days, "items": items}

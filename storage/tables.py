@@ -182,9 +182,10 @@ class Occurrence(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ux_occurrence_key", "obligation_id", "jurisdiction_id", "party_key",
                  sa.text("coalesce(case_id, 0)"), "period_key", unique=True),
-        # due-date ranges; also covers every column the report aggregates read (index-only scans)
+        # due-date ranges; also covers every column the report aggregates read (index-only scans),
+        # the status rule's submitted_at included (migration 0021)
         sa.Index("ix_occurrence_due_cover", "due", "plan_id", "obligation_id", "party_key", "jurisdiction_id",
-                 "required", "done_count", "completed_on", "waived_at"),
+                 "required", "done_count", "completed_on", "waived_at", "submitted_at"),
         sa.Index("ix_occurrence_party_unit", "party_key", "jurisdiction_id"),
         # the items still owed, by due day: what every sweep looks for (migration 0008)
         sa.Index("ix_occurrence_open", "due", sqlite_where=_OPEN, postgresql_where=_OPEN),
@@ -216,6 +217,7 @@ class Occurrence(SQLModel, table=True):
     submitted_at: dt.datetime | None = None
 
 
+_RETURNED = sa.text("returned_at IS NOT NULL")
 _FLAGGED = sa.text("flagged")   # a completion dated too long before it was recorded (补登待核)
 
 
@@ -224,7 +226,10 @@ class Completion(SQLModel, table=True):
     was recorded, ``judged_on`` the day timeliness uses (the recording day for a ``flagged`` one)."""
 
     __table_args__ = (sa.Index("ix_completion_flagged", "occurrence_id", sqlite_where=_FLAGGED,
-                               postgresql_where=_FLAGGED),)
+                               postgresql_where=_FLAGGED),
+                      # the report's returns (退回, migration 0021): the few returned ones only
+                      sa.Index("ix_completion_returned", "occurrence_id", sqlite_where=_RETURNED,
+                               postgresql_where=_RETURNED))
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
     occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), index=True, nullable=False))
     recorded_at: dt.datetime
@@ -396,7 +401,9 @@ class ProgressReport(SQLModel, table=True):
     (migration 0018). The sweep asks long items for one on feedback days (obligations.feedback)."""
 
     __tablename__ = "progress_report"
-    __table_args__ = (sa.Index("ix_progress_report_item_day", "occurrence_id", "reported_on"),)
+    __table_args__ = (sa.Index("ix_progress_report_item_day", "occurrence_id", "reported_on"),
+                      # the report's count of a period's reports (migration 0021)
+                      sa.Index("ix_progress_report_day", "reported_on", "occurrence_id"))
     id: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True))
     occurrence_id: int = Field(sa_column=Column(_BigId, sa.ForeignKey("occurrence.id"), nullable=False))
     reported_on: dt.date

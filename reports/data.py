@@ -525,14 +525,21 @@ def _confirmations_missing(conn, scope: _Scope, as_of: dt.date) -> int:
     return int(conn.execute(scope.apply(q)).scalar() or 0)
 
 
+def _of_items(q, scope: _Scope):
+    """Notices of the scope's items: joined to their items only when the scope narrows them (a
+    plan, a unit, a department, a clause); for everything, no join (every notice has its item)."""
+    conditions = scope.conditions()
+    if not conditions:
+        return q
+    return q.join(Occurrence, Occurrence.id == Notice.occurrence_id).where(*conditions)
+
+
 def _notices(conn, scope: _Scope) -> dict[str, int]:
     """Notice stages written in the period for the scope's items, by kind, and how many of them
     went out (their digest was sent)."""
-    q = (select(Notice.kind, func.count(), func.sum(case((Outbox.status == OutboxStatus.SENT, 1), else_=0)))
-         .select_from(Notice).join(Occurrence, Occurrence.id == Notice.occurrence_id)
-         .outerjoin(Outbox, Outbox.id == Notice.digest_id)
-         .where(Notice.swept_on >= scope.start, Notice.swept_on <= scope.end))
-    q = q.where(*scope.conditions())
+    q = _of_items(select(Notice.kind, func.count(), func.sum(case((Outbox.status == OutboxStatus.SENT, 1), else_=0)))
+                  .select_from(Notice), scope).outerjoin(Outbox, Outbox.id == Notice.digest_id) \
+        .where(Notice.swept_on >= scope.start, Notice.swept_on <= scope.end)
     out = {k: 0 for k in NOTICE_KINDS} | {f"{k}_sent": 0 for k in NOTICE_KINDS}
     for kind, n, sent in conn.execute(q.group_by(Notice.kind)).fetchall():
         out[kind], out[f"{kind}_sent"] = n, int(sent or 0)
@@ -547,10 +554,10 @@ CHANNEL_ORDER = ("email", "dingtalk", "wecom", "sms", "im", "none")
 def _deliveries(conn, scope: _Scope) -> list[dict[str, Any]]:
     """The period's notice stages of the scope's items by the channel of their digest: one
     grouped query."""
-    q = (select(Outbox.channel, Outbox.status, func.count(func.distinct(Outbox.id)), func.count())
-         .select_from(Notice).join(Occurrence, Occurrence.id == Notice.occurrence_id)
+    q = (_of_items(select(Outbox.channel, Outbox.status, func.count(func.distinct(Outbox.id)), func.count())
+                   .select_from(Notice), scope)
          .join(Outbox, Outbox.id == Notice.digest_id)
-         .where(Notice.swept_on >= scope.start, Notice.swept_on <= scope.end, *scope.conditions())
+         .where(Notice.swept_on >= scope.start, Notice.swept_on <= scope.end)
          .group_by(Outbox.channel, Outbox.status))
     rows: dict[str, dict[str, Any]] = {}
     for channel, status, digests, notices in conn.execute(q).fetchall():

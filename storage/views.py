@@ -58,10 +58,23 @@ def dashboard_choices(session: Session, p: Principal, plan: str | None) -> dict:
         "clauses": session.execute(select(Clause.code, Clause.title).where(Clause.plan_id == plan, Clause.active)
                                    .order_by(Clause.position)).all() if plan else [],
         "departments": department_rows(session),
-        "units": session.execute(select(Jurisdiction.name, Jurisdiction.code).where(jurisdiction_filter(p))
-                                 .where(Jurisdiction.level.in_(("province", "city", "county", "township")))
-                                 .order_by(Jurisdiction.path).limit(500)).all(),
+        **_unit_choices(session, p),
     }
+
+
+UNIT_CHOICES = 500
+_LEVELS = ("province", "city", "county", "township")
+
+
+def _unit_choices(session: Session, p: Principal) -> dict:
+    """The units of ``p``'s area for a filter's list, the higher levels first (so that every city
+    and county is offered even when a province has thousands of townships), at most
+    ``UNIT_CHOICES``; ``units_cut`` says when more were left out (the page says so)."""
+    rank = sa.case({lv: i for i, lv in enumerate(_LEVELS)}, value=Jurisdiction.level)
+    rows = session.execute(select(Jurisdiction.name, Jurisdiction.code).where(jurisdiction_filter(p))
+                           .where(Jurisdiction.level.in_(_LEVELS))
+                           .order_by(rank, Jurisdiction.path).limit(UNIT_CHOICES + 1)).all()
+    return {"units": rows[:UNIT_CHOICES], "units_cut": len(rows) > UNIT_CHOICES}
 
 
 def item_history(session: Session, occurrence_id: int, completions: list[dict] | None = None) -> dict:

@@ -279,3 +279,21 @@ def test_the_item_page_goes_back_to_the_list_it_came_from(app, personas, engine,
     inbox = c.get("/inbox?show=done").text
     href = re.search(r'href="(/items/\d+\?back=[^"]+)"', inbox)[1].replace("&amp;", "&")
     assert "← 返回已办事项" in c.get(href).text
+
+
+def test_the_unit_filter_offers_the_higher_levels_first_and_says_when_it_is_cut(app, personas, engine, monkeypatch):
+    from storage import views
+
+    dc = personas.supervisor.client(app)         # 平顶山市: a city, its counties, their townships
+    html = dc.get("/dashboard").text
+    select = html.split('<select id="jurisdiction"', 1)[1].split("</select>", 1)[0]
+    names = re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', select)
+    with Session(engine) as s:
+        from storage.tables import Jurisdiction
+        level = dict(s.execute(sa.select(Jurisdiction.name, Jurisdiction.level)).all())
+    ranks = [("province", "city", "county", "township").index(level[n]) for n in names]
+    assert names and ranks == sorted(ranks) and "仅列出前" not in select
+    monkeypatch.setattr(views, "UNIT_CHOICES", 3)
+    select = dc.get("/dashboard").text.split('<select id="jurisdiction"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', select) == names[:3]
+    assert "……仅列出前 3 个地区，其余乡镇（街道）请从区县进入" in select

@@ -194,7 +194,10 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
               (_score_events, (scope,)), (progress_summary, (scope,)), (_confirmations_missing, (scope, today))]
     if with_previous:
         parts.append((_previous_counts, (scope, status_counts(today, soon_days), prev_start, prev_end)))
-    results = _run_parts(session, parts)
+    # the longest parts start first (the previous period's counts, then the slices), so that the
+    # short ones fill in around them instead of leaving one long part running alone at the end
+    longest_first = [len(parts) - 1, *range(len(parts) - 1)] if with_previous else None
+    results = _run_parts(session, parts, longest_first)
     scans, (overdue_rows, notice_counts, deliveries, score_events, progress, confirmations_missing, *previous) = \
         results[:len(slices)], results[len(slices):]
     returns = sum(n for (_, _, _, what), n in score_events.items() if what == "returned")
@@ -320,8 +323,9 @@ def _scan(conn, scope: _Scope, st, start: dt.date, end: dt.date, case_obligation
     return c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete, c_scored
 
 
-def _run_parts(session: Session, parts: list[tuple[Any, tuple]]) -> list:
-    """Run each part ``fn(conn, *args)``; the results in order. This thread works on the
+def _run_parts(session: Session, parts: list[tuple[Any, tuple]], order: list[int] | None = None) -> list:
+    """Run each part ``fn(conn, *args)`` (started in ``order``, a list of their indexes, when
+    given); the results in the parts' order. This thread works on the
     session's own connection; up to len(parts) - 1 helper threads each open one more, as many
     as the process-wide scan limit has free right now (``storage.db.scan_slots``: never waited
     for, so reports cannot hold connections while they wait for more, and the pool is never
@@ -331,7 +335,7 @@ def _run_parts(session: Session, parts: list[tuple[Any, tuple]]) -> list:
     while helpers < len(parts) - 1 and slots.acquire(blocking=False):
         helpers += 1
     results: list = [None] * len(parts)
-    todo = list(enumerate(parts))
+    todo = [(i, parts[i]) for i in (order if order is not None else range(len(parts)))]
     lock = threading.Lock()
 
     def work(conn) -> None:

@@ -191,19 +191,24 @@ def _ask_and_submit(engine, settings, n_requests: int, n_done: int) -> tuple[lis
 
     with Session(engine) as s:
         unit = s.scalar(sa.select(Jurisdiction.id).where(Jurisdiction.name == "新华区"))
-        rows = s.execute(sa.select(Occurrence.id, Occurrence.required).where(
+        rows = s.execute(sa.select(Occurrence.id, Occurrence.required, Occurrence.due).where(
             Occurrence.jurisdiction_id == unit, Occurrence.done_count == 0, Occurrence.waived_at.is_(None),
-            Occurrence.period_start <= TODAY).order_by(Occurrence.id)).all()
-    assert len(rows) >= n_requests + n_done
-    asked, done = rows[:n_requests], rows[n_requests:n_requests + n_done]
+            Occurrence.period_start <= TODAY).order_by(Occurrence.due, Occurrence.obligation_id,
+                                                       Occurrence.party_key)).all()
+    # a request only on an item not yet overdue (an overdue one is refused); completions on any
+    askable = [r for r in rows if r.due >= TODAY]
+    assert len(askable) >= n_requests
+    asked = askable[:n_requests]
+    done = [r for r in rows if r not in asked][:n_done]
+    assert len(done) == n_done
     setting = workflow.Setting(settings.calendar(), settings.data_dir, TODAY)
     with Session(engine) as s, s.begin():
-        for oid, _ in asked:
+        for oid, _, _ in asked:
             workflow.request(s, oid, by=workflow.Actor("jy", "cli"), kind="extension", reason="汛期入户困难",
                              today=TODAY, new_due=dt.date(2025, 7, 31))
-        for oid, required in done:
+        for oid, required, _ in done:
             workflow.complete(s, oid, by=workflow.Actor("jy", "cli"), count=required, done_on=TODAY, setting=setting)
-    return [o for o, _ in asked], [o for o, _ in done]
+    return [o for o, _, _ in asked], [o for o, _, _ in done]
 
 
 def test_requests_and_review_are_lists_at_size(app, personas, engine, year_2025, monkeypatch):

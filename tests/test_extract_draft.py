@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from flows.cli import main
@@ -214,6 +214,8 @@ PIECES = ["一、", "（一）", "1.", "2、", "3．", "附件", "工作要求",
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=10)), max_size=50).map("".join))
+# an event deadline following a duty nobody owes (so not drafted): once an `after` to nothing
+@example("一、每月（省民政厅、省教育厅按照职责分工负责）下发后10日内")
 def test_no_text_makes_the_reader_crash_or_write_an_invalid_catalog(text):
     try:
         draft = draft_of(text, "t")

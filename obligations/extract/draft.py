@@ -293,7 +293,8 @@ def _obligations(clause: Clause, duties: list[Duty], lines: list[str], year: int
         cadence = {key: value for key, value in duty.cadence.items() if key != "after"}
         flags = list(duty.flags)
         if "after" in duty.cadence:
-            if duty.after is None:                    # 下发后10日内 with nothing before it to follow
+            if duty.after is None or not duties[duty.after].who:
+                # 下发后10日内 with nothing before it to follow (or only a duty nobody owes, not drafted)
                 cadence = {"origin": "policy", "text": cadence["text"]}
                 flags.append("事件触发的期限，但本条款中找不到它所跟随的事项，请指定 after")
             else:

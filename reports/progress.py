@@ -1,8 +1,10 @@
 """The report's progress part (进度反馈): how many progress reports the scope's items received in
 the period, and the latest percent of the long items still open (obligations.feedback: a period
-of ``min_period_days`` or more). Two aggregate queries and one short list, all in SQL: the open
-long items are found through the open-items index, each one's latest report by one index probe
-(ix_progress_report_item_day)."""
+of ``min_period_days`` or more). All in SQL, three queries: the period's reports counted by day
+(ix_progress_report_day; without joining their items when the whole area is asked); the open
+long items in one pass, least advanced first, each row carrying the totals of them all (window
+aggregates) and each item's latest report found by one index probe (ix_progress_report_item_day);
+then the words of the listed rows by primary key."""
 from __future__ import annotations
 
 import datetime as dt

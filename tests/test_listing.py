@@ -116,6 +116,11 @@ def test_safe_back():
     assert listing.safe_back("/inbox?show=done&page=2", "/") == "/inbox?show=done&page=2"
     for bad in ("//evil.example", "https://evil.example/", "javascript:alert(1)", "/\\evil", "/a\nb", None, ""):
         assert listing.safe_back(bad, "/inbox") == "/inbox"
+    # only one list: its own path, with or without a query, never a neighbour or another list
+    assert listing.safe_back("/review?plan=p&page=2", "/review", only="/review") == "/review?plan=p&page=2"
+    assert listing.safe_back("/review", "x", only="/review") == "/review"
+    for bad in ("/reviewer", "/review/accept", "/inbox?x=/review", "//review", "/review?\r\nSet-Cookie: a=b"):
+        assert listing.safe_back(bad, "/review", only="/review") == "/review"
 
 
 def test_search_condition_in_sql():

@@ -379,11 +379,13 @@ def xlsx_response(title: str, columns: Sequence[Column], rows: Iterable[Any], *,
                     headers={"Content-Disposition": f"attachment; filename*=utf-8''{quote(name)}"})
 
 
-def safe_back(url: str | None, default: str) -> str:
+def safe_back(url: str | None, default: str, only: str | None = None) -> str:
     """A 返回 address from a query parameter: only a path on this site (``/inbox?…``), never
-    another site (``//evil``, ``https://…``) or a script."""
+    another site (``//evil``, ``https://…``) or a script. With ``only`` (``/review``), only
+    that list itself: that path, with or without its query."""
     if url and url.startswith("/") and not url.startswith("//") and "\\" not in url and len(url) <= 2000 \
-            and not _CONTROL.search(url):
+            and not _CONTROL.search(url) \
+            and (only is None or url == only or url.startswith(only + "?")):
         return url
     return default
 

@@ -65,7 +65,7 @@ async def review_accept(request: Request, p: Principal = Depends(page_user), ses
     """Accept the ticked items (checkboxes named ``id``) of the queue, all or none."""
     form = await request.form()
     back = form.get("back") if isinstance(form.get("back"), str) else ""
-    back = back if back.startswith("/review") and not back.startswith("//") else "/review"
+    back = listing.safe_back(back, "/review", only="/review")
     sep = "&" if "?" in back else "?"
     try:
         ids = [int(v) for v in form.getlist("id")]
@@ -189,8 +189,7 @@ def _decide(request: Request, session: Session, p: Principal, ids: list[int], de
 
 def _requests_list(back: str) -> bool:
     """A 返回 address of the requests list itself (its tab, search, sort and page kept)."""
-    return bool(back) and (back == "/requests" or back.startswith("/requests?")) and \
-        listing.safe_back(back, "") == back
+    return bool(back) and listing.safe_back(back, "", only="/requests") == back
 
 
 @router.post("/requests/decide")

@@ -6,9 +6,9 @@ An occurrence belongs to the period when its due date falls in it; its status is
 report day with everything known then (an item due in March and done on 3 April is "done late";
 one still not done is "overdue").
 
-One scan does the heavy work: the period's occurrences grouped by obligation, department, unit,
-due date and status (tens of thousands of groups for a province's half-year, from a million
-rows, read through a covering index). The tables per department, clause, unit, origin, month
+One scan does the heavy work: the period's occurrences grouped by due date, obligation,
+department and unit, the status rule carried as counts (tens of thousands of groups for a
+province's half-year, from a million rows, aggregated as they are read from a covering index). The tables per department, clause, unit, origin, month
 and key-child coverage are roll-ups of those groups. The previous period (for the trend) is one
 more, smaller aggregate; the overdue list and the notices are one indexed query each."""
 from __future__ import annotations
@@ -32,7 +32,15 @@ from obligations.scoring import ScoringRules, Tally
 from obligations.scoring import scores as score_board
 from reports.progress import summary as progress_summary
 from storage.db import scan_slots
-from storage.occurrences import OccurrenceError, resolve_department, resolve_jurisdiction, status_counts, status_sql
+from storage.occurrences import (
+    OccurrenceError,
+    resolve_department,
+    resolve_jurisdiction,
+    split_tally,
+    status_sql,
+    status_tally,
+    unmet_status,
+)
 from storage.tables import (
     Case,
     Clause,
@@ -169,15 +177,16 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     scope = _Scope(plan, start, end, unit, children, department, clause)
     st = status_sql(today, soon_days).label("status")
 
-    obligations = {oid: (clause_id, origin, scope_, what) for oid, clause_id, origin, scope_, what in session.execute(
+    conn = session.connection()         # Core rows: the ORM's result machinery is not needed here
+    obligations = {oid: (clause_id, origin, scope_, what) for oid, clause_id, origin, scope_, what in conn.execute(
         select(Obligation.id, Obligation.clause_id, Obligation.origin, Obligation.scope, Obligation.what))}
-    plan_titles = dict(session.execute(select(Plan.id, Plan.title)).all())
-    plan_places = dict(session.execute(select(Plan.id, Plan.locality)).all())
+    plan_titles = dict(conn.execute(select(Plan.id, Plan.title)).all())
+    plan_places = dict(conn.execute(select(Plan.id, Plan.locality)).all())
     clauses = {cid: (pid, plan_titles.get(pid, pid), plan_places.get(pid) or plan_titles.get(pid, pid), code, title, pos)
-               for cid, pid, code, title, pos in session.execute(
+               for cid, pid, code, title, pos in conn.execute(
         select(Clause.id, Clause.plan_id, Clause.code, Clause.title, Clause.position))}
-    dept_names = dict(session.execute(select(Department.key, Department.name)).all())
-    units = {jid: (path, name, code, level, parent) for jid, path, name, code, level, parent in session.execute(
+    dept_names = dict(conn.execute(select(Department.key, Department.name)).all())
+    units = {jid: (path, name, code, level, parent) for jid, path, name, code, level, parent in conn.execute(
         select(Jurisdiction.id, Jurisdiction.path, Jurisdiction.name, Jurisdiction.code, Jurisdiction.level,
                Jurisdiction.parent_id))}
 
@@ -189,11 +198,12 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
     case_obligations = {oid: v[3] for oid, v in obligations.items() if v[2] == "case"}
     prev_start, prev_end = previous_period(start, end)
     slices = _slices(start, end, SCAN_SLICES)
-    parts = [(_scan, (scope, st, a, b, case_obligations)) for a, b in slices]
+    soon = today + dt.timedelta(days=soon_days)
+    parts = [(_scan, (scope, today, soon, a, b, case_obligations)) for a, b in slices]
     parts += [(_overdue, (st, scope, today, top)), (_notices, (scope,)), (_deliveries, (scope,)),
               (_score_events, (scope,)), (progress_summary, (scope,)), (_confirmations_missing, (scope, today))]
     if with_previous:
-        parts.append((_previous_counts, (scope, status_counts(today, soon_days), prev_start, prev_end)))
+        parts.append((_previous_counts, (scope, today, soon, prev_start, prev_end)))
     # the longest parts start first (the previous period's counts, then the slices), so that the
     # short ones fill in around them instead of leaving one long part running alone at the end
     longest_first = [len(parts) - 1, *range(len(parts) - 1)] if with_previous else None
@@ -208,11 +218,8 @@ def build(session: Session, *, start: dt.date, end: dt.date, today: dt.date, pla
                 mine[k] += v
 
     months = _months(start, end)
-    month_text: dict[Any, str] = {}
     c_dept, c_clause, c_origin, c_heat = (defaultdict(int) for _ in range(4))
     for (oid, party, month, status), n in c_ob.items():
-        if not isinstance(month, str):
-            month = month_text.get(month) or month_text.setdefault(month, f"{month.year:04d}-{month.month:02d}")
         clause_id, orig, _, _ = obligations[oid]
         c_dept[party, status] += n
         c_clause[clause_id, status] += n
@@ -293,52 +300,81 @@ def _slices(start: dt.date, end: dt.date, n: int) -> list[tuple[dt.date, dt.date
     return [(bounds[i], bounds[i + 1] - dt.timedelta(days=1)) for i in range(n)]
 
 
-def _scan(conn, scope: _Scope, st, start: dt.date, end: dt.date, case_obligations: dict[int, str]):
-    """One slice of the period: the occurrences grouped by obligation, department, unit, month
-    and status, folded into flat counters keyed by (dimension value…, status). Per group only the
-    obligation × month and the unit counters move (and key-child coverage for case duties); the
-    other tables are rolled up from the first."""
-    _tune(conn)
+def _scan(conn, scope: _Scope, today: dt.date, soon: dt.date, start: dt.date, end: dt.date,
+          case_obligations: dict[int, str]):
+    """One slice of the period: the occurrences grouped by due date, plan, obligation,
+    department and unit (the leading columns of ix_occurrence_due_cover: SQLite aggregates as it
+    reads the index, with no sort), with the status rule as counts (``status_tally``), folded
+    into flat counters keyed by (dimension value…, status). Per group only the obligation ×
+    month and the unit counters move (and key-child coverage for case duties); the other tables
+    are rolled up from the first."""
     capped = case((Occurrence.done_count > Occurrence.required, Occurrence.required), else_=Occurrence.done_count)
-    month = _month_sql(conn).label("month")
-    q = select(Occurrence.obligation_id, Occurrence.party_key, Occurrence.jurisdiction_id, month, st,
-               func.count(), func.sum(capped), func.sum(Occurrence.required)).select_from(Occurrence)
-    q = scope.apply(q, start, end).group_by(Occurrence.obligation_id, Occurrence.party_key,
-                                            Occurrence.jurisdiction_id, month, st)
+    q = select(_due_raw(), Occurrence.obligation_id, Occurrence.party_key, Occurrence.jurisdiction_id,
+               *status_tally(), func.sum(capped), func.sum(Occurrence.required)).select_from(Occurrence)
+    q = scope.apply(q, start, end).group_by(Occurrence.due, Occurrence.plan_id, Occurrence.obligation_id,
+                                            Occurrence.party_key, Occurrence.jurisdiction_id)
     c_ob, c_unit, c_scored = defaultdict(int), defaultdict(int), defaultdict(int)
     cov_n, cov_done, cov_req, cov_complete = (defaultdict(int) for _ in range(4))
-    for oid, party, jid, month, status, n, done_sum, req_sum in conn.execute(q).fetchall():
-        c_ob[oid, party, month, status] += n
-        c_unit[jid, status] += n
-        if status in SCORED:
-            c_scored[oid, party, jid, SCORED[status]] += n
+    days = _Days(today, soon)
+    for due, oid, party, jid, n, waived, met, submitted, done, done_sum, req_sum in conn.execute(q).fetchall():
+        month, unmet = days[due]
         what = case_obligations.get(oid)
+        for status, k in split_tally(unmet, n, waived, met, submitted, done):
+            c_ob[oid, party, month, status] += k
+            c_unit[jid, status] += k
+            if status in SCORED:
+                c_scored[oid, party, jid, SCORED[status]] += k
+            if what is not None and status in ("done", "done_late"):
+                cov_complete[jid, what] += k
         if what is not None:
             key = (jid, what)
             cov_n[key] += n
             cov_done[key] += int(done_sum or 0)
             cov_req[key] += int(req_sum or 0)
-            if status in ("done", "done_late"):
-                cov_complete[key] += n
     return c_ob, c_unit, cov_n, cov_done, cov_req, cov_complete, c_scored
+
+
+def _due_raw():
+    """The due date as the driver gives it (ISO text on SQLite, a date on PostgreSQL): the scans'
+    groups share a few hundred due dates, parsed once each by ``_Days`` rather than row by row."""
+    return sa.type_coerce(Occurrence.due, sa.String)
+
+
+class _Days(dict):
+    """A due date (as ``_due_raw`` gives it) → ('YYYY-MM', the status of its unmet items)."""
+
+    def __init__(self, today: dt.date, soon: dt.date):
+        super().__init__()
+        self.today, self.soon = today, soon
+
+    def __missing__(self, raw) -> tuple[str, str]:
+        due = raw if isinstance(raw, dt.date) else dt.date.fromisoformat(raw)
+        value = self[raw] = (f"{due.year:04d}-{due.month:02d}", unmet_status(due, self.today, self.soon))
+        return value
 
 
 def _run_parts(session: Session, parts: list[tuple[Any, tuple]], order: list[int] | None = None) -> list:
     """Run each part ``fn(conn, *args)`` (started in ``order``, a list of their indexes, when
-    given); the results in the parts' order. This thread works on the
-    session's own connection; up to len(parts) - 1 helper threads each open one more, as many
+    given); the results in the parts' order. This thread works on the session's own
+    connection; up to len(parts) - 1 helper threads (on SQLite, the cores less one) each open one more, as many
     as the process-wide scan limit has free right now (``storage.db.scan_slots``: never waited
     for, so reports cannot hold connections while they wait for more, and the pool is never
     exhausted by reports). With none free the parts run one after another."""
     slots = scan_slots(session.get_bind())
+    wanted = len(parts) - 1
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite works inside this process: threads beyond the cores only take turns at the
+        # interpreter (province benchmark, 2 cores: 1.39 s with one helper, 1.93 s with four)
+        wanted = min(wanted, max(1, _cores() - 1))
     helpers = 0
-    while helpers < len(parts) - 1 and slots.acquire(blocking=False):
+    while helpers < wanted and slots.acquire(blocking=False):
         helpers += 1
     results: list = [None] * len(parts)
     todo = [(i, parts[i]) for i in (order if order is not None else range(len(parts)))]
     lock = threading.Lock()
 
     def work(conn) -> None:
+        _tune(conn)
         while True:
             with lock:
                 if not todo:
@@ -369,19 +405,24 @@ def _run_parts(session: Session, parts: list[tuple[Any, tuple]], order: list[int
     return results
 
 
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:          # not on Linux
+        return os.cpu_count() or 1
+
+
 def _tune(conn) -> None:
-    """PostgreSQL: let the grouping hash in memory (tens of MB) instead of spilling a sort to
-    disk; the aggregates are too short for JIT compilation to pay off."""
+    """PostgreSQL, for this transaction only: let the grouping hash in memory (tens of MB)
+    instead of spilling a sort to disk; the aggregates are too short for JIT compilation to pay
+    off; and a random read of an index costs about a sequential one (the indexes the report
+    reads are cached or on solid state; PostgreSQL's default of 4 assumes a spinning disk and
+    would rather scan every item of the period than probe the 15,000 returned ones by key)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SET LOCAL work_mem = '128MB'"))
         conn.execute(sa.text("SET LOCAL jit = off"))
-
-
-def _month_sql(conn):
-    """'YYYY-MM' of the due date, in the database (dates are ISO text on SQLite)."""
-    if conn.dialect.name == "postgresql":
-        return func.date_trunc("month", Occurrence.due)       # cheaper than to_char; formatted below
-    return func.substr(Occurrence.due, 1, 7)
+        conn.execute(sa.text("SET LOCAL random_page_cost = 1.1"))
 
 
 def _collect(counter: dict, labels) -> dict:
@@ -453,19 +494,19 @@ def _coverage(units: dict, head, cov_n, cov_done, cov_req, cov_complete) -> tupl
     return finish(towns), finish(heads)
 
 
-def _previous_counts(conn, scope: _Scope, counts: list, prev_start: dt.date, prev_end: dt.date):
+def _previous_counts(conn, scope: _Scope, today: dt.date, soon: dt.date, prev_start: dt.date, prev_end: dt.date):
     """The period of the same kind just before (previous month, quarter, half-year, year, or
     the same number of days), judged on the same report day: totals and per-department counts
-    (one aggregate)."""
-    _tune(conn)
-    q = select(Occurrence.party_key, *counts).select_from(Occurrence)
-    q = scope.apply(q, prev_start, prev_end).group_by(Occurrence.party_key)
-    totals, dept = empty_row(), {}
-    for row in conn.execute(q).fetchall():
-        party = row[0]
-        for status, n in zip((c.name for c in counts), row[1:], strict=True):
+    (one aggregate, grouped as the scan is, by leading columns of the covering index)."""
+    q = select(_due_raw(), Occurrence.party_key, *status_tally()).select_from(Occurrence)
+    q = scope.apply(q, prev_start, prev_end).group_by(Occurrence.due, Occurrence.plan_id, Occurrence.obligation_id,
+                                                      Occurrence.party_key)
+    totals, dept, days = empty_row(), {}, _Days(today, soon)
+    for due, party, *tally in conn.execute(q).fetchall():
+        row = dept.get(party) or dept.setdefault(party, empty_row())
+        for status, n in split_tally(days[due][1], *tally):
             _add(totals, status, n)
-            _add(dept.setdefault(party, empty_row()), status, n)
+            _add(row, status, n)
     return totals, dept
 
 
@@ -609,22 +650,31 @@ def _score_events(conn, scope: _Scope) -> dict[tuple, int]:
 def _scores(c_scored: dict, events: dict, obligations: dict, clauses: dict, dept_names: dict, units: dict, head,
             rules: ScoringRules) -> dict[str, Any]:
     """Each department's and each unit's (the units of by_unit) counts per plan and origin,
-    scored and ranked (obligations.scoring)."""
-    depts: dict[str, Tally] = {}
-    heads: dict[int, Tally] = {}
+    scored and ranked (obligations.scoring). The scan's groups (tens of thousands) are summed
+    into plain counters first; each Part then takes its counts once."""
+    by_dept: dict[tuple, int] = defaultdict(int)
+    by_head: dict[tuple, int] = defaultdict(int)
+    kinds: dict[int, tuple[str, str]] = {}
     for counter in (c_scored, events):
         for (oid, party, jid, what), n in counter.items():
-            clause_id, origin, _, _ = obligations[oid]
-            plan = clauses[clause_id][0]
-            d = depts.get(party)
-            if d is None:
-                d = depts[party] = Tally(party, {"department": party, "name": dept_names.get(party, party)})
-            d.part(plan, origin).add({what: n})
-            h = head(jid)
-            u = heads.get(h)
-            if u is None:
-                _, name, code, level, _ = units[h]
-                u = heads[h] = Tally(code, {"unit": name, "code": code, "level": level})
-            u.part(plan, origin).add({what: n})
+            kind = kinds.get(oid)
+            if kind is None:
+                clause_id, origin, _, _ = obligations[oid]
+                kind = kinds[oid] = (clauses[clause_id][0], origin)
+            by_dept[party, kind, what] += n
+            by_head[head(jid), kind, what] += n
+    depts: dict[str, Tally] = {}
+    for (party, kind, what), n in by_dept.items():
+        d = depts.get(party)
+        if d is None:
+            d = depts[party] = Tally(party, {"department": party, "name": dept_names.get(party, party)})
+        d.part(*kind).add({what: n})
+    heads: dict[int, Tally] = {}
+    for (h, kind, what), n in by_head.items():
+        u = heads.get(h)
+        if u is None:
+            _, name, code, level, _ = units[h]
+            u = heads[h] = Tally(code, {"unit": name, "code": code, "level": level})
+        u.part(*kind).add({what: n})
     plan_titles = {v[0]: v[1] for v in clauses.values()}
     return score_board(depts.values(), heads.values(), rules, plan_titles)

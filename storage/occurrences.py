@@ -33,24 +33,33 @@ def status_sql(today: dt.date, soon_days: int):
     )
 
 
-def status_counts(today: dt.date, soon_days: int) -> list:
-    """The same rule as ``status_sql`` as one filtered count per status, for aggregates that
-    group by something else (cheaper than grouping on the CASE: no extra sort key)."""
+def status_tally() -> list:
+    """The status rule (``status_sql``) as five counts that an aggregate grouped by due date can
+    carry without grouping on the rule's CASE: the items, the waived, the met (done and not
+    waived), of those the submitted (待审核) and the done by their due date. ``split_tally``
+    turns one group's counts into counts per status: an unmet item's status follows from its due
+    date alone, which is the group's. Grouped by leading columns of ix_occurrence_due_cover
+    (``due``, ``plan_id``, …), SQLite aggregates as it reads the index, with no sort."""
     o = Occurrence
-    live, met = o.waived_at.is_(None), o.done_count >= o.required
-    unmet = sa.and_(live, o.done_count < o.required)
-    accepted = sa.and_(live, met, o.submitted_at.is_(None))
-    soon = today + dt.timedelta(days=soon_days)
-    conditions = {
-        "waived": o.waived_at.is_not(None),
-        "done": sa.and_(accepted, o.completed_on <= o.due),
-        "done_late": sa.and_(accepted, sa.or_(o.completed_on > o.due, o.completed_on.is_(None))),
-        "overdue": sa.and_(unmet, o.due < today),
-        "due_soon": sa.and_(unmet, o.due >= today, o.due <= soon),
-        "open": sa.and_(unmet, o.due > soon),
-        "submitted": sa.and_(live, met, o.submitted_at.is_not(None)),
-    }
-    return [sa.func.count().filter(cond).label(name) for name, cond in conditions.items()]
+    live_met = sa.and_(o.waived_at.is_(None), o.done_count >= o.required)
+    return [sa.func.count().label("n"), sa.func.count(o.waived_at).label("waived"),
+            sa.func.count().filter(live_met).label("met"),
+            sa.func.count(o.submitted_at).filter(live_met).label("submitted"),
+            sa.func.count().filter(sa.and_(live_met, o.submitted_at.is_(None), o.completed_on <= o.due)).label("done")]
+
+
+def unmet_status(due: dt.date, today: dt.date, soon: dt.date) -> str:
+    """The status of an item due on ``due`` that is neither done nor waived; ``soon`` is the
+    last day of the due-soon window."""
+    return "overdue" if due < today else "due_soon" if due <= soon else "open"
+
+
+def split_tally(unmet: str, n: int, waived: int, met: int, submitted: int, done: int) -> list[tuple[str, int]]:
+    """One group's ``status_tally`` counts as (status, count) pairs, the statuses with none left
+    out; ``unmet``: the status of its unmet items (``unmet_status`` of the group's due date)."""
+    pairs = (("waived", waived), ("submitted", submitted), ("done", done), ("done_late", met - submitted - done),
+             (unmet, n - waived - met))
+    return [(status, k) for status, k in pairs if k]
 
 
 def resolve_jurisdiction(session: Session, text: str) -> Jurisdiction:

@@ -187,8 +187,10 @@ class Occurrence(SQLModel, table=True):
         sa.Index("ix_occurrence_due_cover", "due", "plan_id", "obligation_id", "party_key", "jurisdiction_id",
                  "required", "done_count", "completed_on", "waived_at", "submitted_at"),
         sa.Index("ix_occurrence_party_unit", "party_key", "jurisdiction_id"),
-        # the items still owed, by due day: what every sweep looks for (migration 0008)
-        sa.Index("ix_occurrence_open", "due", sqlite_where=_OPEN, postgresql_where=_OPEN),
+        # the items still owed, by due day: what every sweep looks for (migration 0008); with the
+        # period's start, the report's long open items are told apart in the index (migration 0022)
+        sa.Index("ix_occurrence_open", "due", "period_start", sqlite_where=_OPEN, postgresql_where=_OPEN,
+                 postgresql_include=["id"]),
         # the review queue: the few items awaiting a coordinator (migration 0017)
         sa.Index("ix_occurrence_submitted", "submitted_at", sqlite_where=_SUBMITTED, postgresql_where=_SUBMITTED),
     )

@@ -1,6 +1,7 @@
 """Report data against hand-computed expectations on a small, controlled slice:
 Pingdingshan's plan, 2025 Q1, 新华区 and below (the `report_slice` fixture in conftest)."""
 import datetime as dt
+from collections import Counter
 
 from sqlmodel import Session
 
@@ -98,13 +99,14 @@ def test_key_child_coverage_by_township(plans_loaded, engine):
     assert by_unit["unit"] == "鼓东街道" and by_unit["items"] == 6
 
 
-def test_filtered_counts_follow_the_status_rule(report_slice):
-    """status_counts (one filtered count per status) agrees with status_sql on every day of the
-    quarter and after it, item by item."""
+def test_status_tally_follows_the_status_rule(report_slice):
+    """status_tally (counts per group of one due date) split by split_tally agrees with
+    status_sql on every day of the quarter and after it: item by item, and for the groups the
+    report reads (every item of a due date and unit together)."""
     import sqlalchemy as sa
 
     from storage import occurrences as occ
-    from storage.occurrences import status_counts, status_sql
+    from storage.occurrences import split_tally, status_sql, status_tally, unmet_status
     from storage.tables import Occurrence
 
     engine, _ = report_slice
@@ -121,13 +123,24 @@ def test_filtered_counts_follow_the_status_rule(report_slice):
     seen = set()
     with Session(engine) as s:
         for day in (D(2025, 3, 1), D(2025, 3, 25), D(2025, 3, 31), D(2025, 4, 2), D(2025, 4, 10)):
+            soon = day + dt.timedelta(days=7)
             st = status_sql(day, 7)
-            counts = status_counts(day, 7)
             ids = s.scalars(sa.select(Occurrence.id).where(Occurrence.plan_id == "pingdingshan-2025")
                             .order_by(Occurrence.done_count.desc(), Occurrence.id).limit(300)).all()
             for oid in ids:
                 expected = s.scalar(sa.select(st).where(Occurrence.id == oid))
-                row = s.execute(sa.select(*counts).where(Occurrence.id == oid)).one()
-                assert [c.name for c, n in zip(counts, row, strict=True) if n] == [expected]
+                due, *tally = s.execute(sa.select(Occurrence.due, *status_tally()).where(Occurrence.id == oid)).one()
+                assert split_tally(unmet_status(due, day, soon), *tally) == [(expected, 1)]
                 seen.add(expected)
+            by_rule = Counter()
+            for unit, due, status in s.execute(sa.select(Occurrence.jurisdiction_id, Occurrence.due, st)
+                                               .where(Occurrence.plan_id == "pingdingshan-2025")):
+                by_rule[unit, due, status] += 1
+            by_tally = Counter()
+            for unit, due, *tally in s.execute(sa.select(Occurrence.jurisdiction_id, Occurrence.due, *status_tally())
+                                               .where(Occurrence.plan_id == "pingdingshan-2025")
+                                               .group_by(Occurrence.jurisdiction_id, Occurrence.due)):
+                for status, n in split_tally(unmet_status(due, day, soon), *tally):
+                    by_tally[unit, due, status] += n
+            assert by_tally == by_rule and len({status for _, _, status in by_rule}) >= 3
     assert seen == {"waived", "done", "done_late", "overdue", "due_soon", "open", "submitted"}

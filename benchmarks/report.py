@@ -103,11 +103,13 @@ def review_layer(engine) -> dict[str, int]:
 
 def settle(engine) -> None:
     """What a running system looks like some minutes after a bulk load: PostgreSQL's autovacuum
-    has set the visibility map (index-only scans skip the heap), SQLite's WAL is checkpointed."""
+    has set the visibility map (index-only scans skip the heap) and analyzed every table it
+    loaded (the units too: without their statistics a city's report planned for 12 units of
+    its 1,111), SQLite's WAL is checkpointed."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(sa.text("VACUUM ANALYZE occurrence"))
-            c.execute(sa.text("VACUUM ANALYZE notice"))
+            for table in sa.inspect(c).get_table_names():
+                c.execute(sa.text(f'VACUUM ANALYZE "{table}"'))
     else:
         with engine.connect() as c:
             c.exec_driver_sql("ANALYZE")

@@ -383,11 +383,16 @@ def _stage_confirmations(session: Session, policy: NotifyPolicy, today: dt.date,
     day = sa.bindparam("today", today, type_=sa.Date)
     t = sa.bindparam("tidx", tidx, type_=sa.Integer)
     until = sa.bindparam("until", today + dt.timedelta(days=window * 3 + 14), type_=sa.Date)
+    # the pending confirmations first, as a set of their own: joined directly, PostgreSQL's
+    # planner may walk every item by primary key towards the few pending ids (a merge join
+    # it expects to stop early; province benchmark: 0.36 s for nothing found)
+    pending = (sa.select(cc.c.occurrence_id, cc.c.party_key).where(cc.c.confirmed_at.is_(None))
+               .cte("pending").prefix_with("MATERIALIZED", dialect="postgresql"))
     rows = (sa.select(o.c.id, _inline("confirm-") + sa.cast(c.c.id, sa.String(8)), _inline("confirm"), day,
                       wd.c.idx - t, _inline("contact"), c.c.id)
-            .select_from(cc.join(o, o.c.id == cc.c.occurrence_id).join(wd, wd.c.day == o.c.due)
+            .select_from(pending.join(o, o.c.id == pending.c.occurrence_id).join(wd, wd.c.day == o.c.due)
                          .join(c, sa.and_(c.c.jurisdiction_id == o.c.jurisdiction_id,
-                                          c.c.department_key == cc.c.party_key)))
-            .where(cc.c.confirmed_at.is_(None), confirm_stage_filter(o), o.c.due >= day, o.c.due <= until,
+                                          c.c.department_key == pending.c.party_key)))
+            .where(confirm_stage_filter(o), o.c.due >= day, o.c.due <= until,
                    wd.c.idx - t <= _inline(window)))
     session.execute(sa.insert(STAGE).from_select(STAGE_COLS, rows))

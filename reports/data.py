@@ -8,9 +8,10 @@ one still not done is "overdue").
 
 One scan does the heavy work: the period's occurrences grouped by due date, obligation,
 department and unit, the status rule carried as counts (tens of thousands of groups for a
-province's half-year, from a million rows, aggregated as they are read from a covering index). The tables per department, clause, unit, origin, month
-and key-child coverage are roll-ups of those groups. The previous period (for the trend) is one
-more, smaller aggregate; the overdue list and the notices are one indexed query each."""
+province's half-year, from a million rows, aggregated as they are read from a covering index).
+The tables per department, clause, unit, origin, month and key-child coverage are roll-ups of
+those groups. The previous period (for the trend) is one more, smaller aggregate; the overdue
+list and the notices are one indexed query each."""
 from __future__ import annotations
 
 import datetime as dt
@@ -356,10 +357,11 @@ class _Days(dict):
 def _run_parts(session: Session, parts: list[tuple[Any, tuple]], order: list[int] | None = None) -> list:
     """Run each part ``fn(conn, *args)`` (started in ``order``, a list of their indexes, when
     given); the results in the parts' order. This thread works on the session's own
-    connection; up to len(parts) - 1 helper threads (on SQLite, the cores less one) each open one more, as many
-    as the process-wide scan limit has free right now (``storage.db.scan_slots``: never waited
-    for, so reports cannot hold connections while they wait for more, and the pool is never
-    exhausted by reports). With none free the parts run one after another."""
+    connection; up to len(parts) - 1 helper threads (on SQLite, the cores less one) each open
+    one more, as many as the process-wide scan limit has free right now
+    (``storage.db.scan_slots``: never waited for, so reports cannot hold connections while they
+    wait for more, and the pool is never exhausted by reports). With none free the parts run one
+    after another. Each connection is tuned once (``_tune``) before its first part."""
     slots = scan_slots(session.get_bind())
     wanted = len(parts) - 1
     if session.get_bind().dialect.name == "sqlite":
